@@ -1,0 +1,1 @@
+"""relgraph: predictions from relational data with graph learning."""

@@ -1,0 +1,80 @@
+"""Materialise derived time columns (``TimeSpec``) into the tables, with DuckDB.
+
+Runs at ingest, so every later stage simply reads ``TableSchema.time_column``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from relgraph.errors import SchemaError
+from relgraph.schema.types import Schema
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def derive_time_columns(tables: dict[str, pa.Table], schema: Schema) -> dict[str, pa.Table]:
+    """Return ``tables`` with every combined/inherited time column added."""
+    out = dict(tables)
+    pending = {n for n, t in schema.tables.items() if t.time_spec is not None and n in out}
+    con = duckdb.connect()
+    while pending:
+        progressed = False
+        for name in sorted(pending):
+            ts = schema[name]
+            spec = ts.time_spec
+            assert spec is not None  # filtered above; narrows the type for mypy
+            col = ts.time_column or "_rg_time"
+            base = out[name].drop_columns([col]) if col in out[name].schema.names else out[name]
+            offset = f" + INTERVAL ({int(spec.offset_seconds)}) SECOND"
+            if spec.kind == "combine":
+                if spec.date_column is None or spec.clock_column is None:
+                    raise SchemaError(f"table '{name}': combine needs a date and a clock column")
+                con.register("t", base)
+                expr = (
+                    f"CAST({_q(spec.date_column)} AS TIMESTAMP) + "
+                    f"COALESCE(CAST({_q(spec.clock_column)} AS TIME), TIME '00:00:00')"
+                )
+                res = con.sql(f"SELECT *, ({expr}){offset} AS {_q(col)} FROM t").to_arrow_table()
+                con.unregister("t")
+            elif spec.kind == "inherit":
+                fk = next((f for f in ts.foreign_keys if f.column == spec.via), None)
+                if fk is None:
+                    raise SchemaError(
+                        f"table '{name}' inherits its time via '{spec.via}', "
+                        "which is not one of its foreign keys"
+                    )
+                if fk.target in pending:
+                    continue  # the parent's own time is not materialised yet
+                parent = schema[fk.target]
+                if parent.time_column is None or parent.primary_key is None:
+                    raise SchemaError(
+                        f"table '{name}' inherits its time from '{fk.target}', "
+                        "which has no time column or no primary key"
+                    )
+                con.register("t", base)
+                con.register("p", out[fk.target].select([parent.primary_key, parent.time_column]))
+                # Row order is kept (ORDER BY the row number) so snapshots hash the same.
+                res = con.sql(
+                    f"SELECT t.*, CAST(p.{_q(parent.time_column)} AS TIMESTAMP){offset} AS {_q(col)} "
+                    f"FROM (SELECT *, row_number() OVER () AS __rg_row FROM t) t "
+                    f"LEFT JOIN p ON t.{_q(spec.via or '')} = p.{_q(parent.primary_key)} "
+                    f"ORDER BY __rg_row"
+                ).to_arrow_table().drop_columns(["__rg_row"])
+                con.unregister("t")
+                con.unregister("p")
+            else:
+                pending.discard(name)
+                progressed = True
+                continue
+            out[name] = res
+            pending.discard(name)
+            progressed = True
+        if not progressed:
+            raise SchemaError(
+                "time columns inherit from each other in a cycle: " + ", ".join(sorted(pending))
+            )
+    return out

@@ -1,0 +1,287 @@
+"""Infer a :class:`Schema` from Arrow tables (and any keys the source declares).
+
+Rules, in order, each written so a user can predict them:
+
+1. **Primary key** — declared, else a unique non-NULL column whose name is
+   id-like (``id``, ``*Id``, ``*_id``), preferring one that names its table;
+   else the first column when it is a unique non-NULL integer (``seasons.year``).
+2. **Foreign keys** — declared, else (for files) column ``A.c`` links to ``B``
+   when ``c`` is id-like, is not ``A``'s own primary key, equals ``B``'s primary
+   key name (or ``<b>Id``/``<b>_id`` for singular ``b`` of ``B``), and at least
+   95% of its distinct values occur in ``B``'s key (the rest are reported as
+   dangling by validation, never dropped).
+3. **Time column** — a date/timestamp column whose name reads as an event time
+   (``date``, ``timestamp``, ``created_at``, ``*_date``, ...; never a birth
+   date). A DATE with a sibling clock column (``date`` + ``time``) is combined.
+   A table without one inherits the time of the row its only timed foreign key
+   points at (``results`` rows happen when their race happens).
+4. **Semantic types** — keys are ``id``; dates ``timestamp``; numbers
+   ``numerical``; strings ``categorical`` when few distinct short values,
+   ``multicategorical`` when values are short lists (``a|b|c``), else ``text``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from relgraph.schema.types import (
+    DERIVED_TIME_COLUMN,
+    Column,
+    ForeignKey,
+    Schema,
+    SType,
+    TableSchema,
+    TimeSpec,
+)
+from relgraph.sources.base import DeclaredKeys
+
+ID_RE = re.compile(r"(^id$)|([a-z0-9]Id$)|(_id$)|([a-z0-9]ID$)", re.ASCII)
+TIME_NAME_RE = re.compile(
+    r"^(date|datetime|time|timestamp|ts|created|updated|event_time|.*_at|.*_date|.*_time|"
+    r".*_ts|.*date|.*Date|.*Timestamp|.*timestamp|date.*|Date.*)$"
+)
+NOT_EVENT_TIME_RE = re.compile(r"(dob|birth|born|expir|valid_to|valid_until)", re.IGNORECASE)
+LIST_SEP_RE = re.compile(r"[|;]")
+FK_CONTAINMENT = 0.95
+
+
+def is_id_like(name: str) -> bool:
+    return bool(ID_RE.search(name))
+
+
+def _singular(name: str) -> str:
+    n = name.lower()
+    if n.endswith("ies"):
+        return n[:-3] + "y"
+    if n.endswith("ses") or n.endswith("xes"):
+        return n[:-2]
+    if n.endswith("s") and not n.endswith("ss"):
+        return n[:-1]
+    return n
+
+
+def _is_unique_not_null(col: pa.ChunkedArray) -> bool:
+    if col.null_count:
+        return False
+    if len(col) == 0:
+        return False
+    return bool(pc.count_distinct(col).as_py() == len(col))
+
+
+def _is_temporal(t: pa.DataType) -> bool:
+    return pa.types.is_date(t) or pa.types.is_timestamp(t)
+
+
+def infer_primary_key(name: str, table: pa.Table) -> str | None:
+    candidates = [
+        f.name
+        for f in table.schema
+        if is_id_like(f.name)
+        and (pa.types.is_integer(f.type) or pa.types.is_string(f.type))
+        and _is_unique_not_null(table.column(f.name))
+    ]
+    if candidates:
+        stem = _singular(name).replace("_", "")
+
+        def score(c: str) -> tuple[int, int]:
+            base = re.sub(r"(_?id|Id|ID)$", "", c).replace("_", "").lower()
+            return (0 if base == stem or c.lower() == "id" else 1, table.schema.names.index(c))
+
+        return sorted(candidates, key=score)[0]
+    if table.num_columns:
+        first = table.schema[0]
+        if pa.types.is_integer(first.type) and _is_unique_not_null(table.column(0)):
+            return first.name
+    return None
+
+
+def _distinct_set(col: pa.ChunkedArray) -> pa.Array:
+    return pc.unique(col.drop_null()).combine_chunks() if isinstance(
+        pc.unique(col.drop_null()), pa.ChunkedArray
+    ) else pc.unique(col.drop_null())
+
+
+def infer_foreign_keys(
+    name: str, table: pa.Table, pkeys: dict[str, str | None], tables: dict[str, pa.Table]
+) -> tuple[ForeignKey, ...]:
+    own_pk = pkeys.get(name)
+    fks: list[ForeignKey] = []
+    for f in table.schema:
+        if f.name == own_pk or not is_id_like(f.name):
+            continue
+        for target, tpk in pkeys.items():
+            if tpk is None or target == name:
+                continue
+            stem = _singular(target).replace("_", "")
+            base = re.sub(r"(_?id|Id|ID)$", "", f.name).replace("_", "").lower()
+            if f.name != tpk and base != stem:
+                continue
+            tcol = tables[target].column(tpk)
+            if not _types_compatible(f.type, tcol.type):
+                continue
+            values = _distinct_set(table.column(f.name))
+            if len(values) == 0:
+                continue
+            contained = pc.sum(pc.is_in(values, value_set=_distinct_set(tcol))).as_py() or 0
+            if contained / len(values) >= FK_CONTAINMENT:
+                fks.append(ForeignKey(column=f.name, target=target))
+                break
+    return tuple(fks)
+
+
+def _types_compatible(a: pa.DataType, b: pa.DataType) -> bool:
+    if pa.types.is_integer(a) and pa.types.is_integer(b):
+        return True
+    return bool(a == b) or (pa.types.is_string(a) and pa.types.is_string(b))
+
+
+def infer_own_time(table: pa.Table, pk: str | None, fk_cols: set[str]) -> TimeSpec | None:
+    names = table.schema.names
+    cands = [
+        f.name
+        for f in table.schema
+        if _is_temporal(f.type)
+        and f.name not in fk_cols
+        and f.name != pk
+        and TIME_NAME_RE.match(f.name)
+        and not NOT_EVENT_TIME_RE.search(f.name)
+    ]
+    if not cands:
+        return None
+    exact = ("date", "timestamp", "datetime", "time", "ts", "created_at", "event_time")
+    cands.sort(key=lambda c: (0 if c.lower() in exact else 1, names.index(c)))
+    col = cands[0]
+    if pa.types.is_date(table.schema.field(col).type):
+        clock = _clock_sibling(table, col)
+        if clock is not None:
+            return TimeSpec(kind="combine", date_column=col, clock_column=clock)
+    return TimeSpec(kind="column", date_column=col)
+
+
+def _clock_sibling(table: pa.Table, date_col: str) -> str | None:
+    options = [re.sub(r"date", "time", date_col), re.sub(r"Date", "Time", date_col)]
+    if date_col.lower() == "date":
+        options.append("time")
+    for o in options:
+        if o != date_col and o in table.schema.names:
+            if pa.types.is_time(table.schema.field(o).type):
+                return o
+    return None
+
+
+def infer_stype(name: str, col: pa.ChunkedArray, *, is_key: bool) -> SType:
+    t = col.type
+    if is_key:
+        return SType.id
+    if _is_temporal(t):
+        return SType.timestamp
+    if pa.types.is_boolean(t) or pa.types.is_dictionary(t):
+        return SType.categorical
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return SType.numerical
+    if pa.types.is_time(t) or pa.types.is_duration(t):
+        return SType.numerical
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        vt = t.value_type
+        if pa.types.is_floating(vt):
+            return SType.embedding
+        return SType.multicategorical
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _string_stype(col)
+    return SType.text
+
+
+def _string_stype(col: pa.ChunkedArray) -> SType:
+    nonnull = col.drop_null()
+    n = len(nonnull)
+    if n == 0:
+        return SType.categorical
+    distinct = pc.count_distinct(nonnull).as_py()
+    lengths = pc.utf8_length(nonnull)
+    mean_len = float(pc.mean(lengths).as_py() or 0.0)
+    if distinct <= max(10, min(1000, int(0.2 * n))) or (distinct <= 0.5 * n and mean_len <= 16):
+        return SType.categorical
+    sample = nonnull.slice(0, min(n, 2000)).to_pylist()
+    with_sep = [s for s in sample if LIST_SEP_RE.search(s)]
+    if len(with_sep) >= 0.5 * len(sample):
+        tokens = {tok.strip() for s in sample for tok in LIST_SEP_RE.split(s)}
+        if len(tokens) <= max(10, 0.2 * len(sample)):
+            return SType.multicategorical
+    return SType.text
+
+
+def infer_schema(
+    tables: dict[str, pa.Table], declared: DeclaredKeys | None = None
+) -> Schema:
+    """Infer keys, links, time columns and semantic types for ``tables``."""
+    declared = declared or DeclaredKeys()
+    # 1. primary keys
+    pkeys: dict[str, str | None] = {}
+    for name, table in tables.items():
+        pkeys[name] = declared.primary_keys.get(name) or infer_primary_key(name, table)
+    # 2. foreign keys (declared constraints win over heuristics for SQL sources)
+    fkeys: dict[str, tuple[ForeignKey, ...]] = {}
+    for name, table in tables.items():
+        if declared.foreign_keys or declared.primary_keys:
+            fkeys[name] = tuple(
+                fk for fk in declared.foreign_keys.get(name, ()) if fk.target in tables
+            )
+        else:
+            fkeys[name] = infer_foreign_keys(name, table, pkeys, tables)
+    # 3. time columns: own first, then inherited along foreign keys to a fixpoint
+    specs: dict[str, TimeSpec | None] = {
+        name: infer_own_time(table, pkeys[name], {fk.column for fk in fkeys[name]})
+        for name, table in tables.items()
+    }
+    changed = True
+    while changed:
+        changed = False
+        for name in tables:
+            if specs[name] is not None:
+                continue
+            timed = [fk for fk in fkeys[name] if specs.get(fk.target) is not None]
+            if len(timed) == 1:
+                specs[name] = TimeSpec(kind="inherit", via=timed[0].column)
+                changed = True
+    # 4. columns and semantic types
+    out: dict[str, TableSchema] = {}
+    for name, table in tables.items():
+        keys = {c for c in [pkeys[name]] if c} | {fk.column for fk in fkeys[name]}
+        columns = [
+            Column(f.name, str(f.type), infer_stype(f.name, table.column(f.name), is_key=f.name in keys))
+            for f in table.schema
+        ]
+        out[name] = make_table_schema(name, columns, pkeys[name], fkeys[name], specs[name])
+    return Schema(tables=out)
+
+
+def make_table_schema(
+    name: str,
+    columns: Iterable[Column],
+    primary_key: str | None,
+    foreign_keys: tuple[ForeignKey, ...],
+    spec: TimeSpec | None,
+) -> TableSchema:
+    """Assemble a table schema; a derived time gets its stored column."""
+    cols = list(columns)
+    time_column: str | None = None
+    if spec is not None:
+        if spec.kind == "column":
+            time_column = spec.date_column
+            spec = None if not spec.offset_seconds else spec
+        else:
+            time_column = DERIVED_TIME_COLUMN
+            cols = [c for c in cols if c.name != DERIVED_TIME_COLUMN]
+            cols.append(Column(DERIVED_TIME_COLUMN, "timestamp[us]", SType.timestamp))
+    return TableSchema(
+        name=name,
+        columns=tuple(cols),
+        primary_key=primary_key,
+        foreign_keys=foreign_keys,
+        time_column=time_column,
+        time_spec=spec,
+    )

@@ -1,0 +1,55 @@
+"""What every source hands to the rest of relgraph: Arrow tables plus declared keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+
+from relgraph.schema.types import ForeignKey
+
+# progress(table_name, tables_done, tables_total)
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class DeclaredKeys:
+    """Keys a source declares itself (SQL constraints); files declare none."""
+
+    primary_keys: dict[str, str] = field(default_factory=dict)
+    foreign_keys: dict[str, tuple[ForeignKey, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class SourceTables:
+    """The tables read from one source, ready for schema inference."""
+
+    uri: str
+    tables: dict[str, pa.Table]
+    declared: DeclaredKeys = field(default_factory=DeclaredKeys)
+    # A schema override file shipped with the source (``schema.yaml`` in a folder).
+    overrides_file: Path | None = None
+
+    def __repr__(self) -> str:
+        return f"SourceTables(uri={self.uri!r}, tables={len(self.tables)})"
+
+
+class Source(Protocol):
+    """Anything that can be read into :class:`SourceTables`."""
+
+    uri: str
+
+    def read(self, progress: ProgressFn | None = None) -> SourceTables: ...
+
+
+def redact(uri: str) -> str:
+    """The URI without a password, for logs, manifests and error messages."""
+    if "://" not in uri or "@" not in uri:
+        return uri
+    scheme, rest = uri.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

@@ -1,0 +1,168 @@
+"""A workspace folder: ``snapshots/``, ``cache/``, ``models/``, ``outputs/``, ``meta.db``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from relgraph.errors import StoreError
+from relgraph.schema.types import Schema
+from relgraph.store import atomic
+from relgraph.store.snapshot import MANIFEST, Manifest, Snapshot
+
+DEFAULT_WORKSPACE = Path(".relgraph")
+ID_LENGTH = 16
+
+
+def table_bytes(table: pa.Table) -> bytes:
+    """Serialise a table to Parquet bytes, deterministically (same data -> same bytes)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", write_statistics=True)
+    return bytes(sink.getvalue())
+
+
+def content_id(schema: Schema, table_hashes: dict[str, str]) -> str:
+    """A snapshot's id: the hash of its schema and of each table's bytes."""
+    payload = json.dumps(
+        {"schema": schema.to_dict(), "tables": dict(sorted(table_hashes.items()))},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:ID_LENGTH]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    snapshot: Snapshot
+    created: bool  # False when identical content was already stored
+
+
+class Workspace:
+    """All of relgraph's state for one project lives under ``root``."""
+
+    def __init__(self, root: str | Path = DEFAULT_WORKSPACE) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.root / "snapshots"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.root / "outputs"
+
+    def ensure(self) -> Workspace:
+        for d in (self.snapshots_dir, self.models_dir, self.outputs_dir, self.root / "refs"):
+            d.mkdir(parents=True, exist_ok=True)
+        atomic.clean_stale(self.snapshots_dir)
+        return self
+
+    # -- reading ---------------------------------------------------------------
+    def snapshots(self) -> list[Snapshot]:
+        """All stored snapshots, oldest first."""
+        if not self.snapshots_dir.is_dir():
+            return []
+        snaps = [
+            Snapshot(p)
+            for p in self.snapshots_dir.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).is_file()
+        ]
+        return sorted(snaps, key=lambda s: (s.manifest.created, s.id))
+
+    def latest_id(self) -> str | None:
+        ref = self.root / "refs" / "latest"
+        if ref.is_file():
+            return ref.read_text().strip() or None
+        snaps = self.snapshots()
+        return snaps[-1].id if snaps else None
+
+    def snapshot(self, snapshot_id: str | None = None) -> Snapshot:
+        """A snapshot by id (or unique id prefix); the latest when ``None``."""
+        if snapshot_id is None:
+            latest = self.latest_id()
+            if latest is None:
+                raise StoreError(
+                    f"workspace '{self.root}' has no snapshots yet; run 'relgraph ingest SOURCE' first"
+                )
+            snapshot_id = latest
+        exact = self.snapshots_dir / snapshot_id
+        if (exact / MANIFEST).is_file():
+            return Snapshot(exact)
+        matches = [s for s in self.snapshots() if s.id.startswith(snapshot_id)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise StoreError(f"no snapshot '{snapshot_id}' in workspace '{self.root}'")
+        raise StoreError(f"snapshot id prefix '{snapshot_id}' is ambiguous")
+
+    # -- writing ---------------------------------------------------------------
+    def write_snapshot(
+        self,
+        tables: dict[str, pa.Table],
+        schema: Schema,
+        *,
+        source: str,
+        validation: dict[str, Any] | None = None,
+    ) -> WriteResult:
+        """Store ``tables`` as a snapshot; identical content returns the stored one."""
+        self.ensure()
+        blobs = {name: table_bytes(t) for name, t in tables.items()}
+        hashes = {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()}
+        sid = content_id(schema, hashes)
+        final = self.snapshots_dir / sid
+        if (final / MANIFEST).is_file():
+            self._set_latest(sid)
+            return WriteResult(Snapshot(final), created=False)
+        parent = self._parent_for(source)
+        manifest = Manifest(
+            id=sid,
+            schema=schema,
+            row_counts={n: t.num_rows for n, t in tables.items()},
+            table_hashes=hashes,
+            source=source,
+            created=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            parent=parent,
+            validation=validation or {},
+        )
+        try:
+            with atomic.staged_dir(final) as tmp:
+                (tmp / "tables").mkdir()
+                for name, blob in blobs.items():
+                    (tmp / "tables" / f"{name}.parquet").write_bytes(blob)
+                (tmp / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2))
+                _fsync_tree(tmp)
+        except OSError as e:
+            raise StoreError(f"cannot write snapshot to '{final}': {e}") from e
+        self._set_latest(sid)
+        return WriteResult(Snapshot(final), created=True)
+
+    def _parent_for(self, source: str) -> str | None:
+        same = [s for s in self.snapshots() if s.manifest.source == source]
+        return same[-1].id if same else None
+
+    def _set_latest(self, sid: str) -> None:
+        atomic.write_text(self.root / "refs" / "latest", sid + "\n")
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
