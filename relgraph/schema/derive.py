@@ -28,14 +28,22 @@ def derive_time_columns(tables: dict[str, pa.Table], schema: Schema) -> dict[str
             spec = ts.time_spec
             assert spec is not None  # filtered above; narrows the type for mypy
             col = ts.time_column or "_rg_time"
-            base = out[name].drop_columns([col]) if col in out[name].schema.names else out[name]
+            derived = spec.kind in ("combine", "inherit") and col in out[name].schema.names
+            base = out[name].drop_columns([col]) if derived else out[name]
             offset = f" + INTERVAL ({int(spec.offset_seconds)}) SECOND"
-            if spec.kind == "combine":
+            if spec.kind == "parse":
+                # Validation has already refused unparseable values.
+                con.register("t", out[name])
+                res = con.sql(
+                    f"SELECT * REPLACE (CAST({_q(col)} AS TIMESTAMP) AS {_q(col)}) FROM t"
+                ).to_arrow_table()
+                con.unregister("t")
+            elif spec.kind == "combine":
                 if spec.date_column is None or spec.clock_column is None:
                     raise SchemaError(f"table '{name}': combine needs a date and a clock column")
                 con.register("t", base)
                 expr = (
-                    f"CAST({_q(spec.date_column)} AS TIMESTAMP) + "
+                    f"CAST({_q(spec.date_column)} AS DATE) + "
                     f"COALESCE(CAST({_q(spec.clock_column)} AS TIME), TIME '00:00:00')"
                 )
                 res = con.sql(f"SELECT *, ({expr}){offset} AS {_q(col)} FROM t").to_arrow_table()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -151,7 +152,18 @@ def infer_own_time(table: pa.Table, pk: str | None, fk_cols: set[str]) -> TimeSp
         and not NOT_EVENT_TIME_RE.search(f.name)
     ]
     if not cands:
-        return None
+        cands = [
+            f.name
+            for f in table.schema
+            if pa.types.is_string(f.type)
+            and f.name not in fk_cols
+            and f.name != pk
+            and TIME_NAME_RE.match(f.name)
+            and not NOT_EVENT_TIME_RE.search(f.name)
+            and _mostly_timestamps(table.column(f.name))
+        ]
+        if not cands:
+            return None
     exact = ("date", "timestamp", "datetime", "time", "ts", "created_at", "event_time")
     cands.sort(key=lambda c: (0 if c.lower() in exact else 1, names.index(c)))
     col = cands[0]
@@ -160,6 +172,17 @@ def infer_own_time(table: pa.Table, pk: str | None, fk_cols: set[str]) -> TimeSp
         if clock is not None:
             return TimeSpec(kind="combine", date_column=col, clock_column=clock)
     return TimeSpec(kind="column", date_column=col)
+
+
+def _mostly_timestamps(col: pa.ChunkedArray) -> bool:
+    """At least 90% of a text column's values read as ISO dates/timestamps."""
+    values = col.drop_null()
+    if len(values) == 0:
+        return False
+    con = duckdb.connect()
+    con.register("c", pa.table({"v": values}))
+    rows = con.execute("SELECT count(TRY_CAST(v AS TIMESTAMP)) FROM c").fetchall()
+    return bool(rows and rows[0][0] >= 0.9 * len(values))
 
 
 def _clock_sibling(table: pa.Table, date_col: str) -> str | None:
@@ -270,9 +293,18 @@ def make_table_schema(
     cols = list(columns)
     time_column: str | None = None
     if spec is not None:
-        if spec.kind == "column":
+        if spec.kind in ("column", "parse"):
             time_column = spec.date_column
-            spec = None if not spec.offset_seconds else spec
+            dtype = next((c.dtype for c in cols if c.name == time_column), "")
+            # Text timestamps are parsed in place at ingest; real ones need nothing.
+            is_text = dtype in ("string", "large_string")
+            spec = TimeSpec(kind="parse", date_column=time_column) if is_text else None
+            cols = [
+                Column(c.name, "timestamp[us]", SType.timestamp)
+                if c.name == time_column and is_text
+                else c
+                for c in cols
+            ]
         else:
             time_column = DERIVED_TIME_COLUMN
             cols = [c for c in cols if c.name != DERIVED_TIME_COLUMN]

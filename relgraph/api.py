@@ -1,0 +1,125 @@
+"""The one Python facade that the CLI, the REST service and the SDK all call.
+
+Example:
+    >>> import relgraph.api as rg
+    >>> result = rg.ingest("examples/f1", workspace="/tmp/rg-doctest")  # doctest: +SKIP
+    >>> result.snapshot.schema["results"].primary_key  # doctest: +SKIP
+    'resultId'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from relgraph.schema.derive import derive_time_columns
+from relgraph.schema.infer import infer_schema
+from relgraph.schema.overrides import apply_overrides, load_overrides
+from relgraph.schema.types import Schema
+from relgraph.schema.validate import ValidationReport, validate
+from relgraph.sources import ProgressFn, SourceTables, open_source, redact
+from relgraph.store.snapshot import Snapshot
+from relgraph.store.workspace import DEFAULT_WORKSPACE, Workspace
+
+
+@dataclass(frozen=True)
+class InferResult:
+    source: SourceTables
+    schema: Schema
+    report: ValidationReport
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    snapshot: Snapshot
+    created: bool
+    report: ValidationReport
+
+    def to_dict(self) -> dict[str, Any]:
+        return snapshot_summary(self.snapshot) | {
+            "created": self.created,
+            "validation": self.report.to_dict(),
+        }
+
+
+def read_and_infer(
+    source: str,
+    *,
+    schema_file: str | Path | None = None,
+    s3_endpoint: str | None = None,
+    progress: ProgressFn | None = None,
+) -> InferResult:
+    """Read a source, infer its schema, apply overrides and validate (stores nothing)."""
+    src = open_source(source, s3_endpoint=s3_endpoint).read(progress)
+    schema = infer_schema(src.tables, src.declared)
+    # A schema.yaml shipped inside the source folder applies first, then the user's file.
+    for path in (src.overrides_file, schema_file):
+        if path is not None:
+            schema = apply_overrides(schema, load_overrides(Path(path)), origin=str(path))
+    tables = {n: t for n, t in src.tables.items() if n in schema.tables}
+    src = SourceTables(uri=src.uri, tables=tables, declared=src.declared)
+    return InferResult(source=src, schema=schema, report=validate(tables, schema))
+
+
+def ingest(
+    source: str,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    schema_file: str | Path | None = None,
+    s3_endpoint: str | None = None,
+    strict: bool = False,
+    progress: ProgressFn | None = None,
+) -> IngestResult:
+    """Read ``source`` and store it as an immutable snapshot in ``workspace``.
+
+    Raises :class:`~relgraph.errors.DataValidationError` when the data cannot be
+    used (and, with ``strict``, on any warning too); nothing is written then.
+    """
+    inferred = read_and_infer(
+        source, schema_file=schema_file, s3_endpoint=s3_endpoint, progress=progress
+    )
+    report = inferred.report
+    if strict and report.warnings:
+        report = ValidationReport(
+            [f.__class__(**{**f.__dict__, "severity": "error"}) for f in report.findings]
+        )
+    report.raise_for_errors()
+    tables = derive_time_columns(inferred.source.tables, inferred.schema)
+    result = Workspace(workspace).write_snapshot(
+        tables, inferred.schema, source=redact(inferred.source.uri), validation=report.to_dict()
+    )
+    return IngestResult(snapshot=result.snapshot, created=result.created, report=report)
+
+
+def snapshots(workspace: str | Path = DEFAULT_WORKSPACE) -> list[Snapshot]:
+    return Workspace(workspace).snapshots()
+
+
+def snapshot(snapshot_id: str | None = None, *, workspace: str | Path = DEFAULT_WORKSPACE) -> Snapshot:
+    return Workspace(workspace).snapshot(snapshot_id)
+
+
+def snapshot_summary(snap: Snapshot) -> dict[str, Any]:
+    """A JSON-ready description of a snapshot: tables, keys, links, times."""
+    m = snap.manifest
+    return {
+        "snapshot_id": m.id,
+        "parent": m.parent,
+        "source": m.source,
+        "created": m.created,
+        "tables": {
+            name: {
+                "rows": m.row_counts.get(name, 0),
+                "primary_key": t.primary_key,
+                "time_column": t.time_column,
+                "time": t.time_spec.to_dict() if t.time_spec else (
+                    {"kind": "column", "date_column": t.time_column} if t.time_column else None
+                ),
+                "foreign_keys": {fk.column: fk.target for fk in t.foreign_keys},
+                "columns": {c.name: c.stype.value for c in t.columns},
+            }
+            for name, t in m.schema.tables.items()
+        },
+        "links": [str(link) for link in m.schema.links],
+    }

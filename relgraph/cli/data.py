@@ -1,0 +1,124 @@
+"""``relgraph ingest``, ``relgraph schema``, ``relgraph snapshots``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from relgraph import api
+from relgraph.cli.app import app, emit_json, err, fail, out, progress_bar
+from relgraph.errors import RelgraphError
+from relgraph.schema.overrides import schema_to_yaml
+from relgraph.schema.types import Schema
+from relgraph.schema.validate import ValidationReport
+from relgraph.store.atomic import write_text
+
+WorkspaceOpt = typer.Option(Path(".relgraph"), "--workspace", "-w", help="Workspace folder.")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else.")
+
+
+@app.command()
+def ingest(
+    source: str = typer.Argument(..., help="Folder/file, sqlite:///file.db, postgresql://…, s3://bucket/prefix"),
+    workspace: Path = WorkspaceOpt,
+    schema: Path | None = typer.Option(None, "--schema", help="Schema overrides (YAML)."),
+    s3_endpoint: str | None = typer.Option(None, "--s3-endpoint", help="S3-compatible endpoint URL."),
+    strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Read a source, infer its schema, validate it and store a versioned snapshot."""
+    try:
+        with progress_bar(not as_json, "reading") as progress:
+            result = api.ingest(
+                source, workspace=workspace, schema_file=schema, s3_endpoint=s3_endpoint,
+                strict=strict, progress=progress,
+            )
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    snap = result.snapshot
+    _print_schema(snap.schema, snap.manifest.row_counts)
+    _print_report(result.report)
+    verb = "stored new snapshot" if result.created else "unchanged: snapshot already stored"
+    out.print(f"[green]{verb}[/] [bold]{snap.id}[/] in {workspace}")
+
+
+@app.command()
+def schema(
+    source: str | None = typer.Argument(None, help="Infer from this source instead of a snapshot."),
+    workspace: Path = WorkspaceOpt,
+    snapshot: str | None = typer.Option(None, "--snapshot", help="Snapshot id (default: latest)."),
+    overrides: Path | None = typer.Option(None, "--schema", help="Apply these overrides first."),
+    write: Path | None = typer.Option(None, "--write", help="Write the editable YAML here."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show the schema graph (keys, links, time columns, semantic types)."""
+    try:
+        if source is not None:
+            inferred = api.read_and_infer(source, schema_file=overrides)
+            sch = inferred.schema
+            rows = {n: t.num_rows for n, t in inferred.source.tables.items()}
+            summary = {
+                "source": source,
+                "tables": {n: sch[n].to_dict() | {"rows": rows[n]} for n in sch.tables},
+                "links": [str(link) for link in sch.links],
+            }
+        else:
+            snap = api.snapshot(snapshot, workspace=workspace)
+            sch, rows = snap.schema, snap.manifest.row_counts
+            summary = api.snapshot_summary(snap)
+    except RelgraphError as e:
+        fail(e, as_json)
+    if write is not None:
+        write_text(write, schema_to_yaml(sch))
+        err.print(f"wrote {write}: edit it, then pass it with --schema {write}")
+    if as_json:
+        emit_json(summary)
+    elif write is None:
+        _print_schema(sch, rows)
+
+
+@app.command()
+def snapshots(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
+    """List the workspace's snapshots, oldest first."""
+    try:
+        snaps = api.snapshots(workspace)
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json({"snapshots": [
+            {"snapshot_id": s.id, "parent": s.manifest.parent, "source": s.manifest.source,
+             "created": s.manifest.created, "tables": len(s.table_names),
+             "rows": sum(s.manifest.row_counts.values())} for s in snaps
+        ]})
+        return
+    t = Table("snapshot", "created", "source", "tables", "rows", "parent")
+    for s in snaps:
+        m = s.manifest
+        t.add_row(s.id, m.created[:19], m.source, str(len(s.table_names)),
+                  f"{sum(m.row_counts.values()):,}", (m.parent or "")[:16])
+    out.print(t)
+
+
+def _print_schema(sch: Schema, rows: dict[str, int]) -> None:
+    t = Table("table", "rows", "primary key", "time", "links")
+    for name, ts in sch.tables.items():
+        if ts.time_spec is not None and ts.time_spec.kind == "inherit":
+            time = f"via {ts.time_spec.via}"
+        elif ts.time_spec is not None and ts.time_spec.kind == "combine":
+            time = f"{ts.time_spec.date_column}+{ts.time_spec.clock_column}"
+        else:
+            time = ts.time_column or ""
+        links = ", ".join(f"{fk.column}→{fk.target}" for fk in ts.foreign_keys)
+        t.add_row(name, f"{rows.get(name, 0):,}", ts.primary_key or "", time, links)
+    out.print(t)
+
+
+def _print_report(report: ValidationReport) -> None:
+    for f in report.findings:
+        colour = "red" if f.severity == "error" else "yellow"
+        out.print(f"[{colour}]{f.severity}[/]: {f.message}", highlight=False)

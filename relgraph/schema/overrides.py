@@ -1,0 +1,190 @@
+"""The user's schema file (YAML): write the inferred schema, edit, apply it back.
+
+Format (every key optional; what is given replaces what was inferred)::
+
+    tables:
+      qualifying:
+        primary_key: qualifyId          # or null for none
+        time: {inherit: raceId, offset: -1 day}   # or a column name, or
+                                        # {combine: [date, time]}, or null
+        foreign_keys: {raceId: races, driverId: drivers}
+        columns: {q1: text, number: categorical}  # semantic types
+      red_flags: {include: false}       # leave a table out of the snapshot
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from relgraph.errors import SchemaError
+from relgraph.schema.infer import make_table_schema
+from relgraph.schema.types import Column, ForeignKey, Schema, SType, TableSchema, TimeSpec
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+_OFFSET_RE = re.compile(r"^\s*([+-]?\d+)\s*(second|minute|hour|day|week)s?\s*$")
+
+
+def parse_offset(text: str | int, where: str) -> int:
+    if isinstance(text, int):
+        return text
+    m = _OFFSET_RE.match(str(text))
+    if not m:
+        raise SchemaError(f"{where}: offset '{text}' is not like '-1 day' or '2 hours'")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _format_offset(seconds: int) -> str:
+    for unit in ("week", "day", "hour", "minute"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]} {unit}"
+    return f"{seconds} second"
+
+
+def schema_to_yaml(schema: Schema) -> str:
+    """The schema in the editable YAML form, with a header explaining it."""
+    tables: dict[str, Any] = {}
+    for t in schema.tables.values():
+        entry: dict[str, Any] = {"primary_key": t.primary_key}
+        spec = t.time_spec
+        if spec is None:
+            entry["time"] = t.time_column
+        elif spec.kind == "combine":
+            entry["time"] = {"combine": [spec.date_column, spec.clock_column]}
+        elif spec.kind == "inherit":
+            entry["time"] = {"inherit": spec.via}
+            if spec.offset_seconds:
+                entry["time"]["offset"] = _format_offset(spec.offset_seconds)
+        else:
+            entry["time"] = spec.date_column
+        entry["foreign_keys"] = {fk.column: fk.target for fk in t.foreign_keys}
+        entry["columns"] = {c.name: c.stype.value for c in t.columns if c.name != "_rg_time"}
+        tables[t.name] = entry
+    header = (
+        "# relgraph schema: edit and pass back with --schema FILE (or save it as\n"
+        "# schema.yaml inside a source folder). Semantic types: "
+        + ", ".join(s.value for s in SType)
+        + ".\n# time: a column, {combine: [date, clock]}, {inherit: fk_column, offset: -1 day}, or null.\n"
+    )
+    return header + yaml.safe_dump({"tables": tables}, sort_keys=False, allow_unicode=True)
+
+
+def load_overrides(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise SchemaError(f"schema file '{path}' does not exist") from None
+    except yaml.YAMLError as e:
+        raise SchemaError(f"schema file '{path}' is not valid YAML: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("tables", {}), dict):
+        raise SchemaError(f"schema file '{path}' must have a 'tables:' mapping at the top")
+    return data
+
+
+def apply_overrides(schema: Schema, overrides: dict[str, Any], *, origin: str = "schema file") -> Schema:
+    """A new schema with the user's choices applied; unknown names are errors."""
+    tables = dict(schema.tables)
+    for name, entry in (overrides.get("tables") or {}).items():
+        where = f"{origin}: table '{name}'"
+        if name not in tables:
+            raise SchemaError(f"{where} is not in the source; tables: {', '.join(tables)}")
+        entry = entry or {}
+        if not isinstance(entry, dict):
+            raise SchemaError(f"{where} must be a mapping")
+        unknown = set(entry) - {"primary_key", "time", "foreign_keys", "columns", "include"}
+        if unknown:
+            raise SchemaError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
+        if entry.get("include") is False:
+            del tables[name]
+            continue
+        tables[name] = _apply_table(tables[name], entry, where, set(schema.tables))
+    for t in tables.values():
+        for fk in t.foreign_keys:
+            if fk.target not in tables:
+                raise SchemaError(
+                    f"{origin}: '{t.name}.{fk.column}' links to '{fk.target}', which is excluded or unknown"
+                )
+    return Schema(tables=tables)
+
+
+def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[str]) -> TableSchema:
+    cols = {c.name: c for c in t.columns}
+
+    def need(col: str, what: str) -> str:
+        if col not in cols:
+            raise SchemaError(f"{where}: {what} '{col}' is not a column; columns: {', '.join(cols)}")
+        return col
+
+    pk = t.primary_key
+    if "primary_key" in entry:
+        pk = None if entry["primary_key"] is None else need(str(entry["primary_key"]), "primary key")
+    fks = t.foreign_keys
+    if "foreign_keys" in entry:
+        raw = entry["foreign_keys"] or {}
+        if not isinstance(raw, dict):
+            raise SchemaError(f"{where}: foreign_keys must map column -> table")
+        for col, target in raw.items():
+            need(str(col), "foreign key column")
+            if target not in names:
+                raise SchemaError(f"{where}: foreign key '{col}' points at unknown table '{target}'")
+        fks = tuple(ForeignKey(str(c), str(tg)) for c, tg in raw.items())
+    spec: TimeSpec | None
+    if "time" in entry:
+        spec = _time_spec(entry["time"], where, need)
+    elif t.time_spec is not None:
+        spec = t.time_spec
+    elif t.time_column is not None:
+        spec = TimeSpec(kind="column", date_column=t.time_column)
+    else:
+        spec = None
+    key_cols = ({pk} if pk else set()) | {fk.column for fk in fks}
+    new_cols = []
+    stypes = entry.get("columns") or {}
+    for name in stypes:
+        need(str(name), "column")
+    for c in t.columns:
+        if c.name in stypes:
+            try:
+                st = SType(stypes[c.name])
+            except ValueError:
+                raise SchemaError(
+                    f"{where}: column '{c.name}' has unknown type '{stypes[c.name]}'; "
+                    f"use one of {', '.join(s.value for s in SType)}"
+                ) from None
+        elif c.name in key_cols:
+            st = SType.id
+        elif c.stype is SType.id:
+            st = SType.categorical  # no longer a key: read it as a label
+        else:
+            st = c.stype
+        new_cols.append(Column(c.name, c.dtype, st))
+    return make_table_schema(t.name, new_cols, pk, fks, spec)
+
+
+def _time_spec(value: Any, where: str, need: Any) -> TimeSpec | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return TimeSpec(kind="column", date_column=need(value, "time column"))
+    if isinstance(value, dict) and "combine" in value:
+        pair = value["combine"]
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise SchemaError(f"{where}: time.combine must be [date_column, clock_column]")
+        return TimeSpec(
+            kind="combine",
+            date_column=need(pair[0], "date column"),
+            clock_column=need(pair[1], "clock column"),
+            offset_seconds=parse_offset(value.get("offset", 0), where),
+        )
+    if isinstance(value, dict) and "inherit" in value:
+        return TimeSpec(
+            kind="inherit",
+            via=need(str(value["inherit"]), "inherit column"),
+            offset_seconds=parse_offset(value.get("offset", 0), where),
+        )
+    raise SchemaError(
+        f"{where}: time must be a column name, {{combine: [date, clock]}} or {{inherit: fk_column}}"
+    )
