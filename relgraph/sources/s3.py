@@ -53,7 +53,8 @@ class S3Source:
         import boto3
         from botocore.config import Config
 
-        return boto3.client(
+        # A fresh session: boto3's default one caches the credentials it saw first.
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint,
             config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10),
