@@ -17,6 +17,7 @@ from relgraph.errors import DataValidationError
 from relgraph.schema.types import Schema, TableSchema
 
 MAX_EXAMPLES = 5
+_PK_FIX = "fix the data, or set another primary_key (or null) for the table in a schema file"
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def _check_primary_key(con: duckdb.DuckDBPyConnection, ts: TableSchema) -> list[
     if count:
         out.append(Finding(
             "error", "null_pk", ts.name, pk,
-            f"table '{ts.name}' primary key '{pk}' is NULL in {count} rows (first at row {row})",
+            f"table '{ts.name}' primary key '{pk}' is NULL in {count} rows (first at row {row}); "
+            f"{_PK_FIX}",
             count, (), row,
         ))
     dup = con.execute(
@@ -160,7 +162,7 @@ def _check_primary_key(con: duckdb.DuckDBPyConnection, ts: TableSchema) -> list[
         out.append(Finding(
             "error", "duplicate_pk", ts.name, pk,
             f"table '{ts.name}' primary key '{pk}' has {len(dup)} duplicated values "
-            f"(e.g. {dup[0][0]!r} at rows {dup[0][2]} and {row2})",
+            f"(e.g. {dup[0][0]!r} at rows {dup[0][2]} and {row2}); {_PK_FIX}",
             len(dup), tuple(d[0] for d in dup[:MAX_EXAMPLES]), row2,
         ))
     return out
