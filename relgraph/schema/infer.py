@@ -214,9 +214,12 @@ def _clock_sibling(table: pa.Table, date_col: str) -> str | None:
     if date_col.lower() == "date":
         options.append("time")
     for o in options:
-        if o != date_col and o in table.schema.names:
-            if pa.types.is_time(table.schema.field(o).type):
-                return o
+        if (
+            o != date_col
+            and o in table.schema.names
+            and pa.types.is_time(table.schema.field(o).type)
+        ):
+            return o
     return None
 
 
@@ -261,9 +264,7 @@ def _string_stype(col: pa.ChunkedArray) -> SType:
     return SType.text
 
 
-def infer_schema(
-    tables: dict[str, pa.Table], declared: DeclaredKeys | None = None
-) -> Schema:
+def infer_schema(tables: dict[str, pa.Table], declared: DeclaredKeys | None = None) -> Schema:
     """Infer keys, links, time columns and semantic types for ``tables``."""
     declared = declared or DeclaredKeys()
     # 1. primary keys
@@ -299,7 +300,11 @@ def infer_schema(
     for name, table in tables.items():
         keys = {c for c in [pkeys[name]] if c} | {fk.column for fk in fkeys[name]}
         columns = [
-            Column(f.name, str(f.type), infer_stype(f.name, table.column(f.name), is_key=f.name in keys))
+            Column(
+                f.name,
+                str(f.type),
+                infer_stype(f.name, table.column(f.name), is_key=f.name in keys),
+            )
             for f in table.schema
         ]
         out[name] = make_table_schema(name, columns, pkeys[name], fkeys[name], specs[name])

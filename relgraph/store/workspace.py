@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,8 @@ class Workspace:
             latest = self.latest_id()
             if latest is None:
                 raise StoreError(
-                    f"workspace '{self.root}' has no snapshots yet; run 'relgraph ingest SOURCE' first"
+                    f"workspace '{self.root}' has no snapshots yet; "
+                    "run 'relgraph ingest SOURCE' first"
                 )
             snapshot_id = latest
         exact = self.snapshots_dir / snapshot_id
@@ -134,7 +135,7 @@ class Workspace:
             row_counts={n: t.num_rows for n, t in tables.items()},
             table_hashes=hashes,
             source=source,
-            created=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            created=datetime.now(UTC).isoformat(timespec="microseconds"),
             parent=parent,
             validation=validation or {},
         )

@@ -91,8 +91,15 @@ def test_time_columns(inferred: Schema, with_overrides: api.InferResult) -> None
         "time",
     )
     assert races.time_column == DERIVED_TIME_COLUMN
-    for name in ("results", "driver_standings", "constructor_standings", "constructor_results",
-                 "pit_stops", "sprint_results", "qualifying"):
+    for name in (
+        "results",
+        "driver_standings",
+        "constructor_standings",
+        "constructor_results",
+        "pit_stops",
+        "sprint_results",
+        "qualifying",
+    ):
         spec = inferred[name].time_spec
         assert spec is not None and (spec.kind, spec.via) == ("inherit", "raceId"), name
     # Dimension tables have no event time; a birth date is never one.

@@ -31,7 +31,8 @@ def test_clean_shop_has_no_findings(make_shop) -> None:  # type: ignore[no-untyp
 
 
 def test_dangling_foreign_key_is_reported_with_count_and_examples(
-    make_shop, tmp_path: Path  # type: ignore[no-untyped-def]
+    make_shop,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     folder = make_shop(
         orders=orders_csv(
@@ -69,7 +70,8 @@ def test_duplicate_primary_key(make_shop, tmp_path: Path) -> None:  # type: igno
 def test_null_primary_key(make_shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     folder = make_shop(users="user_id,name\n1,Ada\n2,Bob\n\\N,Nobody\n3,Cy\n")
     with pytest.raises(
-        DataValidationError, match=r"'users' primary key 'user_id' is NULL in 1 rows \(first at row 3\)"
+        DataValidationError,
+        match=r"'users' primary key 'user_id' is NULL in 1 rows \(first at row 3\)",
     ) as e:
         api.ingest(str(folder), workspace=tmp_path / "ws")
     assert (e.value.table, e.value.column, e.value.row) == ("users", "user_id", 3)
@@ -85,7 +87,8 @@ def test_primary_key_can_be_switched_off(make_shop, tmp_path: Path) -> None:  # 
 
 
 def test_bad_timestamp_names_table_column_and_row(
-    make_shop, tmp_path: Path  # type: ignore[no-untyped-def]
+    make_shop,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     folder = make_shop(orders=orders_csv(bad={12: "12,1,1,2024-13-45 10:00:00"}))
     with pytest.raises(
@@ -102,7 +105,10 @@ def test_mixed_types_are_a_warning(make_shop) -> None:  # type: ignore[no-untype
     report = api.read_and_infer(str(folder)).report
     (finding,) = [f for f in report.findings if f.kind == "mixed_type"]
     assert (finding.table, finding.column, finding.row, finding.examples) == (
-        "items", "weight", 3, ("heavy",)
+        "items",
+        "weight",
+        3,
+        ("heavy",),
     )
 
 
