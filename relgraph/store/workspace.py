@@ -156,7 +156,11 @@ class Workspace:
         return same[-1].id if same else None
 
     def _set_latest(self, sid: str) -> None:
-        atomic.write_text(self.root / "refs" / "latest", sid + "\n")
+        ref = self.root / "refs" / "latest"
+        # Re-ingesting identical data writes nothing, not even the same ref.
+        if ref.is_file() and ref.read_text().strip() == sid:
+            return
+        atomic.write_text(ref, sid + "\n")
 
 
 def _fsync_tree(folder: Path) -> None:
