@@ -243,6 +243,11 @@ def _mostly_timestamps(col: pa.ChunkedArray) -> bool:
     values = col.drop_null()
     if len(values) == 0:
         return False
+    # Cheap pre-test on the first values: ISO forms start with a YYYY-MM-DD date.
+    head = values.slice(0, 1000)
+    iso = pc.sum(pc.match_substring_regex(head, r"^\s*\d{4}-\d{1,2}-\d{1,2}")).as_py() or 0
+    if iso < 0.9 * len(head):
+        return False
     con = duckdb.connect()
     con.register("c", pa.table({"v": values}))
     rows = con.execute("SELECT count(TRY_CAST(v AS TIMESTAMP)) FROM c").fetchall()

@@ -19,7 +19,6 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 SUPPORTED = CSV_SUFFIXES + PARQUET_SUFFIXES + JSON_SUFFIXES
 OVERRIDES_NAMES = ("schema.yaml", "schema.yml")
-FULL_SCAN_BYTES = 16 * 2**20
 
 # ``\N`` is MySQL's NULL (the F1 dump uses it); an empty field is NULL too.
 NULL_STRINGS = ["\\N", ""]
@@ -115,19 +114,16 @@ _LINE_RE = re.compile(r"[Ll]ine:?\s*(\d+)")
 
 def _read_csv(path: Path, con: duckdb.DuckDBPyConnection) -> pa.Table:
     delim, header = sniff_header(path)
-    # Small files get full-scan type detection (cheap). Larger ones are typed
-    # from DuckDB's sample, the type detection pass costing nearly as much as the
-    # read; a late odd value then raises a ConversionException and the file is
-    # read again with a full scan, so a wrong guess costs time, never data.
-    full = path.stat().st_size <= FULL_SCAN_BYTES
+    # Types come from DuckDB's sample (a full-scan detection pass costs nearly
+    # as much as the read itself). A late odd value then raises a
+    # ConversionException and the file is read again with a full scan: a wrong
+    # guess costs time, never data.
     try:
         try:
             table = con.sql(
-                f"SELECT * FROM {csv_reader_sql(path, full_scan=full, delimiter=delim)}"
+                f"SELECT * FROM {csv_reader_sql(path, full_scan=False, delimiter=delim)}"
             ).to_arrow_table()
         except duckdb.ConversionException:
-            if full:
-                raise
             table = con.sql(
                 f"SELECT * FROM {csv_reader_sql(path, full_scan=True, delimiter=delim)}"
             ).to_arrow_table()

@@ -172,3 +172,15 @@ def test_open_source_dispatch(tmp_path: Path) -> None:
 )
 def test_redact(uri: str, expected: str) -> None:
     assert redact(uri) == expected
+
+
+def test_late_odd_value_is_read_not_lost(tmp_path: Path) -> None:
+    # DuckDB types a column from a sample of the first rows; a value far past
+    # it that does not fit must make the column text, not fail or vanish.
+    p = tmp_path / "t.csv"
+    rows = [f"{i},{i}" for i in range(1, 60_001)] + ["60001,n/a"]
+    p.write_text("id,v\n" + "\n".join(rows) + "\n")
+    t = read_file(p)
+    assert t.schema.field("v").type == pa.string()
+    assert t.column("v")[-1].as_py() == "n/a"
+    assert t.num_rows == 60_001
