@@ -382,12 +382,14 @@ def make_table_schema(
         if spec.kind in ("column", "parse"):
             time_column = spec.date_column
             dtype = next((c.dtype for c in cols if c.name == time_column), "")
-            # Text timestamps are parsed in place at ingest; real ones need nothing.
-            is_text = dtype in ("string", "large_string")
-            spec = TimeSpec(kind="parse", date_column=time_column) if is_text else None
+            # Every stored time column is a TIMESTAMP (CONTRACTS): text, DATEs and
+            # other units are cast in place at ingest (validation first refuses
+            # what cannot be cast); timestamp[us] columns need nothing.
+            cast = dtype != "timestamp[us]"
+            spec = TimeSpec(kind="parse", date_column=time_column) if cast else None
             cols = [
                 Column(c.name, "timestamp[us]", SType.timestamp)
-                if c.name == time_column and is_text
+                if c.name == time_column and cast
                 else c
                 for c in cols
             ]
