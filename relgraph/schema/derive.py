@@ -102,5 +102,8 @@ def _inherited_time(
     parent_times = times.combine_chunks().cast(pa.timestamp("us"))
     out = parent_times.take(idx)
     if offset_seconds:
-        out = pc.add(out, pa.scalar(offset_seconds * 1_000_000, pa.duration("us")))
+        # Built from bytes: pa.scalar()/pa.array() import pandas (~1 s) on first use.
+        micros = (offset_seconds * 1_000_000).to_bytes(8, "little", signed=True)
+        shift = pa.Array.from_buffers(pa.duration("us"), 1, [None, pa.py_buffer(micros)])[0]
+        out = pc.add(out, shift)
     return out if isinstance(out, pa.ChunkedArray) else pa.chunked_array([out])

@@ -249,7 +249,9 @@ def _mask_rows(
     """(first 1-based row, example values, count) of the rows where ``mask`` is true."""
     if isinstance(mask, pa.ChunkedArray):
         mask = mask.combine_chunks()
-    mask = pc.fill_null(mask, False)
+    if mask.null_count:
+        # NULL counts as false. (Not fill_null(mask, False): pa.scalar imports pandas.)
+        mask = pc.and_kleene(pc.is_valid(mask), mask)
     count = int(pc.sum(mask).as_py() or 0)
     if not count:
         return None, [], 0
@@ -274,7 +276,10 @@ def _check_mixed_types(
         numeric = pc.match_substring_regex(counts.field("values"), _NUMBER_RE, ignore_case=True)
         k = int(pc.sum(pc.filter(counts.field("counts"), numeric)).as_py() or 0)
         if 0.5 * n <= k < n:
-            mask = pc.invert(pc.match_substring_regex(col, _NUMBER_RE, ignore_case=True))
+            mask = pc.and_kleene(
+                pc.is_valid(col),
+                pc.invert(pc.match_substring_regex(col, _NUMBER_RE, ignore_case=True)),
+            )
             row, ex, count = _mask_rows(mask, col)
             out.append(
                 Finding(
