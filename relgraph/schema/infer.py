@@ -116,7 +116,7 @@ def _is_unique_not_null(col: pa.ChunkedArray) -> bool:
 
 
 def _is_temporal(t: pa.DataType) -> bool:
-    return pa.types.is_date(t) or pa.types.is_timestamp(t)
+    return bool(pa.types.is_date(t) or pa.types.is_timestamp(t))
 
 
 def _names_table(column: str, table: str) -> bool:
@@ -133,8 +133,8 @@ def infer_primary_key(name: str, table: pa.Table) -> str | None:
     it has a few duplicates or NULLs, so that validation reports them as errors
     instead of the table silently losing its key and its links.
     """
-    keyish = [
-        f.name
+    keyish: list[str] = [
+        str(f.name)
         for f in table.schema
         if is_id_like(f.name) and (pa.types.is_integer(f.type) or pa.types.is_string(f.type))
     ]
@@ -147,7 +147,7 @@ def infer_primary_key(name: str, table: pa.Table) -> str | None:
     if table.num_columns:
         first = table.schema[0]
         if pa.types.is_integer(first.type) and _is_unique_not_null(table.column(0)):
-            return first.name
+            return str(first.name)
     return None
 
 
