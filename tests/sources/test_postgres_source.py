@@ -172,3 +172,23 @@ def test_large_table_streams_through(postgres_url: str) -> None:
     assert t.num_rows == 200_000
     assert t.column("id")[-1].as_py() == 200_000
     assert t.column("at")[0].as_py() == dt.datetime(2024, 1, 1, 0, 0, 1)
+
+
+def test_cli_output_never_shows_the_password(shop_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from relgraph.cli import app
+
+    url = shop_url.replace("postgres@", "postgres:hunter2@")
+    ws = str(tmp_path / "ws")
+    for args in (
+        ["ingest", url, "-w", ws],
+        ["ingest", url, "-w", ws, "--json"],
+        ["snapshots", "-w", ws, "--json"],
+    ):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+        assert "hunter2" not in res.stdout + res.stderr
+    bad = CliRunner().invoke(app, ["ingest", url.replace("/postgres?", "/nodb?"), "-w", ws])
+    assert bad.exit_code == SourceError.exit_code
+    assert "hunter2" not in bad.stdout + bad.stderr
