@@ -158,7 +158,7 @@ def test_values_arrow_cannot_hold_are_a_clear_error(postgres_url: str) -> None:
         open_source(postgres_url + "?schema=odd").read()
 
 
-def test_large_table_streams_through(postgres_url: str) -> None:
+def test_large_table_reads_whole(postgres_url: str) -> None:
     import psycopg
 
     with psycopg.connect(postgres_url, autocommit=True) as con:
