@@ -12,11 +12,14 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from relgraph.errors import DataValidationError
+from relgraph.schema.infer import distinct_count
 from relgraph.schema.types import Schema, TableSchema
 
 MAX_EXAMPLES = 5
+_PK_FIX = "fix the data, or set another primary_key (or null) for the table in a schema file"
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = No
     return rows[0] if rows else None
 
 
-def _first_rows(con: duckdb.DuckDBPyConnection, where: str, col: str) -> tuple[int | None, list[Any], int]:
+def _first_rows(
+    con: duckdb.DuckDBPyConnection, where: str, col: str
+) -> tuple[int | None, list[Any], int]:
     """(first 1-based row, example values, count) of rows of ``t`` matching ``where``."""
     n = _one(con, f"SELECT count(*) FROM t WHERE {where}")
     count = int(n[0]) if n else 0
@@ -112,7 +117,7 @@ def validate(tables: dict[str, pa.Table], schema: Schema) -> ValidationReport:
         if name not in tables:
             continue
         con.register("t", tables[name])
-        report.findings += _check_primary_key(con, ts)
+        report.findings += _check_primary_key(con, ts, tables[name])
         report.findings += _check_time(con, ts, tables[name])
         report.findings += _check_mixed_types(con, ts, tables[name])
         for fk in ts.foreign_keys:
@@ -120,29 +125,50 @@ def validate(tables: dict[str, pa.Table], schema: Schema) -> ValidationReport:
             if target is None or target.primary_key is None or fk.target not in tables:
                 report.findings.append(
                     Finding(
-                        "error", "dangling_fk", name, fk.column,
+                        "error",
+                        "dangling_fk",
+                        name,
+                        fk.column,
                         f"table '{name}' column '{fk.column}' links to '{fk.target}', "
                         "which is not a table with a primary key",
                     )
                 )
                 continue
-            report.findings += _check_foreign_key(con, ts, fk.column, tables[fk.target], target)
+            report.findings += _check_foreign_key(
+                con, ts, tables[name], fk.column, tables[fk.target], target
+            )
         con.unregister("t")
     return report
 
 
-def _check_primary_key(con: duckdb.DuckDBPyConnection, ts: TableSchema) -> list[Finding]:
+def _check_primary_key(
+    con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table
+) -> list[Finding]:
     pk = ts.primary_key
-    if pk is None:
+    if pk is None or pk not in table.schema.names:
+        return []
+    col = table.column(pk)
+    # The common case, settled exactly without a scan in SQL: no NULLs and as
+    # many distinct values as rows. Only a bad key pays for locating rows.
+    if col.null_count == 0 and distinct_count(col) == len(col):
         return []
     out = []
     row, _, count = _first_rows(con, f"{_q(pk)} IS NULL", pk)
     if count:
-        out.append(Finding(
-            "error", "null_pk", ts.name, pk,
-            f"table '{ts.name}' primary key '{pk}' is NULL in {count} rows (first at row {row})",
-            count, (), row,
-        ))
+        out.append(
+            Finding(
+                "error",
+                "null_pk",
+                ts.name,
+                pk,
+                f"table '{ts.name}' primary key '{pk}' is NULL in {count} rows "
+                f"(first at row {row}); "
+                f"{_PK_FIX}",
+                count,
+                (),
+                row,
+            )
+        )
     dup = con.execute(
         f"SELECT {_q(pk)}, count(*) c, min(__row) r FROM "
         f"(SELECT row_number() OVER () AS __row, * FROM t) WHERE {_q(pk)} IS NOT NULL "
@@ -157,12 +183,19 @@ def _check_primary_key(con: duckdb.DuckDBPyConnection, ts: TableSchema) -> list[
             [dup[0][0]],
         )
         row2 = int(second[0]) if second else None
-        out.append(Finding(
-            "error", "duplicate_pk", ts.name, pk,
-            f"table '{ts.name}' primary key '{pk}' has {len(dup)} duplicated values "
-            f"(e.g. {dup[0][0]!r} at rows {dup[0][2]} and {row2})",
-            len(dup), tuple(d[0] for d in dup[:MAX_EXAMPLES]), row2,
-        ))
+        out.append(
+            Finding(
+                "error",
+                "duplicate_pk",
+                ts.name,
+                pk,
+                f"table '{ts.name}' primary key '{pk}' has {len(dup)} duplicated values "
+                f"(e.g. {dup[0][0]!r} at rows {dup[0][2]} and {row2}); {_PK_FIX}",
+                len(dup),
+                tuple(d[0] for d in dup[:MAX_EXAMPLES]),
+                row2,
+            )
+        )
     return out
 
 
@@ -177,65 +210,133 @@ def _check_time(con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table
     if pa.types.is_date(ftype) or pa.types.is_timestamp(ftype):
         return []
     if not (pa.types.is_string(ftype) or pa.types.is_large_string(ftype)):
-        return [Finding(
-            "error", "bad_timestamp", ts.name, col,
-            f"table '{ts.name}' time column '{col}' has type {ftype}, not a date or timestamp",
-        )]
+        return [
+            Finding(
+                "error",
+                "bad_timestamp",
+                ts.name,
+                col,
+                f"table '{ts.name}' time column '{col}' has type {ftype}, not a date or timestamp",
+            )
+        ]
     where = f"{_q(col)} IS NOT NULL AND TRY_CAST({_q(col)} AS TIMESTAMP) IS NULL"
     row, ex, count = _first_rows(con, where, col)
     if not count:
         return []
-    return [Finding(
-        "error", "bad_timestamp", ts.name, col,
-        f"table '{ts.name}' time column '{col}' has {count} unparseable timestamps "
-        f"(first at row {row}: {ex[0]!r}); expected ISO form like 2024-01-31 or 2024-01-31T12:00:00",
-        count, tuple(ex), row,
-    )]
+    return [
+        Finding(
+            "error",
+            "bad_timestamp",
+            ts.name,
+            col,
+            f"table '{ts.name}' time column '{col}' has {count} unparseable timestamps "
+            f"(first at row {row}: {ex[0]!r}); "
+            "expected ISO form like 2024-01-31 or 2024-01-31T12:00:00",
+            count,
+            tuple(ex),
+            row,
+        )
+    ]
 
 
-def _check_mixed_types(con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table) -> list[Finding]:
-    out = []
+# What DuckDB's TRY_CAST(x AS DOUBLE) accepts, near enough for a warning.
+_NUMBER_RE = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(inf|infinity|nan)\s*$"
+
+
+def _mask_rows(
+    mask: pa.ChunkedArray | pa.Array, col: pa.ChunkedArray
+) -> tuple[int | None, list[Any], int]:
+    """(first 1-based row, example values, count) of the rows where ``mask`` is true."""
+    if isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks()
+    if mask.null_count:
+        # NULL counts as false. (Not fill_null(mask, False): pa.scalar imports pandas.)
+        mask = pc.and_kleene(pc.is_valid(mask), mask)
+    count = int(pc.sum(mask).as_py() or 0)
+    if not count:
+        return None, [], 0
+    idx = pc.indices_nonzero(mask).slice(0, MAX_EXAMPLES)
+    return int(idx[0].as_py()) + 1, col.take(idx).to_pylist(), count
+
+
+def _check_mixed_types(
+    con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table
+) -> list[Finding]:
+    """Text columns that are mostly numbers: a typo or a sentinel hides in them."""
+    out: list[Finding] = []
     for f in table.schema:
         if not pa.types.is_string(f.type) or f.name == ts.time_column:
             continue
-        col = table.column(f.name).drop_null()
-        n = len(col)
-        if n == 0:
+        col = table.column(f.name)
+        n = len(col) - col.null_count
+        if not n:
             continue
-        numeric = _one(
-            con,
-            f"SELECT count(*) FROM t WHERE TRY_CAST({_q(f.name)} AS DOUBLE) IS NOT NULL"
-        )
-        k = int(numeric[0]) if numeric else 0
+        # Test each distinct value once, then weigh it by how often it occurs.
+        counts = pc.value_counts(col.drop_null())
+        numeric = pc.match_substring_regex(counts.field("values"), _NUMBER_RE, ignore_case=True)
+        k = int(pc.sum(pc.filter(counts.field("counts"), numeric)).as_py() or 0)
         if 0.5 * n <= k < n:
-            where = f"{_q(f.name)} IS NOT NULL AND TRY_CAST({_q(f.name)} AS DOUBLE) IS NULL"
-            row, ex, count = _first_rows(con, where, f.name)
-            out.append(Finding(
-                "warning", "mixed_type", ts.name, f.name,
-                f"table '{ts.name}' column '{f.name}' is mostly numbers but {count} values are not "
-                f"(first at row {row}: {ex[0]!r}); it is read as text",
-                count, tuple(dict.fromkeys(ex)), row,
-            ))
+            mask = pc.and_kleene(
+                pc.is_valid(col),
+                pc.invert(pc.match_substring_regex(col, _NUMBER_RE, ignore_case=True)),
+            )
+            row, ex, count = _mask_rows(mask, col)
+            out.append(
+                Finding(
+                    "warning",
+                    "mixed_type",
+                    ts.name,
+                    f.name,
+                    f"table '{ts.name}' column '{f.name}' is mostly numbers "
+                    f"but {count} values are not "
+                    f"(first at row {row}: {ex[0]!r}); it is read as text",
+                    count,
+                    tuple(dict.fromkeys(ex)),
+                    row,
+                )
+            )
     return out
 
 
 def _check_foreign_key(
-    con: duckdb.DuckDBPyConnection, ts: TableSchema, column: str, target: pa.Table, tschema: TableSchema
+    con: duckdb.DuckDBPyConnection,
+    ts: TableSchema,
+    table: pa.Table,
+    column: str,
+    target: pa.Table,
+    tschema: TableSchema,
 ) -> list[Finding]:
     """Dangling links are usable (the edge is simply absent) but always reported."""
     pk = tschema.primary_key
     assert pk is not None  # checked by the caller
-    con.register("p", target.select([pk]))
+    col = table.column(column)
+    keys = target.column(pk)
     try:
-        where = f"{_q(column)} IS NOT NULL AND {_q(column)} NOT IN (SELECT {_q(pk)} FROM p)"
-        row, ex, count = _first_rows(con, where, column)
-    finally:
-        con.unregister("p")
+        if keys.type != col.type:
+            keys = keys.cast(col.type)
+        inside = pc.is_in(col, value_set=keys.combine_chunks())
+        row, ex, count = _mask_rows(pc.and_(pc.is_valid(col), pc.invert(inside)), col)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Types Arrow will not compare directly (e.g. text against integers): SQL does.
+        con.register("p", target.select([pk]))
+        try:
+            where = f"{_q(column)} IS NOT NULL AND {_q(column)} NOT IN (SELECT {_q(pk)} FROM p)"
+            row, ex, count = _first_rows(con, where, column)
+        finally:
+            con.unregister("p")
     if not count:
         return []
-    return [Finding(
-        "warning", "dangling_fk", ts.name, column,
-        f"table '{ts.name}' column '{column}' has {count} values with no row in "
-        f"'{tschema.name}.{pk}' (first at row {row}: {ex[0]!r}); those links are left out of the graph",
-        count, tuple(dict.fromkeys(ex)), row,
-    )]
+    return [
+        Finding(
+            "warning",
+            "dangling_fk",
+            ts.name,
+            column,
+            f"table '{ts.name}' column '{column}' has {count} values with no row in "
+            f"'{tschema.name}.{pk}' (first at row {row}: {ex[0]!r}); "
+            "those links are left out of the graph",
+            count,
+            tuple(dict.fromkeys(ex)),
+            row,
+        )
+    ]
