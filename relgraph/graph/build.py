@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +92,12 @@ def load_graph(snapshot: Snapshot, root: Path | None = None) -> RelGraph:
 
 def _save(root: Path, arrays: dict[str, IntArray], meta: dict[str, Any]) -> None:
     clean_stale(root.parent)
+    if root.exists():
+        # A stale or damaged cache: move it aside in one rename (readers that
+        # still map its files keep them), then delete it.
+        trash = root.parent / f".tmp-old-{uuid.uuid4().hex[:8]}"
+        os.rename(root, trash)
+        shutil.rmtree(trash, ignore_errors=True)
     with staged_dir(root) as tmp:
         for name in _FILES:
             np.save(tmp / f"{name}.npy", arrays[name], allow_pickle=False)
@@ -106,7 +115,7 @@ def _build_arrays(snapshot: Snapshot) -> tuple[dict[str, IntArray], dict[str, An
     timed: dict[str, bool] = {}
     fk_cols: dict[str, pa.Table] = {}
     for t in node_types:
-        ts = schema[t] if t in schema else None
+        ts = schema.tables.get(t)
         cols = [fk.column for fk in ts.foreign_keys] if ts else []
         tcol = ts.time_column if ts else None
         read = [*cols, tcol] if tcol and tcol not in cols else cols

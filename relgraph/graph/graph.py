@@ -77,8 +77,8 @@ class RelGraph:
         time_all: IntArray,
         indptr_all: IntArray,
         indices_all: IntArray,
-        indptr_offsets: Sequence[int],
-        indices_offsets: Sequence[int],
+        indptr_offsets: Sequence[int] | IntArray,
+        indices_offsets: Sequence[int] | IntArray,
         max_degree: Sequence[int],
         primary_keys: Mapping[str, str | None] | None = None,
         key_loader: Callable[[str, str], pa.Array] | None = None,
@@ -185,7 +185,9 @@ class RelGraph:
         }
         for t, a in times.items():
             if a.shape != (int(num_nodes[t]),):
-                raise GraphError(f"node_time['{t}'] has {a.shape[0]} values for {num_nodes[t]} nodes")
+                raise GraphError(
+                    f"node_time['{t}'] has {a.shape[0]} values for {num_nodes[t]} nodes"
+                )
         edge_types = list(edges)
         pairs = []
         for et in edge_types:
@@ -196,7 +198,10 @@ class RelGraph:
                 if a.size and (a.min() < 0 or a.max() >= num_nodes[t]):
                     raise GraphError(f"edge type {et}: {name} ids out of range for '{t}'")
             pairs.append((s, d))
-        sizes = [(int(num_nodes[et[2]]) + 1, int(s.shape[0])) for et, (s, _) in zip(edge_types, pairs, strict=True)]
+        sizes = [
+            (int(num_nodes[et[2]]) + 1, int(s.shape[0]))
+            for et, (s, _) in zip(edge_types, pairs, strict=True)
+        ]
         ip_off = np.concatenate([[0], np.cumsum([a for a, _ in sizes])]).astype(np.int64)
         ix_off = np.concatenate([[0], np.cumsum([b for _, b in sizes])]).astype(np.int64)
         indptr_all = np.empty(int(ip_off[-1]), dtype=np.int64)
@@ -207,9 +212,19 @@ class RelGraph:
             ip = indptr_all[ip_off[k] : ip_off[k + 1]]
             ix = indices_all[ix_off[k] : ix_off[k + 1]]
             st = times[et[0]]
-            build_csr(s, d, int(num_nodes[et[2]]), st, ip, ix, timed=bool(np.any(st != st[:1])) if st.size else False)
+            build_csr(
+                s,
+                d,
+                int(num_nodes[et[2]]),
+                st,
+                ip,
+                ix,
+                timed=bool(np.any(st != st[:1])) if st.size else False,
+            )
             max_degree.append(int(np.diff(ip).max()) if ip.shape[0] > 1 else 0)
-        time_all = np.concatenate([times[t] for t in node_types]) if node_types else np.empty(0, np.int64)
+        time_all = (
+            np.concatenate([times[t] for t in node_types]) if node_types else np.empty(0, np.int64)
+        )
         key_map = dict(keys or {})
         return cls(
             node_types=node_types,

@@ -71,7 +71,9 @@ def to_seconds(times: Any, *, what: str = "seed_times") -> npt.NDArray[np.int64]
     """Coerce seed times (int seconds, numpy datetime64, Arrow, pandas, torch) to int64 seconds."""
     if isinstance(times, (pa.Array, pa.ChunkedArray)):
         return arrow_to_seconds(times, what=what)
-    if hasattr(times, "detach") and hasattr(times, "numpy"):  # torch tensor, without importing torch
+    if hasattr(times, "detach") and hasattr(
+        times, "numpy"
+    ):  # torch tensor, without importing torch
         times = times.detach().cpu().numpy()
     a = np.asarray(times)
     if a.dtype.kind == "M":

@@ -38,7 +38,7 @@ def derive_key(seed: np.uint64, call: np.uint64) -> np.uint64:  # pragma: no cov
 
 
 @njit(cache=True, inline="always")
-def _below(state: np.uint64, n: np.int64) -> tuple[np.uint64, np.int64]:  # pragma: no cover
+def _below(state: np.uint64, n: int) -> tuple[np.uint64, np.int64]:  # pragma: no cover
     """Advance the stream; a uniform integer in [0, n) (modulo bias < n / 2**63)."""
     state = state + _GOLDEN
     r = np.int64(mix64(state) >> _S1)
@@ -142,7 +142,7 @@ def sample_disjoint(
                                         dup = True
                                         break
                                 sel[c] = j if dup else r
-                                c += 1
+                                c += 1  # noqa: SIM113 (numba: a plain counter)
                     st = et_src[e]
                     for j in range(take):
                         p = lo + (sel[j] if use_sel else first + j)

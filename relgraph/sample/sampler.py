@@ -24,6 +24,7 @@ _KERNEL_LOCK = threading.Lock()
 # A batch whose per-seed buffers would exceed this many slots is refused: the
 # fan-outs are too large for one call (split the seeds).
 _MAX_SLOTS = 1 << 28
+_MAX_THREADS = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
 
 
 class TemporalSampler:
@@ -69,10 +70,8 @@ class TemporalSampler:
         fo = [int(k) for k in fanouts]
         if not fo or any(k < -1 for k in fo):
             raise GraphError(f"fanouts {list(fanouts)} must be a non-empty list of ints ≥ -1")
-        if num_threads is not None and not 1 <= num_threads <= numba.config.NUMBA_NUM_THREADS:
-            raise GraphError(
-                f"num_threads={num_threads} is outside 1..{numba.config.NUMBA_NUM_THREADS}"
-            )
+        if num_threads is not None and not 1 <= num_threads <= _MAX_THREADS:
+            raise GraphError(f"num_threads={num_threads} is outside 1..{_MAX_THREADS}")
         self.graph = graph
         self.fanouts = fo
         self.strategy = strategy
@@ -91,7 +90,9 @@ class TemporalSampler:
         self._fanouts = np.array(fo, dtype=np.int64)
 
     def __repr__(self) -> str:
-        return f"TemporalSampler(fanouts={self.fanouts}, strategy={self.strategy!r}, seed={self.seed})"
+        return (
+            f"TemporalSampler(fanouts={self.fanouts}, strategy={self.strategy!r}, seed={self.seed})"
+        )
 
     def max_nodes_per_seed(self, seed_table: str) -> int:
         """Upper bound on the nodes one seed's subgraph can hold (sizes the buffers)."""
