@@ -211,16 +211,7 @@ class RelGraph:
             s, d = pairs[k]
             ip = indptr_all[ip_off[k] : ip_off[k + 1]]
             ix = indices_all[ix_off[k] : ix_off[k + 1]]
-            st = times[et[0]]
-            build_csr(
-                s,
-                d,
-                int(num_nodes[et[2]]),
-                st,
-                ip,
-                ix,
-                timed=bool(np.any(st != st[:1])) if st.size else False,
-            )
+            build_csr(s, d, int(num_nodes[et[2]]), times[et[0]], ip, ix)
             max_degree.append(int(np.diff(ip).max()) if ip.shape[0] > 1 else 0)
         time_all = (
             np.concatenate([times[t] for t in node_types]) if node_types else np.empty(0, np.int64)
