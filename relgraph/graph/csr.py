@@ -70,8 +70,8 @@ def time_order(times: IntArray) -> IntArray:  # pragma: no cover - compiled
         count = np.zeros((1 << dbits) + 1, dtype=np.int64)
         for i in range(n):
             count[np.int64((keys[i] >> shift) & mask) + 1] += 1
-        for d in range(1 << dbits):
-            count[d + 1] += count[d]
+        for b in range(1 << dbits):
+            count[b + 1] += count[b]
         for i in range(n):
             d = np.int64((keys[i] >> shift) & mask)
             q = count[d]
