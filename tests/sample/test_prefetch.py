@@ -73,3 +73,29 @@ def test_prefetched_batches_equal_direct_ones() -> None:
     with Prefetcher((ahead.sample("u", s, np.full(4, 30)) for s in seeds), depth=2) as p:
         got = list(p)
     assert [b.node_ids["o"].tolist() for b in got] == [b.node_ids["o"].tolist() for b in want]
+
+
+def test_seed_loader_epochs_with_prefetcher() -> None:
+    from relgraph.sample import SeedLoader
+
+    g = RelGraph.from_edges(
+        {"u": 10, "o": 30},
+        {("o", "u", "u"): (np.arange(30), np.arange(30) % 10)},
+        node_time={"o": np.arange(30)},
+    )
+    loader = SeedLoader(
+        TemporalSampler(g, [2], seed=3), "u", np.arange(10), np.full(10, 20), batch_size=4,
+        shuffle=True, seed=5,
+    )  # fmt: skip
+    assert len(loader) == 3
+    with Prefetcher(iter(loader)) as p:
+        epoch0 = [b.node_ids["u"][: b.num_seeds].tolist() for b in p]
+    epoch1 = [b.node_ids["u"][: b.num_seeds].tolist() for b in loader]
+    assert [len(s) for s in epoch0] == [4, 4, 2]
+    assert sorted(x for s in epoch0 for x in s) == list(range(10))
+    assert epoch0 != epoch1  # a new permutation each epoch
+    again = SeedLoader(
+        TemporalSampler(g, [2], seed=3), "u", np.arange(10), np.full(10, 20), batch_size=4,
+        shuffle=True, seed=5,
+    )  # fmt: skip
+    assert [b.node_ids["u"][: b.num_seeds].tolist() for b in again] == epoch0
