@@ -87,6 +87,11 @@ def sample_range(
     for h in range(fanouts.shape[0]):
         maxk = max(maxk, fanouts[h])
     sel = np.empty(maxk, dtype=np.int64)
+    max_in = 0
+    for t in range(in_ptr.shape[0] - 1):
+        max_in = max(max_in, in_ptr[t + 1] - in_ptr[t])
+    r_lo = np.empty(out_type.shape[1] * max_in, dtype=np.int64)
+    r_hi = np.empty(out_type.shape[1] * max_in, dtype=np.int64)
     for s in range(lo_seed, hi_seed):
         state = mix64(key ^ mix64(np.uint64(s) + _GOLDEN))
         tlim = seed_times[s]
@@ -103,13 +108,26 @@ def sample_range(
         end = 1
         for h in range(fanouts.shape[0]):
             k = fanouts[h]
+            # Pass A: every (frontier node, edge type) range first. These loads are
+            # independent, so the CPU overlaps their cache misses (sampling is
+            # memory-latency bound); pass B then searches and draws.
+            nr = 0
             for i in range(start, end):
                 t = out_type[s, i]
                 v = out_node[s, i]
                 for q in range(in_ptr[t], in_ptr[t + 1]):
+                    p0 = et_ip_off[in_et[q]] + v
+                    r_lo[nr] = indptr_all[p0]
+                    r_hi[nr] = indptr_all[p0 + 1]
+                    nr += 1
+            nr = 0
+            for i in range(start, end):
+                t = out_type[s, i]
+                for q in range(in_ptr[t], in_ptr[t + 1]):
                     e = in_et[q]
-                    lo = indptr_all[et_ip_off[e] + v]
-                    hi = indptr_all[et_ip_off[e] + v + 1]
+                    lo = r_lo[nr]
+                    hi = r_hi[nr]
+                    nr += 1
                     ixb = et_ix_off[e]
                     toff = node_off[et_src[e]]
                     # Neighbours are sorted by time: the visible ones are a prefix.

@@ -19,7 +19,7 @@ from relgraph.sample.kernels import derive_key, mix64, plan_layout, sample_range
 _STRATEGIES = ("uniform", "recent")
 # A batch whose per-seed buffers would exceed this many slots is refused: the
 # fan-outs are too large for one call (split the seeds).
-_MAX_SLOTS = 1 << 28
+_MAX_SLOTS = 1 << 25
 # Seeds per task handed to a thread: small enough to balance two threads when a
 # core is busy elsewhere, large enough that the hand-over (~20 µs) is noise.
 _CHUNK = 256
