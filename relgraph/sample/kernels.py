@@ -245,9 +245,11 @@ def scatter_range(
     """Write seeds ``lo_seed..hi_seed-1``: local index = rank within the node type;
     one edge per non-seed node, towards the node it was reached from."""
     local = np.empty(out_type.shape[1], dtype=np.int64)
+    tcur = np.empty(type_start.shape[1], dtype=np.int64)
+    ecur = np.empty(et_start.shape[1], dtype=np.int64)
     for s in range(lo_seed, hi_seed):
-        tcur = type_start[s].copy()
-        ecur = et_start[s].copy()
+        tcur[:] = type_start[s]
+        ecur[:] = et_start[s]
         pos = type_base[seed_type] + s
         nodes[pos] = seeds[s]
         batch[pos] = s

@@ -83,6 +83,7 @@ class TemporalSampler:
         self.seed = int(seed)
         self.num_threads = num_threads or _default_threads()
         self._pool: ThreadPoolExecutor | None = None
+        self._caps: dict[str, int] = {}
         self.calls_ = 0
         g = graph
         self._et_src = np.array([g.type_index[e[0]] for e in g.edge_types], dtype=np.int64)
@@ -153,7 +154,9 @@ class TemporalSampler:
                 f"seed node {bad} is not a row of '{seed_table}' (0..{n - 1}); "
                 "map keys with RelGraph.key_to_node and drop the -1s"
             )
-        cap = self.max_nodes_per_seed(seed_table)
+        cap = self._caps.get(seed_table)
+        if cap is None:
+            cap = self._caps[seed_table] = self.max_nodes_per_seed(seed_table)
         if cap * max(nodes.shape[0], 1) > _MAX_SLOTS:
             raise GraphError(
                 f"fanouts {self.fanouts} can reach {cap} nodes per seed; "
