@@ -89,6 +89,7 @@ def load_graph(snapshot: Snapshot, root: Path | None = None) -> RelGraph:
         max_degree=meta["max_degree"],
         primary_keys=meta["primary_keys"],
         key_loader=load_keys,
+        timed=meta["timed"],
     )
 
 
@@ -216,6 +217,7 @@ def _build_arrays(snapshot: Snapshot) -> tuple[dict[str, IntArray], dict[str, An
         "max_degree": max_degree,
         "primary_keys": {t: (schema[t].primary_key if t in schema else None) for t in node_types},
         "dangling": dangling,
+        "timed": {t: bool((times[t] != NO_TIME).any()) for t in node_types},
         "num_edges": int(indices_all.shape[0]),
     }
     arrays = {"time_all": time_all, "indptr_all": indptr_all, "indices_all": indices_all}

@@ -82,6 +82,7 @@ class RelGraph:
         max_degree: Sequence[int],
         primary_keys: Mapping[str, str | None] | None = None,
         key_loader: Callable[[str, str], pa.Array] | None = None,
+        timed: Mapping[str, bool] | None = None,
     ) -> None:
         self.node_types = list(node_types)
         self.num_nodes = {t: int(num_nodes[t]) for t in self.node_types}
@@ -108,6 +109,13 @@ class RelGraph:
             t: self.time_all[self.node_offsets[i] : self.node_offsets[i + 1]]
             for i, t in enumerate(self.node_types)
         }
+        # Whether a table has any time at all (else every node is NO_TIME): the
+        # sampler skips time lookups for untimed tables.
+        self.timed: dict[str, bool] = (
+            {t: bool(timed[t]) for t in self.node_types}
+            if timed is not None
+            else {t: bool((self.node_time[t] != NO_TIME).any()) for t in self.node_types}
+        )
         self.csr: dict[EdgeType, CSR] = {}
         for k, et in enumerate(self.edge_types):
             n_dst = self.num_nodes[et[2]]

@@ -12,7 +12,7 @@ import torch
 
 from relgraph.errors import GraphError
 from relgraph.graph.graph import IntArray, RelGraph
-from relgraph.graph.times import NO_TIME, to_seconds
+from relgraph.graph.times import to_seconds
 from relgraph.sample.batch import Batch
 from relgraph.sample.kernels import derive_key, mix64, plan_layout, sample_range, scatter_range
 
@@ -95,9 +95,7 @@ class TemporalSampler:
         ).astype(np.int64)
         self._et_dst = et_dst
         self._fanouts = np.array(fo, dtype=np.int64)
-        self._type_timed = np.array(
-            [bool((g.node_time[t] != NO_TIME).any()) for t in g.node_types], dtype=np.bool_
-        )
+        self._type_timed = np.array([g.timed[t] for t in g.node_types], dtype=np.bool_)
 
     def __repr__(self) -> str:
         return (
