@@ -143,9 +143,15 @@ def fk_csr(
     scatter_in_order(order, dst, dst, True, n_dst, out_indptr, out_indices)
 
 
-def reverse_fk_csr(dst: IntArray, out_indptr: IntArray, out_indices: IntArray) -> None:
+@njit(cache=True, nogil=True)
+def reverse_fk_csr(
+    dst: IntArray, out_indptr: IntArray, out_indices: IntArray
+) -> None:  # pragma: no cover - compiled
     """CSR from each child row to its (at most one) parent: ``dst[i]`` or none when < 0."""
-    valid = dst >= 0
     out_indptr[0] = 0
-    np.cumsum(valid, out=out_indptr[1:])
-    out_indices[:] = dst[valid]
+    m = 0
+    for i in range(dst.shape[0]):
+        if dst[i] >= 0:
+            out_indices[m] = dst[i]
+            m += 1
+        out_indptr[i + 1] = m
