@@ -58,6 +58,28 @@ class Batch:
             edge_index=mv(self.edge_index),
         )
 
+    def to_hetero_data(self) -> Any:
+        """The batch as a PyG ``HeteroData``.
+
+        Per node type: ``n_id`` (global node ids), ``batch``, ``time`` and
+        ``num_nodes``; per edge type: ``edge_index``; plus ``seed_time``,
+        ``seed_table`` and ``num_seeds`` on the data object.
+        """
+        from torch_geometric.data import HeteroData
+
+        data = HeteroData()
+        for t, ids in self.node_ids.items():
+            data[t].n_id = ids
+            data[t].batch = self.batch[t]
+            data[t].time = self.node_time[t]
+            data[t].num_nodes = int(ids.shape[0])
+        for et, ei in self.edge_index.items():
+            data[et].edge_index = ei
+        data.seed_time = self.seed_time
+        data.seed_table = self.seed_table
+        data.num_seeds = self.num_seeds
+        return data
+
     def __repr__(self) -> str:
         return (
             f"Batch(seed_table={self.seed_table!r}, num_seeds={self.num_seeds}, "
