@@ -304,3 +304,26 @@ class _Parser:
             values.append(self.constant())
         self.expect(Kind.RPAREN)
         return tuple(values)
+
+
+def split_queries(text: str) -> list[tuple[str, str]]:
+    """Split a ``.pql`` file into ``(name, query)`` pairs.
+
+    One query per paragraph (blank-line separated); a paragraph's first line,
+    when it is a ``# name: description`` comment, names it (else ``query_<i>``).
+
+    Example:
+        >>> split_queries("# churn: no order\\nPREDICT ...\\n\\nPREDICT ...")[0][0]
+        'churn'
+    """
+    out: list[tuple[str, str]] = []
+    for block in text.split("\n\n"):
+        lines = [ln for ln in block.strip("\n").splitlines()]
+        if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines):
+            continue
+        name = f"query_{len(out) + 1}"
+        first = lines[0].strip()
+        if first.startswith("#"):
+            name = first.lstrip("#").split(":", 1)[0].strip() or name
+        out.append((name, "\n".join(lines)))
+    return out

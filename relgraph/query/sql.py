@@ -45,7 +45,8 @@ def q(name: str) -> str:
 
 
 def ts_literal(t: datetime) -> str:
-    return f"TIMESTAMP '{t.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+    fmt = "%Y-%m-%d %H:%M:%S.%f" if t.microsecond else "%Y-%m-%d %H:%M:%S"
+    return f"TIMESTAMP '{t.strftime(fmt)}'"
 
 
 def _interval(n: int, unit: str) -> str:

@@ -73,7 +73,9 @@ class TaskTables:
         return self._test_labels
 
 
-def _classes_of(con: duckdb.DuckDBPyConnection) -> Any:
+def classes_of(con: duckdb.DuckDBPyConnection) -> Any:
+    """A ``(table, column) -> sorted distinct non-NULL values`` lookup on ``con``."""
+
     def classes(table: str, column: str) -> tuple[Any, ...]:
         rows = con.execute(
             f"SELECT DISTINCT {q(column)} FROM {q(table)} WHERE {q(column)} IS NOT NULL ORDER BY 1"
@@ -81,6 +83,11 @@ def _classes_of(con: duckdb.DuckDBPyConnection) -> Any:
         return tuple(r[0] for r in rows)
 
     return classes
+
+
+def compile_on_snapshot(snapshot: Snapshot, text: str) -> Task:
+    """Compile ``text`` against ``snapshot`` (its schema, and its data for class lists)."""
+    return compile_task(text, snapshot.schema, classes_of(snapshot.duckdb()))[0]
 
 
 def time_range(snapshot: Snapshot, con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime]:
@@ -162,7 +169,7 @@ def build_task_tables(
     """Compile a query (or take a compiled task) and make its train/val/test tables."""
     con = snapshot.duckdb(con)
     text = task_or_text if isinstance(task_or_text, str) else task_or_text.query
-    task, query = compile_task(text, snapshot.schema, _classes_of(con))
+    task, query = compile_task(text, snapshot.schema, classes_of(con))
     if not task.temporal:
         return _static_tables(snapshot, con, task, query)
     vc, tc = _as_datetime(val_cutoff, "--val-cutoff"), _as_datetime(test_cutoff, "--test-cutoff")
@@ -279,4 +286,10 @@ def split_stats(task: Task, labels: pa.Table) -> dict[str, Any]:
     return stats
 
 
-__all__ = ["TaskTables", "TrainingTable", "build_task_tables", "split_stats"]
+__all__ = [
+    "TaskTables",
+    "TrainingTable",
+    "build_task_tables",
+    "compile_on_snapshot",
+    "split_stats",
+]
