@@ -147,6 +147,27 @@ def run_labels(
     return _cast_target(table, task)
 
 
+def make_labels(
+    snapshot: Snapshot,
+    task_or_text: Task | str,
+    anchors: list[datetime] | tuple[datetime, ...],
+    *,
+    data_until: datetime | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table:
+    """Labels (``ENTITY, ANCHOR_TIMESTAMP, TARGET``) of a query at the given anchors.
+
+    ``con`` is used as it is when given (its views stand for the snapshot's tables,
+    which is how the leakage test hides rows); otherwise a fresh connection is made.
+    """
+    con = con if con is not None else snapshot.duckdb()
+    text = task_or_text if isinstance(task_or_text, str) else task_or_text.query
+    task, query = compile_task(text, snapshot.schema, classes_of(con))
+    sql = label_sql(query, snapshot.schema, data_until=data_until)
+    placeholder = anchors[0] if anchors else datetime(2000, 1, 1)
+    return run_labels(con, sql, anchors, task, task.classes, placeholder)
+
+
 def _as_datetime(v: datetime | str | None, option: str) -> datetime | None:
     if v is None or isinstance(v, datetime):
         return v
@@ -291,5 +312,6 @@ __all__ = [
     "TrainingTable",
     "build_task_tables",
     "compile_on_snapshot",
+    "make_labels",
     "split_stats",
 ]

@@ -202,7 +202,7 @@ class Validator:
             raise self.error(
                 f"{a.func}({a.column.to_pql()}) aggregates over time, but table "
                 f"'{t.name}' has no time column; declare one in the schema overrides",
-                a,
+                a.column,
             )
         self.link(t.name, entity, a.column)
         w = a.window
