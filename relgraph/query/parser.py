@@ -210,9 +210,13 @@ class _Parser:
         raise self.expected("a comparison operator (=, !=, <, <=, >, >=, IN, IS NULL, LIKE, ...)")
 
     def operand(self) -> Operand:
-        if self.tok.kind is Kind.IDENT and self.tok.value.upper() in AGGREGATES:
-            if self.peek().kind is Kind.LPAREN:
-                return self.aggregate()
+        t = self.tok
+        if (
+            t.kind is Kind.IDENT
+            and t.value.upper() in AGGREGATES
+            and self.peek().kind is Kind.LPAREN
+        ):
+            return self.aggregate()
         return self.column_ref(allow_star=False)
 
     def aggregate(self) -> Aggregate:
@@ -243,9 +247,7 @@ class _Parser:
             unit = _UNIT_ALIASES[self.advance().value.upper()]
         self.expect(Kind.RPAREN)
         if start is not None and start >= end:
-            raise self.error(
-                f"empty window ({start}, {end}]: the start must be before the end", st
-            )
+            raise self.error(f"empty window ({start}, {end}]: the start must be before the end", st)
         return Aggregate(func, ref, Window(start, end, unit), where, line=tok.line, col=tok.col)
 
     def name(self, what: str) -> Token:

@@ -218,9 +218,7 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
         kind = value_kind(et.column(pk).dtype)
         items = ", ".join(_constant(v, kind) for v in query.entity.values)
         ent_filters.append(f"e.{q(pk)} IN ({items})")
-    cols = "".join(
-        f", e.{q(c)} AS col_{i + 1}" for i, c in enumerate(plan.entity_cols)
-    )
+    cols = "".join(f", e.{q(c)} AS col_{i + 1}" for i, c in enumerate(plan.entity_cols))
     # Aggregates are numbered now that the expressions have registered them all.
     agg_ctes = [plan.aggregate_cte(a, i + 1) for i, a in enumerate(plan.aggs)]
     if drive is None:
@@ -249,14 +247,9 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
         f"{head}{until}\n"
         "WITH anchors AS (\n"
         "    SELECT DISTINCT CAST(unnest($anchors) AS TIMESTAMP) AS anchor\n"
-        "),\n"
-        + ",\n".join([*agg_ctes, entities])
-        + ",\nlabels AS (\n"
+        "),\n" + ",\n".join([*agg_ctes, entities]) + ",\nlabels AS (\n"
         f"    SELECT e.entity, e.anchor, {tgt} AS target\n"
-        "    FROM entities AS e"
-        + joins.replace("\n", "\n    ")
-        + keep_sql
-        + "\n)\n"
+        "    FROM entities AS e" + joins.replace("\n", "\n    ") + keep_sql + "\n)\n"
         'SELECT entity AS "ENTITY", anchor AS "ANCHOR_TIMESTAMP", target AS "TARGET"\n'
         "FROM labels\n"
         f"WHERE {has_label}\n"
@@ -276,4 +269,3 @@ def uses_classes(query: Query, schema: Schema) -> bool:
     if isinstance(t, Aggregate) and t.func == "LIST_DISTINCT":
         return query.mode != "RANK"
     return query.mode is None and _is_class_target(query, schema)
-

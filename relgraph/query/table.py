@@ -105,7 +105,9 @@ def time_range(snapshot: Snapshot, con: duckdb.DuckDBPyConnection) -> tuple[date
             line=1,
             col=1,
         )
-    lo, hi = con.execute(f"SELECT MIN(lo), MAX(hi) FROM ({' UNION ALL '.join(parts)})").fetchall()[0]
+    lo, hi = con.execute(f"SELECT MIN(lo), MAX(hi) FROM ({' UNION ALL '.join(parts)})").fetchall()[
+        0
+    ]
     if lo is None or hi is None:
         raise QueryError("the snapshot's time columns are all empty", line=1, col=1)
     return lo, hi

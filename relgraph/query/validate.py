@@ -273,12 +273,14 @@ class Validator:
             self.check_constant(kind, v, cmp, what)
 
     def check_constant(self, kind: str, v: Constant, node: object, what: str) -> None:
-        if kind == "number" and (isinstance(v, str) or isinstance(v, bool)):
+        if kind == "number" and isinstance(v, str | bool):
             raise self.error(f"{what} is a number; compare it with a number, not {v!r}", node)
         if kind == "text" and not isinstance(v, str):
             raise self.error(f"{what} is text; quote the constant: '{v}'", node)
         if kind == "time" and not isinstance(v, str):
-            raise self.error(f"{what} is a time; compare it with a quoted date like '2020-01-31'", node)
+            raise self.error(
+                f"{what} is a time; compare it with a quoted date like '2020-01-31'", node
+            )
         if kind == "bool" and not isinstance(v, bool):
             raise self.error(f"{what} is a boolean; compare it with TRUE or FALSE", node)
 
@@ -286,5 +288,3 @@ class Validator:
 def validate(query: Query, schema: Schema, text: str | None = None) -> None:
     """Check ``query`` against ``schema``; raise :class:`QueryError` at the first problem."""
     Validator(schema, text).check(query)
-
-

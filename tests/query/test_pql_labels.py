@@ -118,6 +118,12 @@ def test_training_tables_default_cutoffs(shop: Snapshot) -> None:
     for split in ("train", "val"):
         t = tables.split(split).table
         assert t.num_rows > 0
-        order = list(zip(t.column("ANCHOR_TIMESTAMP").to_pylist(), t.column("ENTITY").to_pylist(), strict=True))
+        order = list(
+            zip(
+                t.column("ANCHOR_TIMESTAMP").to_pylist(),
+                t.column("ENTITY").to_pylist(),
+                strict=True,
+            )
+        )
         assert order == sorted(order)
     assert max(tables.train.table.column("ANCHOR_TIMESTAMP").to_pylist()) < tables.val_cutoff

@@ -52,7 +52,10 @@ def test_relbench_dnf_query_shape() -> None:
 @pytest.mark.parametrize(
     ("text", "printed"),
     [
-        ("PREDICT SUM(o.amount, 0, 7) FOR EACH u.id", "PREDICT SUM(o.amount, 0, 7, days) FOR EACH u.id"),
+        (
+            "PREDICT SUM(o.amount, 0, 7) FOR EACH u.id",
+            "PREDICT SUM(o.amount, 0, 7, days) FOR EACH u.id",
+        ),
         ("PREDICT u.country FOR u.id = 3", "PREDICT u.country FOR u.id = 3"),
         (
             "PREDICT LIST_DISTINCT(o.item, 0, 2, weeks) RANK TOP 12 FOR EACH u.id",
@@ -74,7 +77,10 @@ def test_relbench_dnf_query_shape() -> None:
             "PREDICT FIRST(o.status, 0, 10, hours) FOR EACH u.id "
             "ASSUMING u.name STARTS WITH 'a' AND u.name NOT IN ('x') AND u.age >= -1.5",
         ),
-        ('PREDICT "my table"."rank" FOR EACH "my table".id', 'PREDICT "my table"."rank" FOR EACH "my table".id'),
+        (
+            'PREDICT "my table"."rank" FOR EACH "my table".id',
+            'PREDICT "my table"."rank" FOR EACH "my table".id',
+        ),
     ],
 )
 def test_parse_then_print(text: str, printed: str) -> None:

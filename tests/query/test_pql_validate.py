@@ -68,8 +68,10 @@ def test_aggregated_table_must_reach_entity(f1: Snapshot) -> None:
     ("text", "task_type", "metric", "window_days"),
     [
         ("PREDICT COUNT(orders.*, 0, 30) > 0 FOR EACH users.user_id", TaskType.binary, "auroc", 30),
-        ("PREDICT MIN(orders.amount, 0, 7) <= 3 FOR EACH users.user_id", TaskType.binary, "auroc", 7),
-        ("PREDICT SUM(orders.amount, 0, 2, weeks) FOR EACH users.user_id", TaskType.regression, "mae", 14),
+        ("PREDICT MIN(orders.amount, 0, 7) <= 3 FOR EACH users.user_id", TaskType.binary,
+         "auroc", 7),
+        ("PREDICT SUM(orders.amount, 0, 2, weeks) FOR EACH users.user_id", TaskType.regression,
+         "mae", 14),
         ("PREDICT COUNT(orders.*, 0, 30) FOR EACH users.user_id", TaskType.regression, "mae", 30),
         ("PREDICT FIRST(orders.status, 0, 30) FOR EACH users.user_id", TaskType.multiclass,
          "accuracy", 30),
@@ -97,6 +99,8 @@ def test_task_details(shop: Snapshot) -> None:
         snapshot=shop,
     )
     assert (link.k, link.target_entity_table, link.target_table) == (2, "items", "orders")
-    mc = api.compile_query("PREDICT FIRST(orders.status, 0, 30) FOR EACH users.user_id", snapshot=shop)
+    mc = api.compile_query(
+        "PREDICT FIRST(orders.status, 0, 30) FOR EACH users.user_id", snapshot=shop
+    )
     assert mc.classes == ("cancelled", "done")
     assert repr(mc) == "Task(multiclass, users.user_id, metric=accuracy, window=30d)"
