@@ -90,8 +90,14 @@ def compile_on_snapshot(snapshot: Snapshot, text: str) -> Task:
     return compile_task(text, snapshot.schema, classes_of(snapshot.duckdb()))[0]
 
 
+# Snapshots are immutable, so their time range can be remembered by id.
+_TIME_RANGES: dict[str, tuple[datetime, datetime]] = {}
+
+
 def time_range(snapshot: Snapshot, con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime]:
     """The first and last row time over every table with a time column."""
+    if snapshot.id in _TIME_RANGES:
+        return _TIME_RANGES[snapshot.id]
     parts = [
         f"SELECT MIN(CAST({q(t.time_column)} AS TIMESTAMP)) AS lo, "
         f"MAX(CAST({q(t.time_column)} AS TIMESTAMP)) AS hi FROM {q(t.name)}"
@@ -110,6 +116,7 @@ def time_range(snapshot: Snapshot, con: duckdb.DuckDBPyConnection) -> tuple[date
     ]
     if lo is None or hi is None:
         raise QueryError("the snapshot's time columns are all empty", line=1, col=1)
+    _TIME_RANGES[snapshot.id] = (lo, hi)
     return lo, hi
 
 
@@ -189,8 +196,12 @@ def build_task_tables(
     test_cutoff: datetime | str | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> TaskTables:
-    """Compile a query (or take a compiled task) and make its train/val/test tables."""
-    con = snapshot.duckdb(con)
+    """Compile a query (or take a compiled task) and make its train/val/test tables.
+
+    ``con``, when given, must already hold the snapshot's views (``snapshot.duckdb()``);
+    it is used as it is, so repeated calls do not rebuild them.
+    """
+    con = con if con is not None else snapshot.duckdb()
     text = task_or_text if isinstance(task_or_text, str) else task_or_text.query
     task, query = compile_task(text, snapshot.schema, classes_of(con))
     if not task.temporal:
