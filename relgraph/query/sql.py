@@ -33,6 +33,7 @@ from relgraph.query.ast import (
     Or,
     Query,
     Window,
+    aggregates,
 )
 from relgraph.query.validate import value_kind
 from relgraph.schema.types import Schema, TableSchema
@@ -250,8 +251,13 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
             tgt = f"list_position($classes, {tgt}) - 1"
         elif plan.query.mode is None:
             tgt = f"CAST({tgt} AS DOUBLE)"
-    else:
+    elif aggregates(target):
         tgt = f"CASE WHEN {plan.condition(target)} THEN 1.0 ELSE 0.0 END"
+    else:
+        # A static condition (`PREDICT users.age > 30`): NULL is unknown, not false, so
+        # those rows are the ones to predict rather than negatives.
+        cond = plan.condition(target)
+        tgt = f"CASE WHEN {cond} THEN 1.0 WHEN NOT {cond} THEN 0.0 END"
     keep = [plan.condition(c) for c in (query.where, query.assuming) if c is not None]
 
     ent_filters = []

@@ -110,6 +110,14 @@ def test_static_target_splits_labelled_rows(shop: Snapshot) -> None:
     assert "TARGET" not in tables.test.table.column_names
 
 
+def test_static_condition_leaves_null_unlabelled(shop: Snapshot) -> None:
+    tables = api.training_tables("PREDICT users.age > 30 FOR EACH users.user_id", snapshot=shop)
+    assert tables.task.task_type.value == "binary" and not tables.task.temporal
+    labelled = [*tables.train.table.to_pylist(), *tables.val.table.to_pylist(),
+                *tables.test_labels().to_pylist()]  # fmt: skip
+    assert sorted((r["ENTITY"], r["TARGET"]) for r in labelled) == [(1, 1.0), (2, 1.0), (4, 0.0)]
+
+
 def test_training_tables_default_cutoffs(shop: Snapshot) -> None:
     tables = api.training_tables(f"PREDICT COUNT(orders.*, 0, 7) {U}", snapshot=shop)
     assert tables.val_cutoff < tables.test_cutoff
