@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import difflib
+
 from relgraph.errors import QueryError
 from relgraph.query.ast import (
     AGGREGATES,
@@ -85,8 +87,15 @@ class _Parser:
 
     def expect_kw(self, word: str) -> Token:
         if not self.tok.is_keyword(word):
-            raise self.expected(word)
+            raise self.error(f"expected {word}, found {self.tok.describe()}{self.hint(word)}")
         return self.advance()
+
+    def hint(self, *words: str) -> str:
+        """A "did you mean" for a misspelt keyword at the current token."""
+        if self.tok.kind is not Kind.IDENT:
+            return ""
+        close = difflib.get_close_matches(self.tok.value.upper(), list(words), n=1, cutoff=0.7)
+        return f" (did you mean {close[0]}?)" if close else ""
 
     def expect(self, kind: Kind) -> Token:
         if self.tok.kind is not kind:
@@ -95,7 +104,8 @@ class _Parser:
 
     def expect_eof(self) -> None:
         if self.tok.kind is not Kind.EOF:
-            raise self.error(f"unexpected {self.tok.describe()} after the end of the query")
+            hint = self.hint("WHERE", "ASSUMING", "AND", "OR", "RANK", "CLASSIFY")
+            raise self.error(f"unexpected {self.tok.describe()} after the end of the query{hint}")
 
     # -- grammar -------------------------------------------------------------------
     def query(self) -> Query:
@@ -243,7 +253,10 @@ class _Parser:
             self.advance()
             ut = self.tok
             if ut.kind is not Kind.IDENT or ut.value.upper() not in _UNIT_ALIASES:
-                raise self.expected("a unit (" + ", ".join(UNITS) + ")")
+                close = difflib.get_close_matches(ut.value.lower(), UNITS, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]}?)" if close and ut.kind is Kind.IDENT else ""
+                units = ", ".join(UNITS)
+                raise self.error(f"expected a unit ({units}), found {ut.describe()}{hint}")
             unit = _UNIT_ALIASES[self.advance().value.upper()]
         self.expect(Kind.RPAREN)
         if start is not None and start >= end:
@@ -256,6 +269,9 @@ class _Parser:
         raise self.expected(what)
 
     def column_ref(self, allow_star: bool) -> ColumnRef:
+        if self.tok.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN:
+            hint = self.hint(*AGGREGATES) or " (aggregates: " + ", ".join(AGGREGATES) + ")"
+            raise self.error(f"unknown aggregate '{self.tok.value}'{hint}")
         t = self.name("a table name (table.column)")
         self.expect(Kind.DOT)
         if self.tok.kind is Kind.STAR:

@@ -113,6 +113,14 @@ def test_precedence_not_and_or() -> None:
         ("PREDICT u.a\nFOR EACH u.id\nWHERE u.b ==", 3, 12, "expected a constant"),
         ("PREDICT u.a RANK TOP 0 FOR EACH u.id", 1, 22, "k >= 1"),
         ("PREDICT u.a AND u.b = 1 FOR EACH u.id", 1, 13, "expected RANK|expected FOR"),
+        ("PREDICTS u.a FOR EACH u.id", 1, 1, r"did you mean PREDICT\?"),
+        (
+            "PREDICT CONT(o.*, 0, 1) FOR EACH u.id",
+            1,
+            9,
+            r"unknown aggregate 'CONT' \(did you mean COUNT\?\)",
+        ),
+        ("PREDICT COUNT(o.*, 0, 1, dyas) FOR EACH u.id", 1, 26, r"did you mean days\?"),
     ],
 )
 def test_errors_point_at_the_token(text: str, line: int, col: int, match: str) -> None:
