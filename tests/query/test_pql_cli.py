@@ -61,3 +61,12 @@ def test_query_error_has_position(f1_workspace: Path) -> None:
     out = json.loads(res.stdout)
     assert (out["error"], out["line"], out["col"]) == ("QueryError", 1, 31)
     assert "did you mean 'results.statusId'" in out["message"]
+
+
+def test_bad_cutoffs_are_query_errors(f1_workspace: Path) -> None:
+    q = "PREDICT COUNT(results.*, 0, 30) > 0 FOR EACH drivers.driverId"
+    args = ["query", q, "-w", str(f1_workspace), "--json"]
+    res = runner.invoke(app, [*args, "--val-cutoff", "2010-01-01", "--test-cutoff", "2005-01-01"])
+    assert res.exit_code == 7 and "must be before the test cut-off" in res.stdout
+    res = runner.invoke(app, [*args, "--val-cutoff", "next year"])
+    assert res.exit_code == 7 and "is not a date" in res.stdout

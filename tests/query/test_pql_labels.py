@@ -135,3 +135,13 @@ def test_training_tables_default_cutoffs(shop: Snapshot) -> None:
         )
         assert order == sorted(order)
     assert max(tables.train.table.column("ANCHOR_TIMESTAMP").to_pylist()) < tables.val_cutoff
+
+
+def test_training_tables_accepts_a_compiled_task(shop: Snapshot) -> None:
+    text = f"PREDICT COUNT(orders.*, 0, 7) > 0 {U}"
+    task = api.compile_query(text, snapshot=shop)
+    a = api.training_tables(task, snapshot=shop, val_cutoff="2020-02-20", test_cutoff="2020-03-10")
+    b = api.training_tables(text, snapshot=shop, val_cutoff="2020-02-20", test_cutoff="2020-03-10")
+    assert a.task == b.task == task
+    assert a.train.table.equals(b.train.table) and a.test_labels().equals(b.test_labels())
+    assert repr(a).startswith("TaskTables(binary, train=")
