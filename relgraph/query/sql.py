@@ -35,7 +35,7 @@ from relgraph.query.ast import (
     Window,
     aggregates,
 )
-from relgraph.query.validate import value_kind
+from relgraph.query.validate import fk_paths, value_kind
 from relgraph.schema.types import Schema, TableSchema
 
 ZERO_WHEN_EMPTY = ("COUNT", "COUNT_DISTINCT", "SUM")
@@ -152,7 +152,17 @@ class _Plan:
         where_cond = next(iter(wheres)) if len(wheres) == 1 else None
         t = self.schema[table]
         ent = self.query.entity.ref.table
-        link = next(fk.column for fk in t.foreign_keys if fk.target == ent)
+        # The entity key: the foreign key itself, or at the end of a chain of lookups
+        # (order_items -> orders -> users), one join per intermediate table.
+        path = fk_paths(self.schema, table, ent)[0]
+        lookups, alias = "", "r"
+        for i, (_, column, parent) in enumerate(path[:-1]):
+            pk = self.schema[parent].primary_key or ""
+            lookups += (
+                f"\n    JOIN {q(parent)} AS h{i + 1} ON h{i + 1}.{q(pk)} = {alias}.{q(column)}"
+            )
+            alias = f"h{i + 1}"
+        key = f"{alias}.{q(path[-1][1])}"
         assert t.time_column is not None  # validation requires one
         time = f"r.{q(t.time_column)}"
         conds = []
@@ -174,11 +184,11 @@ class _Plan:
         where = ("\n    WHERE " + "\n      AND ".join(filters)) if filters else ""
         return (
             f"agg_{index} AS (\n"
-            f"    SELECT a.anchor, r.{q(link)} AS entity{values}\n"
+            f"    SELECT a.anchor, {key} AS entity{values}\n"
             f"    FROM anchors AS a\n"
             f"    JOIN {q(t.name)} AS r\n"
-            f"      ON {' AND '.join(conds)}{where}\n"
-            f"    GROUP BY a.anchor, r.{q(link)}\n"
+            f"      ON {' AND '.join(conds)}{lookups}{where}\n"
+            f"    GROUP BY a.anchor, {key}\n"
             f")"
         )
 

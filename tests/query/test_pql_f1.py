@@ -122,3 +122,29 @@ def test_test_split_hides_labels(f1_tables: dict[str, api.TaskTables]) -> None:
     t = f1_tables["driver-dnf"]
     assert t.test.table.column_names == ["ENTITY", "ANCHOR_TIMESTAMP"]
     assert t.test_labels().num_rows == t.test.table.num_rows
+
+
+def test_multi_hop_aggregate_matches_direct_sql(f1: Snapshot) -> None:
+    # results reach circuits only through races: results.raceId -> races.circuitId.
+    from relgraph.query.table import make_labels
+
+    anchors = [datetime(1990, 1, 1) + timedelta(days=100 * i) for i in range(60)]
+    ours = make_labels(
+        f1,
+        "PREDICT COUNT(results.* WHERE results.positionOrder = 1, 0, 365) FOR EACH "
+        "circuits.circuitId ASSUMING COUNT(results.*, 0, 365) > 0",
+        anchors,
+    )
+    con = f1.duckdb()
+    con.execute("CREATE TEMP TABLE anchors AS SELECT unnest($a::TIMESTAMP[]) AS ts", {"a": anchors})
+    ref = con.sql(
+        """SELECT ra.circuitId AS ENTITY, t.ts AS ANCHOR_TIMESTAMP,
+                  CAST(SUM(CASE WHEN re.positionOrder = 1 THEN 1 ELSE 0 END) AS DOUBLE) AS TARGET
+           FROM anchors t
+           JOIN results re ON re._rg_time > t.ts AND re._rg_time <= t.ts + INTERVAL 365 DAY
+           JOIN races ra ON ra.raceId = re.raceId
+           WHERE ra.circuitId IN (SELECT circuitId FROM circuits)
+           GROUP BY 1, 2 ORDER BY 2, 1"""
+    ).to_arrow_table()
+    assert ours.num_rows > 100
+    assert ours.to_pylist() == ref.to_pylist()

@@ -64,6 +64,31 @@ def test_aggregated_table_must_reach_entity(f1: Snapshot) -> None:
         api.compile_query("PREDICT COUNT(races.*, 0, 30) FOR EACH drivers.driverId", snapshot=f1)
 
 
+def test_ambiguous_path_is_refused() -> None:
+    from relgraph.query.parser import parse
+    from relgraph.query.validate import validate
+    from relgraph.schema.types import Column, ForeignKey, Schema, SType, TableSchema
+
+    def table(name: str, *fks: tuple[str, str], time: str | None = None) -> TableSchema:
+        cols = [Column("id", "int64", SType.id)] + [Column(c, "int64", SType.id) for c, _ in fks]
+        if time:
+            cols.append(Column(time, "timestamp[us]", SType.timestamp))
+        return TableSchema(
+            name, tuple(cols), "id", tuple(ForeignKey(c, t) for c, t in fks), time_column=time
+        )
+
+    # A transfer points at its sender and its receiver: which user does it belong to?
+    schema = Schema(
+        {"users": table("users"),
+         "transfers": table("transfers", ("sender", "users"), ("receiver", "users"), time="ts")}
+    )  # fmt: skip
+    text = "PREDICT COUNT(transfers.*, 0, 30) FOR EACH users.id"
+    with pytest.raises(
+        QueryError, match=r"in several ways \(transfers.sender; transfers.receiver\)"
+    ):
+        validate(parse(text), schema, text)
+
+
 @pytest.mark.parametrize(
     ("text", "task_type", "metric", "window_days"),
     [
