@@ -33,6 +33,7 @@ from relgraph.query.ast import (
 )
 from relgraph.query.tokens import Kind, Token, tokenize
 
+MAX_DEPTH = 100
 _UNIT_ALIASES = {u.rstrip("s").upper(): u for u in UNITS} | {u.upper(): u for u in UNITS}
 
 
@@ -58,6 +59,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     # -- token helpers -------------------------------------------------------------
     @property
@@ -165,14 +167,21 @@ class _Parser:
 
     def negation(self) -> Condition:
         tok = self.tok
-        if self.accept_kw("NOT"):
-            return Not(self.negation(), line=tok.line, col=tok.col)
-        if self.tok.kind is Kind.LPAREN:
-            self.advance()
-            c = self.condition()
-            self.expect(Kind.RPAREN)
-            return c
-        return self.comparison()
+        # Bound the recursion so that hostile input gets a QueryError, not a RecursionError.
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"condition nested more than {MAX_DEPTH} levels deep")
+        self.depth += 1
+        try:
+            if self.accept_kw("NOT"):
+                return Not(self.negation(), line=tok.line, col=tok.col)
+            if self.tok.kind is Kind.LPAREN:
+                self.advance()
+                c = self.condition()
+                self.expect(Kind.RPAREN)
+                return c
+            return self.comparison()
+        finally:
+            self.depth -= 1
 
     def comparison(self) -> Comparison:
         tok = self.tok

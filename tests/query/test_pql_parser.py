@@ -137,3 +137,14 @@ def test_split_queries_names_paragraphs() -> None:
         ("a", "# a: first\nPREDICT u.x FOR u.id"),
         ("query_2", "PREDICT u.y FOR u.id"),
     ]
+
+
+def test_deep_nesting_is_a_query_error() -> None:
+    with pytest.raises(QueryError, match="nested more than"):
+        parse("PREDICT " + "(" * 5000 + "u.a = 1" + ")" * 5000 + " FOR u.id")
+    with pytest.raises(QueryError, match="nested more than"):
+        parse("PREDICT " + "NOT " * 5000 + "u.a = 1 FOR u.id")
+    assert (
+        parse("PREDICT " + "(" * 50 + "u.a = 1" + ")" * 50 + " FOR u.id").target
+        == parse("PREDICT u.a = 1 FOR u.id").target
+    )
