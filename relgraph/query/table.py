@@ -150,7 +150,14 @@ def run_labels(
     params: dict[str, Any] = {"anchors": list(anchors) or [placeholder]}
     if "$classes" in sql:
         params["classes"] = list(classes or ())
-    table = con.sql(sql, params=params).to_arrow_table()
+    try:
+        table = con.sql(sql, params=params).to_arrow_table()
+    except duckdb.Error as e:
+        # Validation should have caught the user's mistakes; what is left is data that
+        # the SQL cannot handle (e.g. a value that does not cast). Report it as such.
+        raise QueryError(
+            f"making the labels of '{task.query.strip()}' failed in DuckDB: {e}", line=1, col=1
+        ) from e
     if not anchors:
         table = table.slice(0, 0)
     return _cast_target(table, task)

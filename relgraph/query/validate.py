@@ -8,6 +8,7 @@ misspelt tables and columns.
 from __future__ import annotations
 
 import difflib
+from datetime import datetime
 
 from relgraph.errors import QueryError
 from relgraph.query.ast import (
@@ -317,10 +318,16 @@ class Validator:
             raise self.error(f"{what} is a number; compare it with a number, not {v!r}", node)
         if kind == "text" and not isinstance(v, str):
             raise self.error(f"{what} is text; quote the constant: '{v}'", node)
-        if kind == "time" and not isinstance(v, str):
-            raise self.error(
-                f"{what} is a time; compare it with a quoted date like '2020-01-31'", node
-            )
+        if kind == "time":
+            try:
+                if not isinstance(v, str):
+                    raise ValueError(v)
+                datetime.fromisoformat(v)
+            except ValueError:
+                raise self.error(
+                    f"{what} is a time; compare it with a quoted date like '2020-01-31', not {v!r}",
+                    node,
+                ) from None
         if kind == "bool" and not isinstance(v, bool):
             raise self.error(f"{what} is a boolean; compare it with TRUE or FALSE", node)
 

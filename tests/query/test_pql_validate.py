@@ -46,6 +46,10 @@ from relgraph.store.snapshot import Snapshot
         ("PREDICT orders.amount FOR EACH users.user_id", 9, "static target must be a column of"),
         ("PREDICT users.user_id FOR EACH users.user_id", 9, "cannot predict the primary key"),
         ("PREDICT users.age FOR EACH users.user_id = 'x'", 28, "is a number"),
+        ("PREDICT users.age FOR EACH users.user_id WHERE users.signup > 'last week'", 48,
+         "is a time; compare it with a quoted date"),
+        ("PREDICT users.age FOR EACH users.user_id WHERE users.signup > 2020", 48,
+         "is a time"),
     ],
 )  # fmt: skip
 def test_semantic_errors(shop: Snapshot, text: str, col: int, match: str) -> None:
