@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from relgraph.errors import QueryError
-from relgraph.query.ast import Query
+from relgraph.query.ast import Query, aggregates
 from relgraph.query.splits import Anchors, anchor_times, default_cutoffs
 from relgraph.query.sql import label_sql, q
 from relgraph.query.task import Task, TaskType, compile_task, target_window
@@ -90,19 +90,24 @@ def compile_on_snapshot(snapshot: Snapshot, text: str) -> Task:
     return compile_task(text, snapshot.schema, classes_of(snapshot.duckdb()))[0]
 
 
-# Snapshots are immutable, so their time range can be remembered by id.
-_TIME_RANGES: dict[str, tuple[datetime, datetime]] = {}
+# Snapshots are immutable, so time ranges can be remembered by snapshot id.
+_TIME_RANGES: dict[tuple[str, tuple[str, ...]], tuple[datetime, datetime]] = {}
 
 
-def time_range(snapshot: Snapshot, con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime]:
-    """The first and last row time over every table with a time column."""
-    if snapshot.id in _TIME_RANGES:
-        return _TIME_RANGES[snapshot.id]
+def time_range(
+    snapshot: Snapshot, con: duckdb.DuckDBPyConnection, tables: tuple[str, ...] | None = None
+) -> tuple[datetime, datetime]:
+    """The first and last row time over ``tables`` (default: every table with a time column)."""
+    key = (snapshot.id, tables or ())
+    if key in _TIME_RANGES:
+        return _TIME_RANGES[key]
     parts = [
         f"SELECT MIN(CAST({q(t.time_column)} AS TIMESTAMP)) AS lo, "
         f"MAX(CAST({q(t.time_column)} AS TIMESTAMP)) AS hi FROM {q(t.name)}"
         for t in snapshot.schema.tables.values()
-        if t.time_column is not None and t.name in snapshot.table_names
+        if t.time_column is not None
+        and t.name in snapshot.table_names
+        and (tables is None or t.name in tables)
     ]
     if not parts:
         raise QueryError(
@@ -111,12 +116,11 @@ def time_range(snapshot: Snapshot, con: duckdb.DuckDBPyConnection) -> tuple[date
             line=1,
             col=1,
         )
-    lo, hi = con.execute(f"SELECT MIN(lo), MAX(hi) FROM ({' UNION ALL '.join(parts)})").fetchall()[
-        0
-    ]
+    sql = f"SELECT MIN(lo), MAX(hi) FROM ({' UNION ALL '.join(parts)})"
+    lo, hi = con.execute(sql).fetchall()[0]
     if lo is None or hi is None:
         raise QueryError("the snapshot's time columns are all empty", line=1, col=1)
-    _TIME_RANGES[snapshot.id] = (lo, hi)
+    _TIME_RANGES[key] = (lo, hi)
     return lo, hi
 
 
@@ -214,7 +218,16 @@ def build_task_tables(
     if not task.temporal:
         return _static_tables(snapshot, con, task, query)
     vc, tc = _as_datetime(val_cutoff, "--val-cutoff"), _as_datetime(test_cutoff, "--test-cutoff")
-    lo, hi = time_range(snapshot, con)
+    # Test anchors stop one Δ before the last row of the tables the labels read (target
+    # and ASSUMING): later windows would be incomplete, whatever other tables hold (a
+    # stray far-future date in an unrelated table must not create empty test anchors).
+    label_tables = tuple(
+        sorted({a.column.table for a in aggregates(query.target) + aggregates(query.assuming)})
+    )
+    _, hi = time_range(snapshot, con, label_tables)
+    # Training anchors reach back to the database's first row, as in RelBench (whose
+    # F1 sizes we reproduce exactly with this rule).
+    first_anchor, _ = time_range(snapshot, con)
     delta = target_window(query)
     assert delta is not None  # temporal tasks have a target window
     if vc is None or tc is None:
@@ -232,7 +245,8 @@ def build_task_tables(
             line=1,
             col=1,
         )
-    anchors = anchor_times(delta, vc, tc, lo, hi)
+    anchors = anchor_times(delta, vc, tc, first_anchor, hi)
+    _check_anchors(anchors, delta, first_anchor, hi)
     # Train and validation see the database only up to the test cut-off.
     sql_tv = label_sql(query, snapshot.schema, data_until=tc)
     sql_test = label_sql(query, snapshot.schema)
@@ -255,6 +269,24 @@ def build_task_tables(
         sql={"train": sql_tv, "val": sql_tv, "test": sql_test},
         _test_labels=test_labels,
     )
+
+
+def _check_anchors(anchors: Anchors, delta: tuple[int, str], lo: datetime, hi: datetime) -> None:
+    """Refuse cut-offs that leave a split without a single anchor."""
+    window = f"{delta[0]} {delta[1]}"
+    span = f"the data runs from {lo:%Y-%m-%d} to {hi:%Y-%m-%d}"
+    problems = {
+        "train": f"no training anchor fits before the validation cut-off "
+        f"{anchors.val_cutoff:%Y-%m-%d} ({span}); move it later",
+        "val": f"no {window} window fits between the validation cut-off "
+        f"{anchors.val_cutoff:%Y-%m-%d} and the test cut-off {anchors.test_cutoff:%Y-%m-%d}; "
+        "move them apart",
+        "test": f"no {window} window fits after the test cut-off "
+        f"{anchors.test_cutoff:%Y-%m-%d} ({span}); move it earlier",
+    }
+    for split, message in problems.items():
+        if not getattr(anchors, split):
+            raise QueryError(message, line=1, col=1)
 
 
 def _static_tables(

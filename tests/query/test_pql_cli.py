@@ -70,3 +70,8 @@ def test_bad_cutoffs_are_query_errors(f1_workspace: Path) -> None:
     assert res.exit_code == 7 and "must be before the test cut-off" in res.stdout
     res = runner.invoke(app, [*args, "--val-cutoff", "next year"])
     assert res.exit_code == 7 and "is not a date" in res.stdout
+
+    res = runner.invoke(app, [*args, "--val-cutoff", "2009-12-15", "--test-cutoff", "2010-01-01"])
+    assert res.exit_code == 7 and "no 30 days window fits between" in res.stdout
+    res = runner.invoke(app, [*args, "--val-cutoff", "2009-12-15", "--test-cutoff", "2025-12-01"])
+    assert res.exit_code == 7 and "no 30 days window fits after the test cut-off" in res.stdout
