@@ -162,7 +162,7 @@ class _Plan:
                 f"\n    JOIN {q(parent)} AS h{i + 1} ON h{i + 1}.{q(pk)} = {alias}.{q(column)}"
             )
             alias = f"h{i + 1}"
-        key = f"{alias}.{q(path[-1][1])}"
+        entity_key = f"{alias}.{q(path[-1][1])}"
         assert t.time_column is not None  # validation requires one
         time = f"r.{q(t.time_column)}"
         conds = []
@@ -184,11 +184,11 @@ class _Plan:
         where = ("\n    WHERE " + "\n      AND ".join(filters)) if filters else ""
         return (
             f"agg_{index} AS (\n"
-            f"    SELECT a.anchor, {key} AS entity{values}\n"
+            f"    SELECT a.anchor, {entity_key} AS entity{values}\n"
             f"    FROM anchors AS a\n"
             f"    JOIN {q(t.name)} AS r\n"
             f"      ON {' AND '.join(conds)}{lookups}{where}\n"
-            f"    GROUP BY a.anchor, {key}\n"
+            f"    GROUP BY a.anchor, {entity_key}\n"
             f")"
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -188,23 +188,32 @@ def make_labels(
     return run_labels(con, sql, anchors, task, task.classes, placeholder)
 
 
-def _as_datetime(v: datetime | str | None, option: str) -> datetime | None:
-    if v is None or isinstance(v, datetime):
-        return v
-    try:
-        return datetime.fromisoformat(str(v))
-    except ValueError:
-        raise QueryError(
-            f"{option} {v!r} is not a date; write it like 2005-01-01", line=1, col=1
-        ) from None
+def _as_datetime(v: datetime | date | str | None, option: str) -> datetime | None:
+    """A cut-off as a naive datetime (snapshot times are naive; aware ones become UTC)."""
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        t = v
+    elif isinstance(v, date):
+        t = datetime(v.year, v.month, v.day)
+    else:
+        try:
+            t = datetime.fromisoformat(str(v))
+        except ValueError:
+            raise QueryError(
+                f"{option} {v!r} is not a date; write it like 2005-01-01", line=1, col=1
+            ) from None
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC).replace(tzinfo=None)
+    return t
 
 
 def build_task_tables(
     snapshot: Snapshot,
     task_or_text: Task | str,
     *,
-    val_cutoff: datetime | str | None = None,
-    test_cutoff: datetime | str | None = None,
+    val_cutoff: datetime | date | str | None = None,
+    test_cutoff: datetime | date | str | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> TaskTables:
     """Compile a query (or take a compiled task) and make its train/val/test tables.

@@ -5,7 +5,7 @@ Expected rows are worked out by hand from tests/query/conftest.py's CSVs.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -145,3 +145,19 @@ def test_training_tables_accepts_a_compiled_task(shop: Snapshot) -> None:
     assert a.task == b.task == task
     assert a.train.table.equals(b.train.table) and a.test_labels().equals(b.test_labels())
     assert repr(a).startswith("TaskTables(binary, train=")
+
+
+def test_cutoffs_accept_dates_strings_and_aware_times(shop: Snapshot) -> None:
+    from datetime import date
+
+    text = f"PREDICT COUNT(orders.*, 0, 7) > 0 {U}"
+    a = api.training_tables(text, snapshot=shop, val_cutoff=date(2020, 2, 20),
+                            test_cutoff="2020-03-10")  # fmt: skip
+    b = api.training_tables(
+        text, snapshot=shop, val_cutoff=D(2020, 2, 20, tzinfo=UTC),
+        test_cutoff=D(2020, 3, 10),
+    )  # fmt: skip
+    assert (a.val_cutoff, a.test_cutoff) == (b.val_cutoff, b.test_cutoff) == (
+        D(2020, 2, 20), D(2020, 3, 10)
+    )  # fmt: skip
+    assert a.train.table.equals(b.train.table)
