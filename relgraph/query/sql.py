@@ -1,7 +1,8 @@
 """Compile a validated query into one readable DuckDB SQL statement that makes labels.
 
-The statement takes the anchor times as the parameter ``$anchors`` (a list of
-timestamps) and, for class targets, the class list as ``$classes``. It returns
+The statement reads the anchor times from a relation ``rg_anchors(anchor)``
+(registered by the caller: an Arrow table binds far faster than a long list
+parameter) and, for class targets, the class list from the parameter ``$classes``. It returns
 ``ENTITY, ANCHOR_TIMESTAMP, TARGET`` sorted by (anchor, entity).
 
 Semantics (DESIGN.md §3), for each anchor *t*:
@@ -39,6 +40,7 @@ from relgraph.query.validate import fk_paths, value_kind
 from relgraph.schema.types import Schema, TableSchema
 
 ZERO_WHEN_EMPTY = ("COUNT", "COUNT_DISTINCT", "SUM")
+ANCHORS = "rg_anchors"  # the relation (one TIMESTAMP column `anchor`) the SQL reads
 
 
 def q(name: str) -> str:
@@ -238,7 +240,7 @@ def _required_counts(c: Condition | None) -> list[Aggregate]:
 
 
 def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = None) -> str:
-    """The SQL that makes the labels of a (validated) query for the anchors ``$anchors``."""
+    """The SQL that makes the labels of a (validated) query for the anchors in ``rg_anchors``."""
     plan = _Plan(schema, query, data_until)
     ent = query.entity.ref
     et = schema[ent.table]
@@ -312,7 +314,7 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
     return (
         f"{head}{until}\n"
         "WITH anchors AS (\n"
-        "    SELECT DISTINCT CAST(unnest($anchors) AS TIMESTAMP) AS anchor\n"
+        f"    SELECT DISTINCT CAST(anchor AS TIMESTAMP) AS anchor FROM {ANCHORS}\n"
         "),\n" + ",\n".join([*agg_ctes, entities]) + ",\nlabels AS (\n"
         f"    SELECT e.entity, e.anchor, {tgt} AS target\n"
         "    FROM entities AS e" + joins.replace("\n", "\n    ") + keep_sql + "\n)\n"

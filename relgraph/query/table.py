@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from relgraph.errors import QueryError
 from relgraph.query.ast import Query, aggregates
 from relgraph.query.splits import Anchors, anchor_times, default_cutoffs
-from relgraph.query.sql import label_sql, q
+from relgraph.query.sql import ANCHORS, label_sql, q
 from relgraph.query.task import Task, TaskType, compile_task, target_window
 from relgraph.store.snapshot import Snapshot
 
@@ -151,17 +151,21 @@ def run_labels(
     placeholder: datetime,
 ) -> pa.Table:
     """Execute label SQL for ``anchors`` (an empty list gives an empty, typed table)."""
-    params: dict[str, Any] = {"anchors": list(anchors) or [placeholder]}
+    params: dict[str, Any] = {}
     if "$classes" in sql:
         params["classes"] = list(classes or ())
+    times = pa.table({"anchor": pa.array(list(anchors) or [placeholder], pa.timestamp("us"))})
+    con.register(ANCHORS, times)
     try:
-        table = con.sql(sql, params=params).to_arrow_table()
+        table = con.sql(sql, params=params or None).to_arrow_table()
     except duckdb.Error as e:
         # Validation should have caught the user's mistakes; what is left is data that
         # the SQL cannot handle (e.g. a value that does not cast). Report it as such.
         raise QueryError(
             f"making the labels of '{task.query.strip()}' failed in DuckDB: {e}", line=1, col=1
         ) from e
+    finally:
+        con.unregister(ANCHORS)
     if not anchors:
         table = table.slice(0, 0)
     return _cast_target(table, task)
