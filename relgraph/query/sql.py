@@ -1,8 +1,9 @@
 """Compile a validated query into one readable DuckDB SQL statement that makes labels.
 
-The statement reads the anchor times from a relation ``rg_anchors(anchor)``
-(registered by the caller: an Arrow table binds far faster than a long list
-parameter) and, for class targets, the class list from the parameter ``$classes``. It returns
+The statement reads the anchor times from a relation ``rg_anchors(anchor)`` of
+distinct timestamps registered by the caller (an Arrow table binds far faster than a
+long list parameter, and a plain relation plans better than a CTE over it) and, for
+class targets, the class list from the parameter ``$classes``. It returns
 ``ENTITY, ANCHOR_TIMESTAMP, TARGET`` sorted by (anchor, entity).
 
 Semantics (DESIGN.md §3), for each anchor *t*:
@@ -187,7 +188,7 @@ class _Plan:
         return (
             f"agg_{index} AS (\n"
             f"    SELECT a.anchor, {entity_key} AS entity{values}\n"
-            f"    FROM anchors AS a\n"
+            f"    FROM {ANCHORS} AS a\n"
             f"    JOIN {q(t.name)} AS r\n"
             f"      ON {' AND '.join(conds)}{lookups}{where}\n"
             f"    GROUP BY a.anchor, {entity_key}\n"
@@ -289,7 +290,7 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
     # Aggregates are numbered now that the expressions have registered them all.
     agg_ctes = [plan.aggregate_cte(k, m, i + 1) for i, (k, m) in enumerate(plan.aggs)]
     if drive is None:
-        source = "anchors AS a\n    CROSS JOIN " + f"{q(et.name)} AS e"
+        source = f"{ANCHORS} AS a\n    CROSS JOIN {q(et.name)} AS e"
     else:
         source = f"{drive} AS a\n    JOIN {q(et.name)} AS e ON e.{q(pk)} = a.entity"
     where = ("\n    WHERE " + "\n      AND ".join(ent_filters)) if ent_filters else ""
@@ -313,9 +314,8 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
     until = f"\n-- rows after {data_until.isoformat(sep=' ')} are hidden" if data_until else ""
     return (
         f"{head}{until}\n"
-        "WITH anchors AS (\n"
-        f"    SELECT DISTINCT CAST(anchor AS TIMESTAMP) AS anchor FROM {ANCHORS}\n"
-        "),\n" + ",\n".join([*agg_ctes, entities]) + ",\nlabels AS (\n"
+        f"-- {ANCHORS}(anchor TIMESTAMP): the anchor times, distinct\n"
+        "WITH " + ",\n".join([*agg_ctes, entities]) + ",\nlabels AS (\n"
         f"    SELECT e.entity, e.anchor, {tgt} AS target\n"
         "    FROM entities AS e" + joins.replace("\n", "\n    ") + keep_sql + "\n)\n"
         'SELECT entity AS "ENTITY", anchor AS "ANCHOR_TIMESTAMP", target AS "TARGET"\n'

@@ -154,7 +154,8 @@ def run_labels(
     params: dict[str, Any] = {}
     if "$classes" in sql:
         params["classes"] = list(classes or ())
-    times = pa.table({"anchor": pa.array(list(anchors) or [placeholder], pa.timestamp("us"))})
+    distinct = sorted(set(anchors)) or [placeholder]
+    times = pa.table({"anchor": pa.array(distinct, pa.timestamp("us"))})
     con.register(ANCHORS, times)
     try:
         table = con.sql(sql, params=params or None).to_arrow_table()
