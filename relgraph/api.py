@@ -131,7 +131,7 @@ from relgraph.query import Task, TaskTables  # noqa: E402
 from relgraph.query.table import build_task_tables, compile_on_snapshot  # noqa: E402
 
 
-def _resolve_snapshot(workspace: str | Path, snapshot: str | Snapshot | None) -> Snapshot:
+def _query_snapshot(workspace: str | Path, snapshot: str | Snapshot | None) -> Snapshot:
     if isinstance(snapshot, Snapshot):
         return snapshot
     return Workspace(workspace).snapshot(snapshot)
@@ -148,7 +148,7 @@ def compile_query(
     Raises:
         QueryError: with the line and column of the offending token.
     """
-    return compile_on_snapshot(_resolve_snapshot(workspace, snapshot), text)
+    return compile_on_snapshot(_query_snapshot(workspace, snapshot), text)
 
 
 def training_tables(
@@ -164,5 +164,5 @@ def training_tables(
     ``val_cutoff``/``test_cutoff``: datetimes or ISO strings; default from the
     data's time range (≈ 80/10/10 of the target table's rows).
     """
-    snap = _resolve_snapshot(workspace, snapshot)
+    snap = _query_snapshot(workspace, snapshot)
     return build_task_tables(snap, task_or_text, val_cutoff=val_cutoff, test_cutoff=test_cutoff)
