@@ -96,7 +96,9 @@ def snapshots(workspace: str | Path = DEFAULT_WORKSPACE) -> list[Snapshot]:
     return Workspace(workspace).snapshots()
 
 
-def snapshot(snapshot_id: str | None = None, *, workspace: str | Path = DEFAULT_WORKSPACE) -> Snapshot:
+def snapshot(
+    snapshot_id: str | None = None, *, workspace: str | Path = DEFAULT_WORKSPACE
+) -> Snapshot:
     return Workspace(workspace).snapshot(snapshot_id)
 
 

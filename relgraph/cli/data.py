@@ -13,6 +13,7 @@ from relgraph.errors import RelgraphError
 from relgraph.schema.overrides import schema_to_yaml
 from relgraph.schema.types import Schema
 from relgraph.schema.validate import ValidationReport
+from relgraph.sources import redact
 from relgraph.store.atomic import write_text
 
 WorkspaceOpt = typer.Option(Path(".relgraph"), "--workspace", "-w", help="Workspace folder.")
@@ -24,7 +25,9 @@ def ingest(
     source: str = typer.Argument(..., help="Folder/file, sqlite:///file.db, postgresql://…, s3://bucket/prefix"),
     workspace: Path = WorkspaceOpt,
     schema: Path | None = typer.Option(None, "--schema", help="Schema overrides (YAML)."),
-    s3_endpoint: str | None = typer.Option(None, "--s3-endpoint", help="S3-compatible endpoint URL."),
+    s3_endpoint: str | None = typer.Option(
+        None, "--s3-endpoint", help="S3-compatible endpoint URL."
+    ),
     strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -53,17 +56,22 @@ def schema(
     workspace: Path = WorkspaceOpt,
     snapshot: str | None = typer.Option(None, "--snapshot", help="Snapshot id (default: latest)."),
     overrides: Path | None = typer.Option(None, "--schema", help="Apply these overrides first."),
+    s3_endpoint: str | None = typer.Option(
+        None, "--s3-endpoint", help="S3-compatible endpoint URL."
+    ),
     write: Path | None = typer.Option(None, "--write", help="Write the editable YAML here."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Show the schema graph (keys, links, time columns, semantic types)."""
     try:
         if source is not None:
-            inferred = api.read_and_infer(source, schema_file=overrides)
+            inferred = api.read_and_infer(
+                source, schema_file=overrides, s3_endpoint=s3_endpoint
+            )
             sch = inferred.schema
             rows = {n: t.num_rows for n, t in inferred.source.tables.items()}
             summary = {
-                "source": source,
+                "source": redact(source),
                 "tables": {n: sch[n].to_dict() | {"rows": rows[n]} for n in sch.tables},
                 "links": [str(link) for link in sch.links],
             }
