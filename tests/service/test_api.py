@@ -37,7 +37,7 @@ def test_snapshot_schema_validation_and_paged_rows(client: TestClient, tokens: d
     assert client.get(f"{V1}/snapshots/{sid[:6]}", headers=h).json()["snapshot_id"] == sid
     schema = client.get(f"{V1}/snapshots/latest/schema", headers=h).json()
     assert "results.driverId -> drivers.driverId" in schema["links"]
-    assert schema["schema"]["tables"]["results"]["primary_key"] == "resultId"
+    assert {t["name"]: t for t in schema["schema"]["tables"]}["results"]["primary_key"] == "resultId"
     assert client.get(f"{V1}/snapshots/latest/validation", headers=h).status_code == 200
 
     page1 = client.get(f"{V1}/snapshots/latest/tables/drivers/rows?limit=3", headers=h).json()
