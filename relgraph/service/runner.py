@@ -138,7 +138,8 @@ class LocalJobRunner:
         self._secrets: dict[str, dict[str, Any]] = {}  # full params, memory only
         self._ctx: dict[str, JobContext] = {}
         self._done: dict[str, threading.Event] = {}
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relgraph-job")
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None  # started on the first submit
         self._load()
 
     def __repr__(self) -> str:
@@ -235,7 +236,10 @@ class LocalJobRunner:
             self._done[job.id] = threading.Event()
         self._save(job)
         self._append_log(job.id, f"queued {kind}")
-        self._pool.submit(self._run, job.id)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="relgraph-job")
+            self._pool.submit(self._run, job.id)
         return job
 
     def get(self, job_id: str) -> JobInfo:
@@ -287,7 +291,16 @@ class LocalJobRunner:
         return self.get(job_id)
 
     def shutdown(self) -> None:
+        """Cancel what runs, wait for the workers; a later ``submit`` starts new ones."""
         with self._lock:
-            for ctx in self._ctx.values():
-                ctx.cancelled.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            pool, self._pool = self._pool, None
+            for job_id, ctx in self._ctx.items():
+                if self._jobs[job_id].status not in FINISHED:
+                    ctx.cancelled.set()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        # Jobs dropped from the queue never ran: record them as cancelled.
+        for job_id, job in list(self._jobs.items()):
+            if job.status == "queued":
+                self._update(job_id, status="cancelled", finished=_now())
+                self._done[job_id].set()

@@ -148,19 +148,21 @@ async function viewTable(name) {
     key: c.column === stats.primary_key ? "primary key" : (stats.foreign_keys[c.column] ? "→ " + stats.foreign_keys[c.column] : (c.column === stats.time_column ? "time" : "")),
     nulls: (100 * c.null_fraction).toFixed(1) + "%", distinct: c.distinct, min: c.min, max: c.max, mean: c.mean,
   }));
-  const numeric = stats.columns.filter((c) => c.stype === "numerical" && c.mean !== null);
   const chart = h("div", { id: "stats-chart", style: "height:280px" });
   main().replaceChildren(
     h("h1", { id: "table-title" }, name),
     h("p", { class: "muted" }, `${stats.rows.toLocaleString()} rows · primary key ${stats.primary_key || "none"} · time column ${stats.time_column || "none"}`),
     h("h2", {}, "Schema and statistics"), h("div", { class: "card", id: "schema-card" }, dataTable(schemaRows)),
-    numeric.length ? h("div", { class: "card" }, chart) : null,
+    h("div", { class: "card" }, chart),
     h("h2", {}, "Preview"),
     h("div", { class: "card" }, pagedTable(`/snapshots/latest/tables/${encodeURIComponent(name)}/rows`, { id: "preview" })));
-  if (numeric.length && window.Plotly) {
-    Plotly.newPlot(chart, [{
-      type: "bar", x: numeric.map((c) => c.column), y: numeric.map((c) => 100 * (1 - c.null_fraction)), name: "filled %",
-    }], { title: "Non-null share of numerical columns (%)", margin: { t: 40, b: 80 } }, { displayModeBar: false, responsive: true });
+  if (window.Plotly) {
+    const cols = stats.columns;
+    Plotly.newPlot(chart, [
+      { type: "bar", name: "filled %", x: cols.map((c) => c.column), y: cols.map((c) => 100 * (1 - c.null_fraction)) },
+      { type: "bar", name: "distinct % of rows", x: cols.map((c) => c.column), y: cols.map((c) => Math.min(100, 100 * c.distinct / Math.max(stats.rows, 1))) },
+    ], { title: { text: "Per column: filled and distinct shares (%)" }, barmode: "group", margin: { t: 40, b: 80 }, yaxis: { range: [0, 100] } },
+    { displayModeBar: false, responsive: true });
   }
 }
 
