@@ -51,13 +51,15 @@ class RemoteManifest:
 
 
 class RemoteSnapshot:
-    """A snapshot on the server, with the reading half of :class:`relgraph.store.snapshot.Snapshot`."""
+    """A snapshot on the server: the reading half of :class:`relgraph.store.snapshot.Snapshot`."""
 
     def __init__(self, client: Client, summary: dict[str, Any], schema: Schema) -> None:
         self._client = client
         self.schema = schema
         self.manifest = RemoteManifest(
-            id=summary["snapshot_id"], source=summary["source"], created=summary["created"],
+            id=summary["snapshot_id"],
+            source=summary["source"],
+            created=summary["created"],
             parent=summary.get("parent"),
             row_counts={n: t["rows"] for n, t in summary["tables"].items()},
         )
@@ -73,16 +75,22 @@ class RemoteSnapshot:
     def table_names(self) -> list[str]:
         return list(self.manifest.row_counts)
 
-    def read_table(self, name: str, columns: list[str] | None = None, *, limit: int | None = None) -> pa.Table:
+    def read_table(
+        self, name: str, columns: list[str] | None = None, *, limit: int | None = None
+    ) -> pa.Table:
         """The table's rows (all, or the first ``limit``) as Arrow, fetched page by page."""
         if name not in self.manifest.row_counts:
-            raise StoreError(f"snapshot {self.id[:12]} has no table '{name}'; tables: {', '.join(self.table_names)}")
+            raise StoreError(
+                f"snapshot {self.id[:12]} has no table '{name}'; "
+                f"tables: {', '.join(self.table_names)}"
+            )
         rows = list(self._client._pages(f"/snapshots/{self.id}/tables/{name}/rows", limit=limit))
         tbl = pa.Table.from_pylist(rows)
         return tbl.select(columns) if columns else tbl
 
     def stats(self, name: str) -> dict[str, Any]:
-        return self._client._get(f"/snapshots/{self.id}/tables/{name}/stats")
+        s: dict[str, Any] = self._client._get(f"/snapshots/{self.id}/tables/{name}/stats")
+        return s
 
     def validation(self) -> dict[str, Any]:
         v: dict[str, Any] = self._client._get(f"/snapshots/{self.id}/validation")["validation"]
@@ -103,11 +111,24 @@ class Job:
 
     @classmethod
     def _from(cls, client: Client, d: dict[str, Any]) -> Job:
-        return cls(client, d["id"], d["kind"], d["status"], d["progress"], d.get("result") or {}, d.get("error"))
+        return cls(
+            client,
+            d["id"],
+            d["kind"],
+            d["status"],
+            d["progress"],
+            d.get("result") or {},
+            d.get("error"),
+        )
 
     def refresh(self) -> Job:
         d = self.client._get(f"/jobs/{self.id}")
-        self.status, self.progress, self.result, self.error = d["status"], d["progress"], d.get("result") or {}, d.get("error")
+        self.status, self.progress, self.result, self.error = (
+            d["status"],
+            d["progress"],
+            d.get("result") or {},
+            d.get("error"),
+        )
         return self
 
     @property
@@ -122,7 +143,9 @@ class Job:
                 raise JobError(f"job '{self.id}' still {self.status} after {timeout:.0f} s")
             time.sleep(poll)
         if self.status != "succeeded":
-            raise JobError(f"job '{self.id}' ({self.kind}) {self.status}: {self.error or ''}".rstrip(": "))
+            raise JobError(
+                f"job '{self.id}' ({self.kind}) {self.status}: {self.error or ''}".rstrip(": ")
+            )
         return self
 
     def logs(self) -> list[str]:
@@ -146,11 +169,20 @@ class RemoteIngestResult:
 class Client:
     """A relgraph server at ``url`` reached with the API ``token``."""
 
-    def __init__(self, url: str, token: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.url + "/api/v1", headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout, transport=transport,
+            base_url=self.url + "/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
         )
 
     def __repr__(self) -> str:
@@ -210,7 +242,9 @@ class Client:
     def snapshot(self, snapshot_id: str | None = None) -> RemoteSnapshot:
         sid = snapshot_id or "latest"
         summary = self._get(f"/snapshots/{sid}")
-        schema = Schema.from_dict(self._get(f"/snapshots/{summary['snapshot_id']}/schema")["schema"])
+        schema = Schema.from_dict(
+            self._get(f"/snapshots/{summary['snapshot_id']}/schema")["schema"]
+        )
         return RemoteSnapshot(self, summary, schema)
 
     def snapshot_summary(self, snap: RemoteSnapshot | str | None = None) -> dict[str, Any]:
@@ -218,23 +252,36 @@ class Client:
         summary: dict[str, Any] = self._get(f"/snapshots/{sid}")
         return summary
 
-    def ingest(self, source: str, *, strict: bool = False, wait: bool = True) -> RemoteIngestResult | Job:
+    def ingest(
+        self, source: str, *, strict: bool = False, wait: bool = True
+    ) -> RemoteIngestResult | Job:
         """Ingest ``source`` (a path on the server) as a job; waits and returns the result."""
         job = Job._from(self, self._post("/sources", {"source": source, "strict": strict}))
         if not wait:
             return job
         job.wait()
-        return RemoteIngestResult(self.snapshot(job.result["snapshot_id"]), bool(job.result["created"]), job)
+        return RemoteIngestResult(
+            self.snapshot(job.result["snapshot_id"]), bool(job.result["created"]), job
+        )
 
     def compile_query(self, text: str, *, snapshot: str | None = None) -> dict[str, Any]:
         """The inferred task of a query (a dict with the fields of :class:`relgraph.query.Task`)."""
-        task: dict[str, Any] = self._post("/queries/compile", {"query": text, "snapshot": snapshot})["task"]
+        task: dict[str, Any] = self._post(
+            "/queries/compile", {"query": text, "snapshot": snapshot}
+        )["task"]
         return task
 
     def submit(self, kind: str, **params: Any) -> Job:
         return Job._from(self, self._post("/jobs", {"kind": kind, "params": params}))
 
-    def train(self, query_text: str, *, snapshot: str | None = None, budget: str | None = None, wait: bool = True) -> Job:
+    def train(
+        self,
+        query_text: str,
+        *,
+        snapshot: str | None = None,
+        budget: str | None = None,
+        wait: bool = True,
+    ) -> Job:
         job = self.submit("train", query=query_text, snapshot=snapshot, budget=budget)
         return job.wait() if wait else job
 
@@ -259,10 +306,14 @@ class Client:
         return m
 
     def predictions(self, output_id: str, *, limit: int | None = None) -> pa.Table:
-        return pa.Table.from_pylist(list(self._pages(f"/predictions/{output_id}/rows", limit=limit)))
+        return pa.Table.from_pylist(
+            list(self._pages(f"/predictions/{output_id}/rows", limit=limit))
+        )
 
     def embeddings(self, output_id: str, *, limit: int | None = None) -> pa.Table:
         return pa.Table.from_pylist(list(self._pages(f"/embeddings/{output_id}/rows", limit=limit)))
 
     def projection(self, output_id: str, *, limit: int | None = None) -> pa.Table:
-        return pa.Table.from_pylist(list(self._pages(f"/embeddings/{output_id}/projection", limit=limit)))
+        return pa.Table.from_pylist(
+            list(self._pages(f"/embeddings/{output_id}/projection", limit=limit))
+        )

@@ -9,8 +9,9 @@ import typer
 from relgraph.cli.app import app, emit_json, err, fail, out
 from relgraph.errors import RelgraphError
 
-token_app = typer.Typer(help="API tokens for the REST service (stored hashed in the workspace).",
-                        no_args_is_help=True)
+token_app = typer.Typer(
+    help="API tokens for the REST service (stored hashed in the workspace).", no_args_is_help=True
+)
 app.add_typer(token_app, name="token")
 
 WorkspaceOpt = typer.Option(Path(".relgraph"), "--workspace", "-w", help="Workspace folder.")
@@ -29,8 +30,10 @@ def serve(
     from relgraph.service import TokenStore, create_app
 
     if not TokenStore(workspace).list():
-        err.print("[yellow]no API tokens yet:[/] create one with "
-                  f"'relgraph token create --role admin -w {workspace}'")
+        err.print(
+            "[yellow]no API tokens yet:[/] create one with "
+            f"'relgraph token create --role admin -w {workspace}'"
+        )
     # Access logs carry paths only; tokens travel in headers and are never logged.
     uvicorn.run(create_app(workspace, job_workers=workers), host=host, port=port, log_level="info")
 
@@ -52,13 +55,17 @@ def token_create(
     if as_json:
         emit_json(issued.info.to_dict() | {"token": issued.token})
         return
-    err.print(f"created {issued.info.role.value} token [bold]{issued.info.id}[/]; store it now, "
-              "it cannot be shown again:")
+    err.print(
+        f"created {issued.info.role.value} token [bold]{issued.info.id}[/]; store it now, "
+        "it cannot be shown again:"
+    )
     out.print(issued.token, highlight=False, markup=False)
 
 
 @token_app.command("list")
-def token_list(workspace: Path = WorkspaceOpt, as_json: bool = typer.Option(False, "--json")) -> None:
+def token_list(
+    workspace: Path = WorkspaceOpt, as_json: bool = typer.Option(False, "--json")
+) -> None:
     """List tokens (ids, roles, names; never the secrets)."""
     from relgraph.service import TokenStore
 

@@ -96,9 +96,19 @@ class _TooLarge(Exception):
 
 
 async def _too_large(limit: int, send: Send) -> None:
-    body = json.dumps({"error": "RequestTooLarge", "message": f"request body over {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {"error": "RequestTooLarge", "message": f"request body over {limit} bytes"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -142,7 +152,9 @@ def create_app(
     """
     ws = Path(workspace)
     ws.mkdir(parents=True, exist_ok=True)
-    job_runner = runner or LocalJobRunner(ws, default_kinds(ws), workers=job_workers, redact=redact_params)
+    job_runner = runner or LocalJobRunner(
+        ws, default_kinds(ws), workers=job_workers, redact=redact_params
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -184,8 +196,11 @@ def create_app(
     def plotly_js() -> Response:
         # Served from the installed plotly package, which ships it: no copy in our tree.
         path = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
-        return FileResponse(str(path), media_type="application/javascript",
-                            headers={"Cache-Control": "max-age=86400"})
+        return FileResponse(
+            str(path),
+            media_type="application/javascript",
+            headers={"Cache-Control": "max-age=86400"},
+        )
 
     @app.get("/dashboard", include_in_schema=False)
     def dashboard() -> RedirectResponse:

@@ -19,7 +19,7 @@ import json
 import secrets
 import threading
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from relgraph.store import atomic
 TOKEN_PREFIX = "rg_"
 
 
-class Role(str, Enum):
+class Role(str, Enum):  # noqa: UP042  (str mixin: JSON and pydantic see plain strings)
     """What a token may do: viewers read, editors also start jobs and change data."""
 
     viewer = "viewer"
@@ -90,7 +90,9 @@ class TokenStore:
             data = json.loads(self.path.read_text())
             return list(data["tokens"])
         except (ValueError, KeyError, TypeError) as e:
-            raise StoreError(f"corrupt token file '{self.path}': {e}; delete it and create new tokens") from e
+            raise StoreError(
+                f"corrupt token file '{self.path}': {e}; delete it and create new tokens"
+            ) from e
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +105,9 @@ class TokenStore:
             return
         by_hash = {}
         for r in self._read():
-            info = TokenInfo(id=r["id"], role=Role(r["role"]), name=r.get("name", ""), created=r["created"])
+            info = TokenInfo(
+                id=r["id"], role=Role(r["role"]), name=r.get("name", ""), created=r["created"]
+            )
             by_hash[r["sha256"]] = info
         self._by_hash, self._mtime = by_hash, mtime
 
@@ -117,8 +121,10 @@ class TokenStore:
         tid = secrets.token_hex(4)
         token = f"{TOKEN_PREFIX}{tid}_{secrets.token_urlsafe(32)}"
         info = TokenInfo(
-            id=tid, role=role, name=name,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            id=tid,
+            role=role,
+            name=name,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         with self._lock:
             rows = self._read()

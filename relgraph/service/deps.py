@@ -42,18 +42,23 @@ def require(role: Role) -> Callable[..., TokenInfo]:
 
     def check(
         request: Request,
-        cred: HTTPAuthorizationCredentials | None = Security(_bearer),  # noqa: B008
+        cred: HTTPAuthorizationCredentials | None = Security(_bearer),
     ) -> TokenInfo:
         if cred is None:
             raise HTTPException(
-                401, "missing bearer token: send 'Authorization: Bearer <token>'",
+                401,
+                "missing bearer token: send 'Authorization: Bearer <token>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         info = state(request).tokens.verify(cred.credentials)
         if info is None:
-            raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
+            )
         if not info.role.allows(role):
-            raise HTTPException(403, f"a {info.role.value} token cannot do this; it needs the {role.value} role")
+            raise HTTPException(
+                403, f"a {info.role.value} token cannot do this; it needs the {role.value} role"
+            )
         request.state.token = info
         return info
 
@@ -76,7 +81,9 @@ class Paging:
 
 
 def paging(
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT})."),
+    limit: int = Query(
+        DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT})."
+    ),
     offset: int = Query(0, ge=0, le=2**31, description="Items to skip."),
 ) -> Paging:
     return Paging(limit=limit, offset=offset)

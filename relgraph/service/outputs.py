@@ -14,16 +14,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from relgraph.errors import StoreError
-from relgraph.service.deps import json_value, rows_json
+from relgraph.service import pages
+from relgraph.service.deps import json_value
 from relgraph.store import atomic
 
 _ID = re.compile(r"^[0-9A-Za-z_.-]{1,128}$")
@@ -40,7 +40,9 @@ def model_dir(workspace: Path, model_id: str) -> Path:
     _check_id("model", model_id)
     d = workspace / "models" / model_id
     if not d.is_dir():
-        raise StoreError(f"no model '{model_id}' in workspace '{workspace}'; train one with a 'train' job")
+        raise StoreError(
+            f"no model '{model_id}' in workspace '{workspace}'; train one with a 'train' job"
+        )
     return d
 
 
@@ -64,7 +66,9 @@ def list_models(workspace: Path) -> list[dict[str, Any]]:
     root = workspace / "models"
     if not root.is_dir():
         return []
-    dirs = sorted((p for p in root.iterdir() if p.is_dir() and _ID.match(p.name)), key=_mtime, reverse=True)
+    dirs = sorted(
+        (p for p in root.iterdir() if p.is_dir() and _ID.match(p.name)), key=_mtime, reverse=True
+    )
     return [model_info(workspace, p.name, full=False) for p in dirs]
 
 
@@ -113,27 +117,21 @@ def output_info(workspace: Path, output_id: str) -> dict[str, Any]:
     return info
 
 
-def read_page(path: Path, limit: int, offset: int, *, columns: list[str] | None = None) -> list[dict[str, Any]]:
-    con = duckdb.connect()
-    try:
-        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
-        escaped = str(path).replace("'", "''")
-        # limit/offset are validated ints, so inlining them is safe.
-        tbl = con.sql(
-            f"SELECT {cols} FROM read_parquet('{escaped}') LIMIT {int(limit)} OFFSET {int(offset)}"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return rows_json(tbl)
+def read_page(path: Path, limit: int, offset: int) -> list[dict[str, Any]]:
+    return pages.read_page(path, limit, offset)
 
 
 def num_rows(path: Path) -> int:
-    return int(pq.read_metadata(path).num_rows)
+    return pages.num_rows(path)
 
 
 def register_output(
-    workspace: Path, kind: str, data: pa.Table | None, meta: dict[str, Any],
-    *, projection: pa.Table | None = None,
+    workspace: Path,
+    kind: str,
+    data: pa.Table | None,
+    meta: dict[str, Any],
+    *,
+    projection: pa.Table | None = None,
 ) -> str:
     """Store an output folder atomically; returns its id."""
     oid = f"{kind[:4]}-{uuid.uuid4().hex[:10]}"
@@ -144,10 +142,12 @@ def register_output(
             pq.write_table(data, tmp / "data.parquet")
         if projection is not None:
             pq.write_table(projection, tmp / "projection.parquet")
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        atomic.write_text(tmp / "meta.json", json.dumps({"kind": kind, "created": created, **meta}, default=str))
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        atomic.write_text(
+            tmp / "meta.json", json.dumps({"kind": kind, "created": created, **meta}, default=str)
+        )
     return oid
 
 
 def _mtime(p: Path) -> str:
-    return datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(p.stat().st_mtime, UTC).isoformat(timespec="seconds")

@@ -8,6 +8,7 @@ here keeps state in ``<workspace>/service-jobs/`` and runs jobs on worker thread
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import threading
@@ -16,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +32,7 @@ MAX_LOG_LINES = 10_000
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class JobCancelled(Exception):
@@ -58,15 +59,25 @@ class JobInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "kind": self.kind, "params": self.params, "status": self.status,
-            "progress": self.progress, "message": self.message, "created": self.created,
-            "started": self.started, "finished": self.finished, "error": self.error,
-            "result": self.result, "retry_of": self.retry_of, "created_by": self.created_by,
+            "id": self.id,
+            "kind": self.kind,
+            "params": self.params,
+            "status": self.status,
+            "progress": self.progress,
+            "message": self.message,
+            "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
+            "error": self.error,
+            "result": self.result,
+            "retry_of": self.retry_of,
+            "created_by": self.created_by,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobInfo:
-        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d})
+        fields: dict[str, Any] = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(**fields)
 
 
 class JobContext:
@@ -84,7 +95,9 @@ class JobContext:
         """Report ``fraction`` (0..1) done; raises :class:`JobCancelled` after a cancel."""
         if self.cancelled.is_set():
             raise JobCancelled()
-        self._runner._update(self.job_id, progress=max(0.0, min(1.0, float(fraction))), message=message)
+        self._runner._update(
+            self.job_id, progress=max(0.0, min(1.0, float(fraction))), message=message
+        )
 
     def check(self) -> None:
         if self.cancelled.is_set():
@@ -100,12 +113,14 @@ class JobRunner(Protocol):
 
     kinds: dict[str, JobFn]
 
-    def submit(self, kind: str, params: dict[str, Any], *, created_by: str | None = None) -> JobInfo: ...
+    def submit(
+        self, kind: str, params: dict[str, Any], *, created_by: str | None = None
+    ) -> JobInfo: ...
     def get(self, job_id: str) -> JobInfo: ...
     def list(
         self, *, limit: int, offset: int, status: str | None = None, kind: str | None = None
-    ) -> tuple[list[JobInfo], int]: ...
-    def logs(self, job_id: str, *, limit: int, offset: int) -> tuple[list[str], int]: ...
+    ) -> tuple[builtins.list[JobInfo], int]: ...
+    def logs(self, job_id: str, *, limit: int, offset: int) -> tuple[builtins.list[str], int]: ...
     def cancel(self, job_id: str) -> JobInfo: ...
     def retry(self, job_id: str, *, created_by: str | None = None) -> JobInfo: ...
     def wait(self, job_id: str, timeout: float | None = None) -> JobInfo: ...
@@ -157,7 +172,9 @@ class LocalJobRunner:
                 log.warning("skipping unreadable job file %s: %s", p, e)
         for j in sorted(jobs, key=lambda j: j.created, reverse=True):
             if j.status not in FINISHED:
-                j = replace(j, status="failed", error="interrupted: the server stopped", finished=_now())
+                j = replace(
+                    j, status="failed", error="interrupted: the server stopped", finished=_now()
+                )
                 self._save(j)
             self._jobs[j.id] = j
             self._order.append(j.id)
@@ -219,13 +236,22 @@ class LocalJobRunner:
             self._done[job_id].set()
 
     # -- JobRunner -------------------------------------------------------------------
-    def submit(self, kind: str, params: dict[str, Any], *, created_by: str | None = None,
-               retry_of: str | None = None) -> JobInfo:
+    def submit(
+        self,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        created_by: str | None = None,
+        retry_of: str | None = None,
+    ) -> JobInfo:
         if kind not in self.kinds:
             raise JobError(f"unknown job kind '{kind}'; kinds: {', '.join(sorted(self.kinds))}")
         job = JobInfo(
-            id=uuid.uuid4().hex[:12], kind=kind, params=self._redact(params),
-            created_by=created_by, retry_of=retry_of,
+            id=uuid.uuid4().hex[:12],
+            kind=kind,
+            params=self._redact(params),
+            created_by=created_by,
+            retry_of=retry_of,
         )
         with self._lock:
             self._jobs[job.id] = job
@@ -238,7 +264,9 @@ class LocalJobRunner:
         self._append_log(job.id, f"queued {kind}")
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="relgraph-job")
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix="relgraph-job"
+                )
             self._pool.submit(self._run, job.id)
         return job
 
@@ -251,7 +279,7 @@ class LocalJobRunner:
 
     def list(
         self, *, limit: int, offset: int, status: str | None = None, kind: str | None = None
-    ) -> tuple[list[JobInfo], int]:
+    ) -> tuple[builtins.list[JobInfo], int]:
         with self._lock:
             jobs = [self._jobs[i] for i in self._order]
         if status is not None:
@@ -260,7 +288,7 @@ class LocalJobRunner:
             jobs = [j for j in jobs if j.kind == kind]
         return jobs[offset : offset + limit], len(jobs)
 
-    def logs(self, job_id: str, *, limit: int, offset: int) -> tuple[list[str], int]:
+    def logs(self, job_id: str, *, limit: int, offset: int) -> tuple[builtins.list[str], int]:
         self.get(job_id)
         with self._lock:
             lines = list(self._logs.get(job_id, []))
@@ -282,7 +310,9 @@ class LocalJobRunner:
     def retry(self, job_id: str, *, created_by: str | None = None) -> JobInfo:
         job = self.get(job_id)
         if job.status not in ("failed", "cancelled"):
-            raise JobError(f"job '{job_id}' is {job.status}; only failed or cancelled jobs can be retried")
+            raise JobError(
+                f"job '{job_id}' is {job.status}; only failed or cancelled jobs can be retried"
+            )
         return self.submit(job.kind, job.params, created_by=created_by, retry_of=job.id)
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobInfo:

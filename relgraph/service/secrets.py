@@ -7,7 +7,9 @@ from typing import Any
 
 from relgraph.sources import redact
 
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token|access_key|secret_key|sslpassword)=)[^&]*")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:password|passwd|pwd|secret|token|access_key|secret_key|sslpassword)=)[^&]*"
+)
 _SECRET_KEYS = re.compile(r"(?i)password|passwd|secret|token|access_key|credential")
 
 

@@ -23,14 +23,18 @@ from relgraph.service.runner import JobContext, JobFn
 MAX_PROJECTION_ROWS = 20_000
 
 
-def _param(params: dict[str, Any], name: str, typ: type, default: Any = None, *, required: bool = False) -> Any:
+def _param(
+    params: dict[str, Any], name: str, typ: type, default: Any = None, *, required: bool = False
+) -> Any:
     if name not in params or params[name] is None:
         if required:
             raise JobError(f"job parameter '{name}' is required")
         return default
     value = params[name]
-    if typ is int and isinstance(value, bool) or not isinstance(value, typ):
-        raise JobError(f"job parameter '{name}' must be a {typ.__name__}, got {type(value).__name__}")
+    if (typ is int and isinstance(value, bool)) or not isinstance(value, typ):
+        raise JobError(
+            f"job parameter '{name}' must be a {typ.__name__}, got {type(value).__name__}"
+        )
     return value
 
 
@@ -53,8 +57,11 @@ def ingest_job(workspace: Path) -> JobFn:
 
         res = api.ingest(source, workspace=workspace, strict=strict, progress=progress)
         ctx.log(f"snapshot {res.snapshot.id} ({'new' if res.created else 'unchanged'})")
-        return {"snapshot_id": res.snapshot.id, "created": res.created,
-                "warnings": len(res.report.warnings)}
+        return {
+            "snapshot_id": res.snapshot.id,
+            "created": res.created,
+            "warnings": len(res.report.warnings),
+        }
 
     return run
 
@@ -91,10 +98,17 @@ def _target_stats(table: pa.Table) -> dict[str, Any]:
             arr = np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
             arr = arr[np.isfinite(arr)]
             if arr.size:
-                stats |= {"mean": float(arr.mean()), "min": float(arr.min()), "max": float(arr.max())}
+                stats |= {
+                    "mean": float(arr.mean()),
+                    "min": float(arr.min()),
+                    "max": float(arr.max()),
+                }
                 values, counts = np.unique(arr, return_counts=True)
                 if values.size <= 20:
-                    stats["distribution"] = {str(v if v % 1 else int(v)): int(c) for v, c in zip(values, counts, strict=True)}
+                    stats["distribution"] = {
+                        str(v if v % 1 else int(v)): int(c)
+                        for v, c in zip(values, counts, strict=True)
+                    }
         elif pa.types.is_list(col.type):
             lens = [len(v or []) for v in col.to_pylist()]
             stats["mean_targets"] = float(np.mean(lens)) if lens else 0.0
@@ -123,7 +137,10 @@ def task_dict(task: Any) -> dict[str, Any]:
 def train_job(workspace: Path) -> JobFn:
     def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         query = _param(params, "query", str, required=True)
-        kwargs: dict[str, Any] = {"workspace": workspace, "snapshot": _param(params, "snapshot", str)}
+        kwargs: dict[str, Any] = {
+            "workspace": workspace,
+            "snapshot": _param(params, "snapshot", str),
+        }
         budget = _param(params, "budget", str)
         if budget is not None:
             kwargs["budget"] = budget
@@ -169,11 +186,13 @@ def _progress_adapter(ctx: JobContext) -> Callable[..., None]:
 def _result_dict(result: Any) -> dict[str, Any]:
     if hasattr(result, "to_dict"):
         d: dict[str, Any] = result.to_dict()
-        return json.loads(json.dumps(d, default=str))
+        out: dict[str, Any] = json.loads(json.dumps(d, default=str))
+        return out
     from dataclasses import asdict, is_dataclass
 
     if is_dataclass(result) and not isinstance(result, type):
-        return json.loads(json.dumps(asdict(result), default=str))
+        out2: dict[str, Any] = json.loads(json.dumps(asdict(result), default=str))
+        return out2
     return {"result": str(result)}
 
 
@@ -210,22 +229,34 @@ def project_job(workspace: Path) -> JobFn:
             entity = tbl.column(pk) if pk else pa.array(range(tbl.num_rows))
             hover = tbl
         if x.shape[0] < 2 or x.shape[1] == 0:
-            raise JobError(f"nothing to project for '{table}': {x.shape[0]} rows, {x.shape[1]} features")
+            raise JobError(
+                f"nothing to project for '{table}': {x.shape[0]} rows, {x.shape[1]} features"
+            )
         ctx.progress(0.4, "projecting")
         coords = _pca3(x)
         ctx.progress(0.7, "clustering")
         k = min(k, x.shape[0])
         clusters = KMeans(n_clusters=k, n_init=1, random_state=0).fit_predict(x)
-        rows = [json.dumps({c: _short(v) for c, v in list(r.items())[:8]}, default=str) for r in hover.to_pylist()]
-        proj = pa.table({
-            "ENTITY": pa.array([str(e) for e in entity.to_pylist()]),
-            "x": coords[:, 0], "y": coords[:, 1], "z": coords[:, 2],
-            "cluster": pa.array([f"cluster_{c}" for c in clusters]),
-            "row": pa.array(rows),
-        })
+        rows = [
+            json.dumps({c: _short(v) for c, v in list(r.items())[:8]}, default=str)
+            for r in hover.to_pylist()
+        ]
+        proj = pa.table(
+            {
+                "ENTITY": pa.array([str(e) for e in entity.to_pylist()]),
+                "x": coords[:, 0],
+                "y": coords[:, 1],
+                "z": coords[:, 2],
+                "cluster": pa.array([f"cluster_{c}" for c in clusters]),
+                "row": pa.array(rows),
+            }
+        )
         oid = outputs.register_output(
-            workspace, "embeddings", None,
-            {"table": table, "source": emb_id or "features", "k": k, "method": "pca"}, projection=proj,
+            workspace,
+            "embeddings",
+            None,
+            {"table": table, "source": emb_id or "features", "k": k, "method": "pca"},
+            projection=proj,
         )
         ctx.log(f"projection {oid}: {proj.num_rows} points, {k} clusters")
         return {"output_id": oid, "points": proj.num_rows}
@@ -263,7 +294,7 @@ def _pca3(x: np.ndarray) -> np.ndarray:
     coords = u[:, :3] * s[:3]
     if coords.shape[1] < 3:
         coords = np.hstack([coords, np.zeros((coords.shape[0], 3 - coords.shape[1]))])
-    return coords
+    return np.asarray(coords)
 
 
 def _redacted(uri: str) -> str:

@@ -39,7 +39,10 @@ def workspace(f1_workspace_template: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def tokens(workspace: Path) -> dict[str, str]:
     store = TokenStore(workspace)
-    return {role: store.create(role, name=f"test {role}").token for role in ("viewer", "editor", "admin")}
+    return {
+        role: store.create(role, name=f"test {role}").token
+        for role in ("viewer", "editor", "admin")
+    }
 
 
 @pytest.fixture

@@ -28,7 +28,9 @@ def wait_job(client: TestClient, token: str, job_id: str, timeout: float = 60) -
         time.sleep(0.05)
 
 
-def test_snapshot_schema_validation_and_paged_rows(client: TestClient, tokens: dict[str, str]) -> None:
+def test_snapshot_schema_validation_and_paged_rows(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     h = auth(tokens["viewer"])
     snaps = client.get(f"{V1}/snapshots", headers=h).json()
     assert snaps["total"] == 1 and snaps["limit"] == 50 and snaps["offset"] == 0
@@ -37,11 +39,15 @@ def test_snapshot_schema_validation_and_paged_rows(client: TestClient, tokens: d
     assert client.get(f"{V1}/snapshots/{sid[:6]}", headers=h).json()["snapshot_id"] == sid
     schema = client.get(f"{V1}/snapshots/latest/schema", headers=h).json()
     assert "results.driverId -> drivers.driverId" in schema["links"]
-    assert {t["name"]: t for t in schema["schema"]["tables"]}["results"]["primary_key"] == "resultId"
+    assert {t["name"]: t for t in schema["schema"]["tables"]}["results"][
+        "primary_key"
+    ] == "resultId"
     assert client.get(f"{V1}/snapshots/latest/validation", headers=h).status_code == 200
 
     page1 = client.get(f"{V1}/snapshots/latest/tables/drivers/rows?limit=3", headers=h).json()
-    page2 = client.get(f"{V1}/snapshots/latest/tables/drivers/rows?limit=3&offset=3", headers=h).json()
+    page2 = client.get(
+        f"{V1}/snapshots/latest/tables/drivers/rows?limit=3&offset=3", headers=h
+    ).json()
     assert page1["total"] == page2["total"] > 800
     assert [r["driverId"] for r in page1["items"] + page2["items"]] == [1, 2, 3, 4, 5, 6]
     assert "surname" in page1["columns"]
@@ -53,12 +59,16 @@ def test_snapshot_schema_validation_and_paged_rows(client: TestClient, tokens: d
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=1001", "offset=-1", "limit=abc"])
 def test_paging_is_bounded(client: TestClient, tokens: dict[str, str], query: str) -> None:
-    r = client.get(f"{V1}/snapshots/latest/tables/drivers/rows?{query}", headers=auth(tokens["viewer"]))
+    r = client.get(
+        f"{V1}/snapshots/latest/tables/drivers/rows?{query}", headers=auth(tokens["viewer"])
+    )
     assert r.status_code == 422
 
 
 def test_table_stats(client: TestClient, tokens: dict[str, str]) -> None:
-    s = client.get(f"{V1}/snapshots/latest/tables/results/stats", headers=auth(tokens["viewer"])).json()
+    s = client.get(
+        f"{V1}/snapshots/latest/tables/results/stats", headers=auth(tokens["viewer"])
+    ).json()
     assert s["rows"] > 20000 and s["primary_key"] == "resultId"
     cols = {c["column"]: c for c in s["columns"]}
     assert cols["driverId"]["stype"] == "id"
@@ -87,22 +97,43 @@ def test_ingest_job_lifecycle(client: TestClient, tokens: dict[str, str], tmp_pa
     assert job["status"] == "succeeded" and job["progress"] == 1.0, job
     assert job["created_by"] is not None
     sid = job["result"]["snapshot_id"]
-    assert client.get(f"{V1}/snapshots/{sid}", headers=auth(tokens["viewer"])).json()["tables"]["orders"]["rows"] == 3
+    assert (
+        client.get(f"{V1}/snapshots/{sid}", headers=auth(tokens["viewer"])).json()["tables"][
+            "orders"
+        ]["rows"]
+        == 3
+    )
     logs = client.get(f"{V1}/jobs/{job['id']}/logs", headers=auth(tokens["viewer"])).json()
-    assert any("read table orders" in line for line in logs["items"]) and logs["total"] == len(logs["items"])
-    listed = client.get(f"{V1}/jobs?status=succeeded&kind=ingest", headers=auth(tokens["viewer"])).json()
+    assert any("read table orders" in line for line in logs["items"]) and logs["total"] == len(
+        logs["items"]
+    )
+    listed = client.get(
+        f"{V1}/jobs?status=succeeded&kind=ingest", headers=auth(tokens["viewer"])
+    ).json()
     assert listed["items"][0]["id"] == job["id"]
     sources = client.get(f"{V1}/sources", headers=auth(tokens["viewer"])).json()
     assert sources["total"] == 2
     # A succeeded job cannot be retried or cancelled.
-    assert client.post(f"{V1}/jobs/{job['id']}/retry", headers=auth(tokens["editor"])).status_code == 409
-    assert client.post(f"{V1}/jobs/{job['id']}/cancel", headers=auth(tokens["editor"])).status_code == 409
+    assert (
+        client.post(f"{V1}/jobs/{job['id']}/retry", headers=auth(tokens["editor"])).status_code
+        == 409
+    )
+    assert (
+        client.post(f"{V1}/jobs/{job['id']}/cancel", headers=auth(tokens["editor"])).status_code
+        == 409
+    )
 
 
-def test_failed_job_reports_error_and_retry_runs_again(client: TestClient, tokens: dict[str, str], tmp_path: Path) -> None:
+def test_failed_job_reports_error_and_retry_runs_again(
+    client: TestClient, tokens: dict[str, str], tmp_path: Path
+) -> None:
     h = auth(tokens["editor"])
     missing = tmp_path / "missing"
-    job = wait_job(client, tokens["editor"], client.post(f"{V1}/sources", headers=h, json={"source": str(missing)}).json()["id"])
+    job = wait_job(
+        client,
+        tokens["editor"],
+        client.post(f"{V1}/sources", headers=h, json={"source": str(missing)}).json()["id"],
+    )
     assert job["status"] == "failed" and job["error"]
     missing.mkdir()
     (missing / "t.csv").write_text("id,x\n1,2\n")
@@ -125,8 +156,12 @@ def test_cancel_a_queued_job(app: FastAPI, client: TestClient, tokens: dict[str,
     runner.kinds["block"] = blocker
     h = auth(tokens["editor"])
     first = client.post(f"{V1}/jobs", headers=h, json={"kind": "block"}).json()
-    second = client.post(f"{V1}/jobs", headers=h, json={"kind": "block"}).json()  # queued behind the first
-    assert client.post(f"{V1}/jobs/{second['id']}/cancel", headers=h).json()["status"] == "cancelled"
+    second = client.post(
+        f"{V1}/jobs", headers=h, json={"kind": "block"}
+    ).json()  # queued behind the first
+    assert (
+        client.post(f"{V1}/jobs/{second['id']}/cancel", headers=h).json()["status"] == "cancelled"
+    )
     while client.get(f"{V1}/jobs/{first['id']}", headers=h).json()["status"] != "running":
         time.sleep(0.02)
     client.post(f"{V1}/jobs/{first['id']}/cancel", headers=h)
@@ -138,12 +173,16 @@ def test_unknown_job_kind_and_bad_params(client: TestClient, tokens: dict[str, s
     h = auth(tokens["editor"])
     r = client.post(f"{V1}/jobs", headers=h, json={"kind": "nope"})
     assert r.status_code == 409 and "unknown job kind 'nope'" in r.json()["message"]
-    job = client.post(f"{V1}/jobs", headers=h, json={"kind": "ingest", "params": {"source": 3}}).json()
+    job = client.post(
+        f"{V1}/jobs", headers=h, json={"kind": "ingest", "params": {"source": 3}}
+    ).json()
     done = wait_job(client, tokens["editor"], job["id"])
     assert done["status"] == "failed" and "must be a str" in done["error"]
 
 
-def test_connection_secrets_never_leave(client: TestClient, tokens: dict[str, str], workspace: Path) -> None:
+def test_connection_secrets_never_leave(
+    client: TestClient, tokens: dict[str, str], workspace: Path
+) -> None:
     h = auth(tokens["editor"])
     uri = "postgresql://alice:hunter2@127.0.0.1:1/shop?sslpassword=s3cr3t"
     job = client.post(f"{V1}/sources", headers=h, json={"source": uri}).json()
@@ -157,16 +196,25 @@ def test_connection_secrets_never_leave(client: TestClient, tokens: dict[str, st
 
 
 def test_request_size_limit(client: TestClient, tokens: dict[str, str]) -> None:
-    big = {"entity_table": "drivers", "rows": [{"entity": i, "label": "x" * 200} for i in range(8000)]}
+    big = {
+        "entity_table": "drivers",
+        "rows": [{"entity": i, "label": "x" * 200} for i in range(8000)],
+    }
     r = client.put(f"{V1}/labels/big", headers=auth(tokens["editor"]), json=big)
     assert r.status_code == 413
 
 
 def test_label_sets(client: TestClient, tokens: dict[str, str]) -> None:
     h = auth(tokens["editor"])
-    body = {"entity_table": "drivers", "rows": [{"entity": 1, "label": "champion"}, {"entity": 2, "label": None}]}
+    body = {
+        "entity_table": "drivers",
+        "rows": [{"entity": 1, "label": "champion"}, {"entity": 2, "label": None}],
+    }
     assert client.put(f"{V1}/labels/review", headers=h, json=body).json()["rows"] == 2
-    body2 = {"entity_table": "drivers", "rows": [{"entity": 2, "label": "rookie", "note": "checked"}]}
+    body2 = {
+        "entity_table": "drivers",
+        "rows": [{"entity": 2, "label": "rookie", "note": "checked"}],
+    }
     assert client.put(f"{V1}/labels/review", headers=h, json=body2).json()["rows"] == 2
     got = client.get(f"{V1}/labels/review?limit=1&offset=1", headers=auth(tokens["viewer"])).json()
     assert got["total"] == 2 and got["items"][0]["label"] == "rookie"
@@ -178,7 +226,9 @@ def test_label_sets(client: TestClient, tokens: dict[str, str]) -> None:
 
 def test_project_job_and_paged_projection(client: TestClient, tokens: dict[str, str]) -> None:
     h = auth(tokens["editor"])
-    job = client.post(f"{V1}/jobs", headers=h, json={"kind": "project", "params": {"table": "circuits", "k": 3}}).json()
+    job = client.post(
+        f"{V1}/jobs", headers=h, json={"kind": "project", "params": {"table": "circuits", "k": 3}}
+    ).json()
     done = wait_job(client, tokens["editor"], job["id"])
     assert done["status"] == "succeeded", done
     oid = done["result"]["output_id"]
@@ -191,17 +241,30 @@ def test_project_job_and_paged_projection(client: TestClient, tokens: dict[str, 
     assert client.get(f"{V1}/embeddings", headers=h).json()["items"][0]["id"] == oid
 
 
-def test_models_and_predictions_read_from_workspace(client: TestClient, tokens: dict[str, str], workspace: Path) -> None:
+def test_models_and_predictions_read_from_workspace(
+    client: TestClient, tokens: dict[str, str], workspace: Path
+) -> None:
     mdir = workspace / "models" / "m1"
     mdir.mkdir(parents=True)
-    (mdir / "metrics.json").write_text(json.dumps({"test": {"auroc": 0.71}, "val": {"auroc": float("nan")}}).replace("NaN", "null"))
-    (mdir / "history.json").write_text(json.dumps([{"epoch": 0, "loss": 0.9}, {"epoch": 1, "loss": 0.7}]))
-    preds = pa.table({"ENTITY": list(range(120)), "PREDICTION": [i % 2 == 0 for i in range(120)],
-                      "TRUE_PROB": [i / 120 for i in range(120)]})
+    (mdir / "metrics.json").write_text(
+        json.dumps({"test": {"auroc": 0.71}, "val": {"auroc": float("nan")}}).replace("NaN", "null")
+    )
+    (mdir / "history.json").write_text(
+        json.dumps([{"epoch": 0, "loss": 0.9}, {"epoch": 1, "loss": 0.7}])
+    )
+    preds = pa.table(
+        {
+            "ENTITY": list(range(120)),
+            "PREDICTION": [i % 2 == 0 for i in range(120)],
+            "TRUE_PROB": [i / 120 for i in range(120)],
+        }
+    )
     oid = outputs.register_output(workspace, "predictions", preds, {"model_id": "m1"})
     h = auth(tokens["viewer"])
     models = client.get(f"{V1}/models", headers=h).json()
-    assert models["items"][0]["id"] == "m1" and models["items"][0]["metrics"]["test"]["auroc"] == 0.71
+    assert (
+        models["items"][0]["id"] == "m1" and models["items"][0]["metrics"]["test"]["auroc"] == 0.71
+    )
     m = client.get(f"{V1}/models/m1", headers=h).json()
     assert m["history"][1]["loss"] == 0.7
     assert client.get(f"{V1}/predictions", headers=h).json()["items"][0]["rows"] == 120
@@ -214,15 +277,21 @@ def test_models_and_predictions_read_from_workspace(client: TestClient, tokens: 
 def test_queries_need_the_compiler(client: TestClient, tokens: dict[str, str]) -> None:
     from relgraph import api
 
-    r = client.post(f"{V1}/queries/compile", headers=auth(tokens["viewer"]),
-                    json={"query": "PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.driverId"})
+    r = client.post(
+        f"{V1}/queries/compile",
+        headers=auth(tokens["viewer"]),
+        json={"query": "PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.driverId"},
+    )
     if not hasattr(api, "compile_query"):
         assert r.status_code == 501
         return
     assert r.status_code == 200, r.text
     assert r.json()["task"]["task_type"] == "binary"
-    bad = client.post(f"{V1}/queries/compile", headers=auth(tokens["viewer"]),
-                      json={"query": "PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.nope"})
+    bad = client.post(
+        f"{V1}/queries/compile",
+        headers=auth(tokens["viewer"]),
+        json={"query": "PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.nope"},
+    )
     assert bad.status_code == 422 and bad.json()["line"] == 1
 
 

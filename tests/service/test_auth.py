@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -23,20 +25,24 @@ def api_routes(app: FastAPI) -> list[tuple[str, str, Role]]:
         full = prefix + r.path
         if full == "/health" or not r.include_in_schema:
             continue
-        roles = [d.call.required_role for d in _walk(r.dependant) if hasattr(d.call, "required_role")]
+        roles = [
+            d.call.required_role for d in _walk(r.dependant) if hasattr(d.call, "required_role")
+        ]
         assert roles, f"{full} has no auth dependency"
         path = re.sub(r"\{[^}]+\}", "abc123", full)
-        for m in sorted(r.methods):
+        for m in sorted(r.methods or ()):
             out.append((m, path, roles[0]))
     # Cross-check against the OpenAPI spec: no documented operation is missed.
     spec = app.openapi()["paths"]
-    documented = {(m.upper(), re.sub(r"\{[^}]+\}", "abc123", p)) for p, ops in spec.items() for m in ops}
+    documented = {
+        (m.upper(), re.sub(r"\{[^}]+\}", "abc123", p)) for p, ops in spec.items() for m in ops
+    }
     documented.discard(("GET", "/health"))
     assert documented == {(m, p) for m, p, _ in out}
     return out
 
 
-def _flat(routes, prefix):  # type: ignore[no-untyped-def]
+def _flat(routes: Any, prefix: str) -> Iterator[tuple[APIRoute, str]]:
     """APIRoutes with their mount prefix; FastAPI 0.16x wraps included routers."""
     for r in routes:
         if isinstance(r, APIRoute):
@@ -45,7 +51,7 @@ def _flat(routes, prefix):  # type: ignore[no-untyped-def]
             yield from _flat(r.original_router.routes, prefix + (r.include_context.prefix or ""))
 
 
-def _walk(dep):  # type: ignore[no-untyped-def]
+def _walk(dep: Any) -> Iterator[Any]:
     for d in dep.dependencies:
         yield d
         yield from _walk(d)
@@ -55,7 +61,16 @@ def test_every_route_but_health_needs_auth(app: FastAPI) -> None:
     routes = api_routes(app)
     assert len(routes) >= 25
     paths = {p for _, p, _ in routes}
-    for resource in ("sources", "snapshots", "queries", "jobs", "models", "predictions", "embeddings", "labels"):
+    for resource in (
+        "sources",
+        "snapshots",
+        "queries",
+        "jobs",
+        "models",
+        "predictions",
+        "embeddings",
+        "labels",
+    ):
         assert any(f"/api/v1/{resource}" in p for p in paths), resource
 
 
@@ -68,7 +83,9 @@ def test_unauthenticated_requests_get_401(app: FastAPI, client: TestClient) -> N
 
 
 @pytest.mark.parametrize("role", ["viewer", "editor"])
-def test_underprivileged_requests_get_403(app: FastAPI, client: TestClient, tokens: dict[str, str], role: str) -> None:
+def test_underprivileged_requests_get_403(
+    app: FastAPI, client: TestClient, tokens: dict[str, str], role: str
+) -> None:
     have = Role(role)
     refused = 0
     for method, path, needed in api_routes(app):
@@ -80,11 +97,21 @@ def test_underprivileged_requests_get_403(app: FastAPI, client: TestClient, toke
     assert refused > 0
 
 
-def test_viewer_cannot_start_jobs_or_change_data(client: TestClient, tokens: dict[str, str]) -> None:
+def test_viewer_cannot_start_jobs_or_change_data(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     h = auth(tokens["viewer"])
-    assert client.post("/api/v1/jobs", headers=h, json={"kind": "ingest", "params": {}}).status_code == 403
+    assert (
+        client.post("/api/v1/jobs", headers=h, json={"kind": "ingest", "params": {}}).status_code
+        == 403
+    )
     assert client.post("/api/v1/sources", headers=h, json={"source": "x"}).status_code == 403
-    assert client.put("/api/v1/labels/x", headers=h, json={"entity_table": "drivers", "rows": []}).status_code == 403
+    assert (
+        client.put(
+            "/api/v1/labels/x", headers=h, json={"entity_table": "drivers", "rows": []}
+        ).status_code
+        == 403
+    )
     assert client.post("/api/v1/tokens", headers=h, json={"role": "admin"}).status_code == 403
     # ... but may read.
     assert client.get("/api/v1/jobs", headers=h).status_code == 200

@@ -16,8 +16,16 @@ from relgraph import api
 from tests.service.conftest import ROOT, LiveServer
 
 CHROMIUM = os.environ.get("RELGRAPH_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = ROOT / "test-artifacts"
 
 pytestmark = [
@@ -60,7 +68,9 @@ def test_dashboard_flow(live_server: LiveServer, tokens: dict[str, str], workspa
         assert page.locator("#preview tbody tr").count() == 25
         assert "Hamilton" in page.inner_text("#preview")
         page.click("#preview .pager button:last-child")
-        page.wait_for_function("document.querySelector('#preview .pager span').textContent.startsWith('26')")
+        page.wait_for_function(
+            "document.querySelector('#preview .pager span').textContent.startsWith('26')"
+        )
         page.screenshot(path=str(ARTIFACTS / "02-drivers.png"), full_page=True)
 
         # 3. The query editor: write a query, compile it.
@@ -81,7 +91,8 @@ def test_dashboard_flow(live_server: LiveServer, tokens: dict[str, str], workspa
             page.wait_for_selector("#job-status")
             page.wait_for_function(
                 "['succeeded','failed','cancelled'].includes(document.querySelector('#job-status')?.textContent)",
-                timeout=300_000)
+                timeout=300_000,
+            )
             assert page.inner_text("#job-status") == "succeeded", page.inner_text("#job-error")
         page.click("[data-nav=jobs]")
         page.wait_for_selector("#job-kind")
@@ -96,7 +107,9 @@ def test_dashboard_flow(live_server: LiveServer, tokens: dict[str, str], workspa
         page.wait_for_selector("#open-projection")
         page.click("#open-projection")
         page.wait_for_selector("#plot3d .main-svg")
-        assert page.inner_text("#point-count").startswith("864") or "points" in page.inner_text("#point-count")
+        assert page.inner_text("#point-count").startswith("864") or "points" in page.inner_text(
+            "#point-count"
+        )
         n_traces = page.evaluate("document.getElementById('plot3d').data.length")
         assert n_traces == 4  # one per cluster
         page.wait_for_timeout(800)

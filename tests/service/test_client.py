@@ -13,7 +13,9 @@ from relgraph.errors import JobError, QueryError, StoreError
 from tests.service.conftest import LiveServer
 
 
-def test_client_mirrors_the_local_api(live_server: LiveServer, tokens: dict[str, str], workspace: Path, tmp_path: Path) -> None:
+def test_client_mirrors_the_local_api(
+    live_server: LiveServer, tokens: dict[str, str], workspace: Path, tmp_path: Path
+) -> None:
     with relgraph.Client(live_server.url, tokens["editor"]) as rg:
         local = api.snapshot(workspace=workspace)
         remote = rg.snapshot()
@@ -39,14 +41,22 @@ def test_client_mirrors_the_local_api(live_server: LiveServer, tokens: dict[str,
         with pytest.raises(StoreError):
             rg.snapshot("ffffffff")
         if hasattr(api, "compile_query"):
-            task = rg.compile_query("PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.driverId", snapshot=local.id)
+            task = rg.compile_query(
+                "PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.driverId",
+                snapshot=local.id,
+            )
             assert task == {**task, "task_type": "binary", "entity_table": "drivers"}
             with pytest.raises(QueryError) as e:
-                rg.compile_query("PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.nope", snapshot=local.id)
+                rg.compile_query(
+                    "PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.nope",
+                    snapshot=local.id,
+                )
             assert (e.value.line, e.value.col) == (1, 52)
 
 
-def test_client_refused_without_a_valid_token(live_server: LiveServer, tokens: dict[str, str]) -> None:
+def test_client_refused_without_a_valid_token(
+    live_server: LiveServer, tokens: dict[str, str]
+) -> None:
     with pytest.raises(ServiceError) as e:
         relgraph.Client(live_server.url, "rg_bad_token").snapshot()
     assert e.value.status == 401

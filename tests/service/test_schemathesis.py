@@ -28,7 +28,9 @@ def _build() -> tuple[Any, str, Path]:
 
     ws = Path(tempfile.mkdtemp(prefix="rg-schemathesis-"))
     api.ingest(str(F1), workspace=ws)
-    runner = LocalJobRunner(ws, {"ingest": _noop, "project": _noop, "label-stats": _noop}, redact=redact_params)
+    runner = LocalJobRunner(
+        ws, {"ingest": _noop, "project": _noop, "label-stats": _noop}, redact=redact_params
+    )
     app = create_app(ws, runner=runner)
     token = TokenStore(ws).create("admin").token
     return app, token, ws
@@ -44,7 +46,7 @@ def _shutdown() -> Iterator[None]:
     APP.state.relgraph.runner.shutdown()
 
 
-@schema.parametrize()
+@schema.parametrize()  # type: ignore[untyped-decorator]
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case: Any) -> None:
     response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})

@@ -28,8 +28,11 @@ def job_kinds(st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer))
 
 @router.get("/jobs", summary="Jobs, newest first")
 def list_jobs(
-    status: Status | None = Query(None), kind: str | None = Query(None, max_length=64),
-    page: Paging = Depends(paging), st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer),
+    status: Status | None = Query(None),
+    kind: str | None = Query(None, max_length=64),
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
     jobs, total = st.runner.list(limit=page.limit, offset=page.offset, status=status, kind=kind)
     return page.page([j.to_dict() for j in jobs], total)
@@ -43,24 +46,32 @@ def create_job(
 
 
 @router.get("/jobs/{job_id}", summary="One job: status, progress, result")
-def get_job(job_id: str = JobId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)) -> dict[str, Any]:
+def get_job(
+    job_id: str = JobId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
+) -> dict[str, Any]:
     return st.runner.get(job_id).to_dict()
 
 
 @router.get("/jobs/{job_id}/logs", summary="A page of a job's log lines")
 def job_logs(
-    job_id: str = JobId, page: Paging = Depends(paging),
-    st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer),
+    job_id: str = JobId,
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
     lines, total = st.runner.logs(job_id, limit=page.limit, offset=page.offset)
     return page.page(lines, total)
 
 
 @router.post("/jobs/{job_id}/cancel", summary="Cancel a queued or running job")
-def cancel_job(job_id: str = JobId, st: ServiceState = Depends(state), _: TokenInfo = Depends(editor)) -> dict[str, Any]:
+def cancel_job(
+    job_id: str = JobId, st: ServiceState = Depends(state), _: TokenInfo = Depends(editor)
+) -> dict[str, Any]:
     return st.runner.cancel(job_id).to_dict()
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, summary="Run a failed or cancelled job again")
-def retry_job(job_id: str = JobId, st: ServiceState = Depends(state), who: TokenInfo = Depends(editor)) -> dict[str, Any]:
+def retry_job(
+    job_id: str = JobId, st: ServiceState = Depends(state), who: TokenInfo = Depends(editor)
+) -> dict[str, Any]:
     return st.runner.retry(job_id, created_by=who.id).to_dict()

@@ -20,7 +20,9 @@ OutputId = Path(..., min_length=1, max_length=128, pattern=r"^[0-9A-Za-z_.-]+$")
 
 
 class QueryRequest(BaseModel):
-    query: str = Field(..., min_length=1, max_length=20_000, description="A predictive query (PQL).")
+    query: str = Field(
+        ..., min_length=1, max_length=20_000, description="A predictive query (PQL)."
+    )
     snapshot: str | None = Field(None, max_length=64, pattern=r"^[0-9a-f]+$")
 
 
@@ -38,8 +40,12 @@ def compile_query(
     return {"task": task_dict(_compile(body, st))}
 
 
-@router.post("/queries/explain", tags=["queries"], status_code=202,
-             summary="Compile a query and start a label-stats job counting its labels per split")
+@router.post(
+    "/queries/explain",
+    tags=["queries"],
+    status_code=202,
+    summary="Compile a query and start a label-stats job counting its labels per split",
+)
 def explain_query(
     body: QueryRequest, st: ServiceState = Depends(state), who: TokenInfo = Depends(editor)
 ) -> dict[str, Any]:
@@ -52,14 +58,18 @@ def explain_query(
 
 @router.get("/models", summary="Trained models, newest first")
 def list_models(
-    page: Paging = Depends(paging), st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
     items = outputs.list_models(st.workspace)
     return page.page(items[page.offset : page.offset + page.limit], len(items))
 
 
 @router.get("/models/{model_id}", summary="A model: metrics, learning curves, config")
-def get_model(model_id: str = ModelId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)) -> dict[str, Any]:
+def get_model(
+    model_id: str = ModelId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
+) -> dict[str, Any]:
     return outputs.model_info(st.workspace, model_id)
 
 
@@ -79,50 +89,69 @@ def _rows(kind: str, output_id: str, page: Paging, st: ServiceState, file: str) 
 
 @router.get("/predictions", tags=["predictions"], summary="Prediction outputs, newest first")
 def list_predictions(
-    page: Paging = Depends(paging), st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
     return _list("predictions", page, st)
 
 
 @router.get("/predictions/{output_id}", tags=["predictions"], summary="One prediction output")
-def get_predictions(output_id: str = OutputId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)) -> dict[str, Any]:
+def get_predictions(
+    output_id: str = OutputId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
+) -> dict[str, Any]:
     outputs.output_dir(st.workspace, output_id, "predictions")
     return outputs.output_info(st.workspace, output_id)
 
 
 @router.get("/predictions/{output_id}/rows", tags=["predictions"], summary="A page of predictions")
 def prediction_rows(
-    output_id: str = OutputId, page: Paging = Depends(paging),
-    st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer),
+    output_id: str = OutputId,
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
     return _rows("predictions", output_id, page, st, "data.parquet")
 
 
-@router.get("/embeddings", tags=["embeddings"], summary="Embedding outputs and projections, newest first")
+@router.get(
+    "/embeddings", tags=["embeddings"], summary="Embedding outputs and projections, newest first"
+)
 def list_embeddings(
-    page: Paging = Depends(paging), st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
     return _list("embeddings", page, st)
 
 
 @router.get("/embeddings/{output_id}", tags=["embeddings"], summary="One embeddings output")
-def get_embeddings(output_id: str = OutputId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)) -> dict[str, Any]:
+def get_embeddings(
+    output_id: str = OutputId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
+) -> dict[str, Any]:
     outputs.output_dir(st.workspace, output_id, "embeddings")
     return outputs.output_info(st.workspace, output_id)
 
 
 @router.get("/embeddings/{output_id}/rows", tags=["embeddings"], summary="A page of embeddings")
 def embedding_rows(
-    output_id: str = OutputId, page: Paging = Depends(paging),
-    st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer),
+    output_id: str = OutputId,
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
     return _rows("embeddings", output_id, page, st, "data.parquet")
 
 
-@router.get("/embeddings/{output_id}/projection", tags=["embeddings"],
-            summary="A page of 3-D projected points (x, y, z, cluster, row)")
+@router.get(
+    "/embeddings/{output_id}/projection",
+    tags=["embeddings"],
+    summary="A page of 3-D projected points (x, y, z, cluster, row)",
+)
 def embedding_projection(
-    output_id: str = OutputId, page: Paging = Depends(paging),
-    st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer),
+    output_id: str = OutputId,
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
     return _rows("embeddings", output_id, page, st, "projection.parquet")
