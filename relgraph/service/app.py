@@ -179,7 +179,7 @@ def create_app(
         return JSONResponse(error_body(e), status_code=status_for(e))
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed)")
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     for r in (data.router, jobs.router, ml.router, admin.router):

@@ -32,7 +32,8 @@ class ServiceState:
     runner: JobRunner
 
 
-def state(request: Request) -> ServiceState:
+async def state(request: Request) -> ServiceState:
+    # async (as are all dependencies here): cheap, and each sync one costs a thread hop.
     st: ServiceState = request.app.state.relgraph
     return st
 
@@ -40,7 +41,7 @@ def state(request: Request) -> ServiceState:
 def require(role: Role) -> Callable[..., TokenInfo]:
     """A dependency admitting bearer tokens whose role is at least ``role`` (401/403 otherwise)."""
 
-    def check(
+    async def check(
         request: Request,
         cred: HTTPAuthorizationCredentials | None = Security(_bearer),
     ) -> TokenInfo:
@@ -50,7 +51,8 @@ def require(role: Role) -> Callable[..., TokenInfo]:
                 "missing bearer token: send 'Authorization: Bearer <token>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        info = state(request).tokens.verify(cred.credentials)
+        st: ServiceState = request.app.state.relgraph
+        info = st.tokens.verify(cred.credentials)
         if info is None:
             raise HTTPException(
                 401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
@@ -80,7 +82,7 @@ class Paging:
         return {"items": items, "total": total, "limit": self.limit, "offset": self.offset}
 
 
-def paging(
+async def paging(
     limit: int = Query(
         DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT})."
     ),

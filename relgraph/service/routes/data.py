@@ -118,7 +118,7 @@ def get_validation(
 
 
 @router.get("/snapshots/{snapshot_id}/tables/{table}/rows", summary="A page of a table's rows")
-def table_rows(
+async def table_rows(
     snapshot_id: str = Path(..., min_length=1, max_length=64, pattern=r"^([0-9a-f]+|latest)$"),
     table: str = TableName,
     page: Paging = Depends(paging),
@@ -128,7 +128,7 @@ def table_rows(
     snap = _snap(st, snapshot_id)
     path = snap.table_path(table)  # StoreError (404) for an unknown table
     total = snap.manifest.row_counts[table]
-    rows = pages.read_page(path, page.limit, page.offset)
+    rows, _ = await pages.read_page_async(path, page.limit, page.offset)
     return page.page(rows, total) | {"columns": pages.column_names(path)}
 
 

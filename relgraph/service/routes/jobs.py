@@ -26,8 +26,9 @@ def job_kinds(st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer))
     return {"kinds": sorted(st.runner.kinds)}
 
 
+# Job reads are in-memory lookups: async handlers skip the thread hop of sync ones.
 @router.get("/jobs", summary="Jobs, newest first")
-def list_jobs(
+async def list_jobs(
     status: Status | None = Query(None),
     kind: str | None = Query(None, max_length=64),
     page: Paging = Depends(paging),
@@ -46,7 +47,7 @@ def create_job(
 
 
 @router.get("/jobs/{job_id}", summary="One job: status, progress, result")
-def get_job(
+async def get_job(
     job_id: str = JobId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
 ) -> dict[str, Any]:
     return st.runner.get(job_id).to_dict()

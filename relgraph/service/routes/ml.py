@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 
 from relgraph import api
-from relgraph.service import outputs
+from relgraph.service import outputs, pages
 from relgraph.service.auth import TokenInfo
 from relgraph.service.deps import Paging, ServiceState, editor, paging, state, viewer
 from relgraph.service.tasks import task_dict
@@ -78,13 +78,15 @@ def _list(kind: str, page: Paging, st: ServiceState) -> dict[str, Any]:
     return page.page(items[page.offset : page.offset + page.limit], len(items))
 
 
-def _rows(kind: str, output_id: str, page: Paging, st: ServiceState, file: str) -> dict[str, Any]:
+async def _rows(
+    kind: str, output_id: str, page: Paging, st: ServiceState, file: str
+) -> dict[str, Any]:
     d = outputs.output_dir(st.workspace, output_id, kind)
     path = d / file
     if not path.is_file():
         raise HTTPException(404, f"{kind} '{output_id}' has no {file.split('.')[0]}")
-    rows = outputs.read_page(path, page.limit, page.offset)
-    return page.page(rows, outputs.num_rows(path))
+    rows, total = await pages.read_page_async(path, page.limit, page.offset)
+    return page.page(rows, total)
 
 
 @router.get("/predictions", tags=["predictions"], summary="Prediction outputs, newest first")
@@ -105,13 +107,13 @@ def get_predictions(
 
 
 @router.get("/predictions/{output_id}/rows", tags=["predictions"], summary="A page of predictions")
-def prediction_rows(
+async def prediction_rows(
     output_id: str = OutputId,
     page: Paging = Depends(paging),
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
-    return _rows("predictions", output_id, page, st, "data.parquet")
+    return await _rows("predictions", output_id, page, st, "data.parquet")
 
 
 @router.get(
@@ -134,13 +136,13 @@ def get_embeddings(
 
 
 @router.get("/embeddings/{output_id}/rows", tags=["embeddings"], summary="A page of embeddings")
-def embedding_rows(
+async def embedding_rows(
     output_id: str = OutputId,
     page: Paging = Depends(paging),
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
-    return _rows("embeddings", output_id, page, st, "data.parquet")
+    return await _rows("embeddings", output_id, page, st, "data.parquet")
 
 
 @router.get(
@@ -148,10 +150,10 @@ def embedding_rows(
     tags=["embeddings"],
     summary="A page of 3-D projected points (x, y, z, cluster, row)",
 )
-def embedding_projection(
+async def embedding_projection(
     output_id: str = OutputId,
     page: Paging = Depends(paging),
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
-    return _rows("embeddings", output_id, page, st, "projection.parquet")
+    return await _rows("embeddings", output_id, page, st, "projection.parquet")
