@@ -41,7 +41,7 @@ from relgraph.store.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 # Bumped whenever the frame layout changes, so stale caches are not reused.
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
 
 _STYPE: dict[SType, torch_frame.stype] = {
     SType.numerical: torch_frame.numerical,
@@ -140,6 +140,10 @@ def _table_frame(
     col_to_stype: dict[str, torch_frame.stype] = {}
     embedder_cfg: dict[str, TextEmbedderConfig] = {}
     for c in cols:
+        if c.stype is SType.numerical:
+            # Coerce first: a column of unparseable strings is all-NULL, not a feature.
+            df[c.name] = pd.to_numeric(df[c.name], errors="coerce").astype("float64")
+            df.loc[~np.isfinite(df[c.name]), c.name] = np.nan
         if not _usable(df[c.name], c.stype):
             continue
         # 2. Text: embed unique strings (cached), then map rows onto them.
@@ -157,8 +161,6 @@ def _table_frame(
         elif c.stype is SType.categorical:
             # Categories are labels, whatever their physical type.
             df[c.name] = df[c.name].astype("string").astype(object).where(df[c.name].notna())
-        elif c.stype is SType.numerical:
-            df[c.name] = pd.to_numeric(df[c.name], errors="coerce").astype("float64")
         col_to_stype[c.name] = _STYPE[c.stype]
     if not col_to_stype:
         return None
@@ -171,7 +173,13 @@ def _table_frame(
             f"could not encode the features of table '{table.name}': {e}. "
             "Change the offending column's stype in schema.yaml or mark it as `id`."
         ) from e
-    return ds.tensor_frame, ds.col_stats
+    stats = ds.col_stats
+    for name, st in stats.items():
+        # A constant column has std 0; the linear encoder divides by it.
+        std = st.get(StatType.STD)
+        if std is not None and (not np.isfinite(std) or std == 0):
+            st[StatType.STD] = 1.0
+    return ds.tensor_frame, stats
 
 
 def build_features(snapshot: Snapshot, *, embedder: TextEmbedder | None = None) -> FeatureSet:

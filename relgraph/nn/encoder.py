@@ -56,6 +56,7 @@ class HeteroEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.channels = channels
+        self.keys_ = set(node_types)
         self.encoders = nn.ModuleDict()
         self.constant = nn.ParameterDict()
         for nt in node_types:
@@ -76,6 +77,8 @@ class HeteroEncoder(nn.Module):
     ) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
         for nt, n in num_nodes.items():
+            if nt not in self.keys_:
+                continue
             k = key(nt)
             if k in self.encoders and nt in frames:
                 out[nt] = self.encoders[k](frames[nt])

@@ -38,6 +38,12 @@ def task_kind(task: Any) -> str:
     return str(getattr(tt, "value", tt))
 
 
+def metric_key(task: Any) -> str:
+    """The task's metric as reported (``map@k`` becomes e.g. ``map@10``)."""
+    m = str(task.metric)
+    return f"map@{int(task.k or 10)}" if m == "map@k" else m
+
+
 def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -236,7 +242,7 @@ class GNNTrainer:
         opt = torch.optim.Adam(
             self.model_.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
         )
-        metric = self.task.metric
+        metric = metric_key(self.task)
         sign = 1.0 if higher_is_better(metric) else -1.0
         best, best_state, bad_epochs = -math.inf, copy.deepcopy(self.model_.state_dict()), 0
         self.history_: list[dict[str, float]] = []
@@ -277,6 +283,33 @@ class GNNTrainer:
         self.model_.load_state_dict(best_state)
         self.best_val_ = sign * best if best != -math.inf else float("nan")
         self.fit_seconds_ = time.monotonic() - start
+        return self
+
+    # -- persistence --------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """JSON-ready learned state besides the weights (target scaling, clipping)."""
+        self._check_fitted()
+        return {
+            "y_mean": self.y_mean_,
+            "y_std": self.y_std_,
+            "clip": list(self.clip_) if self.clip_ else None,
+            "num_classes": self._num_classes,
+            "best_val": self.best_val_,
+            "history": self.history_,
+        }
+
+    def restore(self, state: dict[str, Any], weights: dict[str, Tensor]) -> GNNTrainer:
+        """Rebuild a fitted trainer from :meth:`state` and saved weights."""
+        self.y_mean_, self.y_std_ = float(state["y_mean"]), float(state["y_std"])
+        self.clip_ = tuple(state["clip"]) if state.get("clip") else None  # type: ignore[assignment]
+        self._num_classes = int(state.get("num_classes") or 0)
+        self.best_val_ = float(state.get("best_val", float("nan")))
+        self.history_ = list(state.get("history", []))
+        if self.kind == "link":
+            self.num_targets_ = int(self.graph.num_nodes[self.task.target_entity_table])
+        self.model_ = self._build_model()
+        self.model_.load_state_dict(weights)
+        self.model_.eval()
         return self
 
     # -- inference ----------------------------------------------------------

@@ -8,6 +8,7 @@ import torch
 
 from relgraph.graph.features import build_features
 from relgraph.nn import HeteroGNN, ModelConfig, RelGNN, col_names
+from relgraph.nn.gnn import tree_depth
 from relgraph.nn.encoder import NO_TIME
 from relgraph.testing import shop_snapshot
 
@@ -34,6 +35,7 @@ class HandBatch:
 
 def shop_batch() -> HandBatch:
     # Seeds: users 0 and 1; user 0's orders 0, 1; user 1's order 2; their items.
+    # Like the sampler's output, each subgraph is a tree with edges towards the seed.
     t = 1_711_843_200  # 2024-03-31
     return HandBatch(
         seed_table="users",
@@ -56,8 +58,8 @@ def shop_batch() -> HandBatch:
         seed_time=torch.tensor([t, t]),
         edge_index={
             ("orders", "user_id", "users"): torch.tensor([[0, 1, 2], [0, 0, 1]]),
-            ("users", "rev_user_id", "orders"): torch.tensor([[0, 0, 1], [0, 1, 2]]),
-            ("orders", "item_id", "items"): torch.tensor([[0, 1, 2], [0, 1, 2]]),
+            ("users", "rev_user_id", "orders"): torch.zeros(2, 0, dtype=torch.long),
+            ("orders", "item_id", "items"): torch.zeros(2, 0, dtype=torch.long),
             ("items", "rev_item_id", "orders"): torch.tensor([[0, 1, 2], [0, 1, 2]]),
         },
     )
@@ -103,8 +105,14 @@ def test_gnn_messages_reach_seed_from_two_hops() -> None:
     assert repr(gnn) == "HeteroGNN(SAGE(aggr=sum), channels=8, layers=2)"
     b = shop_batch()
     x = {nt: torch.zeros(len(ids), 8) for nt, ids in b.node_ids.items()}
+    num = {nt: len(ids) for nt, ids in b.node_ids.items()}
+    depth = tree_depth(num, b.edge_index, "users", 2, hops=2)
+    assert depth["items"].tolist() == [2, 2, 2] and depth["orders"].tolist() == [1, 1, 1]
     base = gnn(x, b.edge_index)["users"].detach().clone()
     x["items"][2] += 1.0  # item of user 1's order: 2 hops from seed 1, unreachable from seed 0
     moved = gnn(x, b.edge_index)["users"]
     assert torch.allclose(moved[0], base[0])
     assert not torch.allclose(moved[1], base[1])
+    # Skipping the nodes that cannot reach a seed any more changes nothing at the seeds.
+    trimmed = gnn(x, b.edge_index, depth)["users"]
+    assert torch.allclose(trimmed, moved, atol=1e-6)
