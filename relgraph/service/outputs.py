@@ -1,12 +1,18 @@
 """Reading what jobs wrote into the workspace: models, predictions, embeddings, projections.
 
-Layout read here (written by the service's job kinds, and by ``relgraph.api.predict``
-through :func:`register_output`)::
+Two layouts are read:
 
-    models/<model_id>/*.json               metrics, history (learning curves), config
-    outputs/<output_id>/meta.json          {"kind": "predictions"|"embeddings", ...}
-    outputs/<output_id>/data.parquet       ENTITY, ANCHOR_TIMESTAMP, PREDICTION, ... / EMBEDDING
-    outputs/<output_id>/projection.parquet ENTITY, x, y, z, cluster [, label, prediction], row
+- the trainer's (``relgraph.train`` / ``relgraph.predict``)::
+
+      models/<model_id>/model.json                    query, task, metrics, gnn_state.history
+      outputs/<model_id>/predictions-<split>.parquet  ENTITY, ANCHOR_TIMESTAMP, PREDICTION, ..., EMBEDDING
+
+  a prediction file's id is ``<model_id>.<split>``;
+- the service's own (projection jobs, :func:`register_output`)::
+
+      outputs/<output_id>/meta.json            {"kind": "predictions"|"embeddings", ...}
+      outputs/<output_id>/data.parquet         rows
+      outputs/<output_id>/projection.parquet   ENTITY, x, y, z, cluster [, label, prediction], row
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +35,11 @@ from relgraph.store import atomic
 
 _ID = re.compile(r"^[0-9A-Za-z_.-]{1,128}$")
 MAX_JSON_BYTES = 20_000_000
+PRED_PREFIX = "predictions-"
 
 
 def _check_id(kind: str, value: str) -> None:
-    if not _ID.match(value) or value.startswith("."):
+    if not _ID.match(value) or value.startswith(".") or ".." in value:
         raise StoreError(f"invalid {kind} id '{value[:80]}': use letters, digits, '_', '-', '.'")
 
 
@@ -46,20 +54,37 @@ def model_dir(workspace: Path, model_id: str) -> Path:
     return d
 
 
+def _read_json(f: Path) -> Any:
+    if f.stat().st_size > MAX_JSON_BYTES:
+        return None
+    try:
+        return json.loads(f.read_text())
+    except ValueError:
+        return None
+
+
 def model_info(workspace: Path, model_id: str, *, full: bool = True) -> dict[str, Any]:
-    """A model's JSON files merged by file stem (``metrics``, ``history``, ``config``, ...)."""
+    """A model's stored JSON: ``metrics`` (GNN and baseline per split) and ``history``
+    (learning curve) pulled to the top, the rest under its file stem when ``full``."""
     d = model_dir(workspace, model_id)
     info: dict[str, Any] = {"id": model_id, "created": _mtime(d)}
-    for f in sorted(d.glob("*.json")):
-        if f.stat().st_size > MAX_JSON_BYTES:
-            continue
-        try:
-            data = json.loads(f.read_text())
-        except ValueError:
-            continue
-        if full or f.stem in ("metrics", "model", "task", "summary"):
-            info[f.stem] = json_value(data)
-    return info
+    files = {f.stem: _read_json(f) for f in sorted(d.glob("*.json"))}
+    model = files.get("model")
+    if isinstance(model, dict):
+        for k in ("query", "metric", "snapshot_id", "created", "rows", "task"):
+            if k in model:
+                info[k] = model[k]
+        info["metrics"] = {k: model[k] for k in ("gnn", "lightgbm") if model.get(k) is not None}
+        state = model.get("gnn_state") or {}
+        if isinstance(state, dict) and state.get("history"):
+            info["history"] = state["history"]
+    if isinstance(files.get("metrics"), dict):
+        info["metrics"] = files["metrics"]
+    if files.get("history") is not None:
+        info["history"] = files["history"]
+    if full:
+        info |= {k: v for k, v in files.items() if k not in info}
+    return dict(json_value(info))
 
 
 def list_models(workspace: Path) -> list[dict[str, Any]]:
@@ -73,24 +98,58 @@ def list_models(workspace: Path) -> list[dict[str, Any]]:
 
 
 # -- outputs (predictions, embeddings) ----------------------------------------------------
-def output_dir(workspace: Path, output_id: str, kind: str | None = None) -> Path:
-    _check_id("output", output_id)
-    d = workspace / "outputs" / output_id
-    meta = _meta(d)
-    if meta is None or (kind is not None and meta.get("kind") != kind):
-        raise StoreError(f"no {kind or 'output'} '{output_id}' in workspace '{workspace}'")
-    return d
+@dataclass(frozen=True)
+class Output:
+    id: str
+    kind: str
+    meta: dict[str, Any]
+    data: Path | None
+    projection: Path | None
 
 
 def _meta(d: Path) -> dict[str, Any] | None:
     f = d / "meta.json"
     if not f.is_file():
         return None
-    try:
-        meta: dict[str, Any] = json.loads(f.read_text())
-    except ValueError:
-        return None
-    return meta
+    meta = _read_json(f)
+    return meta if isinstance(meta, dict) else None
+
+
+def find_output(workspace: Path, output_id: str, kind: str | None = None) -> Output:
+    """An output by id; a trainer's prediction file counts as predictions and as embeddings."""
+    _check_id("output", output_id)
+    root = workspace / "outputs"
+    d = root / output_id
+    meta = _meta(d) if d.is_dir() else None
+    if meta is not None and (kind is None or meta.get("kind") == kind):
+        data, proj = d / "data.parquet", d / "projection.parquet"
+        return Output(
+            output_id,
+            str(meta.get("kind")),
+            meta,
+            data if data.is_file() else None,
+            proj if proj.is_file() else None,
+        )
+    if "." in output_id and kind in (None, "predictions", "embeddings"):
+        model_id, split = output_id.rsplit(".", 1)
+        f = root / model_id / f"{PRED_PREFIX}{split}.parquet"
+        if f.is_file() and (kind != "embeddings" or "EMBEDDING" in pq.read_schema(f).names):
+            return Output(
+                output_id,
+                "predictions",
+                {"model_id": model_id, "split": split, "created": _mtime(f)},
+                f,
+                None,
+            )
+    raise StoreError(f"no {kind or 'output'} '{output_id}' in workspace '{workspace}'")
+
+
+def output_dir(workspace: Path, output_id: str, kind: str | None = None) -> Path:
+    """The folder of one of the service's own outputs."""
+    out = find_output(workspace, output_id, kind)
+    if out.data is not None and out.data.name != "data.parquet":
+        return out.data.parent
+    return workspace / "outputs" / output_id
 
 
 def list_outputs(workspace: Path, kind: str) -> list[dict[str, Any]]:
@@ -99,21 +158,26 @@ def list_outputs(workspace: Path, kind: str) -> list[dict[str, Any]]:
         return []
     out = []
     for d in sorted(root.iterdir(), key=_mtime, reverse=True):
-        meta = _meta(d) if d.is_dir() and _ID.match(d.name) else None
-        if meta is not None and meta.get("kind") == kind:
-            out.append(output_info(workspace, d.name))
+        if not d.is_dir() or not _ID.match(d.name):
+            continue
+        meta = _meta(d)
+        if meta is not None:
+            if meta.get("kind") == kind:
+                out.append(output_info(workspace, d.name, kind))
+            continue
+        if kind == "predictions":
+            for f in sorted(d.glob(f"{PRED_PREFIX}*.parquet")):
+                out.append(output_info(workspace, f"{d.name}.{f.stem[len(PRED_PREFIX) :]}", kind))
     return out
 
 
-def output_info(workspace: Path, output_id: str) -> dict[str, Any]:
-    d = output_dir(workspace, output_id)
-    meta = _meta(d) or {}
-    data = d / "data.parquet"
-    info = {"id": output_id, **json_value(meta)}
-    if data.is_file():
-        md = pq.read_metadata(data)
+def output_info(workspace: Path, output_id: str, kind: str | None = None) -> dict[str, Any]:
+    o = find_output(workspace, output_id, kind)
+    info: dict[str, Any] = {"id": o.id, "kind": o.kind, **json_value(o.meta)}
+    if o.data is not None:
+        md = pq.read_metadata(o.data)
         info |= {"rows": md.num_rows, "columns": md.schema.to_arrow_schema().names}
-    info["has_projection"] = (d / "projection.parquet").is_file()
+    info["has_projection"] = o.projection is not None
     return info
 
 
@@ -142,7 +206,7 @@ def register_output(
             pq.write_table(data, tmp / "data.parquet")
         if projection is not None:
             pq.write_table(projection, tmp / "projection.parquet")
-        created = datetime.now(UTC).isoformat(timespec="seconds")
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         atomic.write_text(
             tmp / "meta.json", json.dumps({"kind": kind, "created": created, **meta}, default=str)
         )
@@ -150,4 +214,4 @@ def register_output(
 
 
 def _mtime(p: Path) -> str:
-    return datetime.fromtimestamp(p.stat().st_mtime, UTC).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")

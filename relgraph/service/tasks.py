@@ -6,7 +6,6 @@ lands, say) are left out of :func:`default_kinds`, so ``GET /jobs/kinds`` tells 
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -36,13 +35,6 @@ def _param(
             f"job parameter '{name}' must be a {typ.__name__}, got {type(value).__name__}"
         )
     return value
-
-
-def _accepts(fn: Callable[..., Any], name: str) -> bool:
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def ingest_job(workspace: Path) -> JobFn:
@@ -135,52 +127,91 @@ def task_dict(task: Any) -> dict[str, Any]:
 
 
 def train_job(workspace: Path) -> JobFn:
+    """Train (relgraph.api.train), then by default predict the test split and project the
+    entities' embeddings, so the dashboard has metrics, curves and a 3-D view at the end."""
+
     def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         query = _param(params, "query", str, required=True)
         kwargs: dict[str, Any] = {
             "workspace": workspace,
             "snapshot": _param(params, "snapshot", str),
+            "budget": _param(params, "budget", str, "fast"),
         }
-        budget = _param(params, "budget", str)
-        if budget is not None:
-            kwargs["budget"] = budget
-        train = api.train  # type: ignore[attr-defined]
-        if _accepts(train, "progress"):
-            kwargs["progress"] = _progress_adapter(ctx)
-        ctx.log("training")
-        result = train(query, **kwargs)
-        return _result_dict(result)
+        for name, typ in (
+            ("trials", int),
+            ("minutes", float),
+            ("val_cutoff", str),
+            ("test_cutoff", str),
+        ):
+            value = params.get(name)
+            if value is not None:
+                if typ is float and isinstance(value, int) and not isinstance(value, bool):
+                    value = float(value)
+                kwargs[name] = _param({name: value}, name, typ)
+        then_predict = _param(params, "predict", bool, True)
+        ctx.log(f"training ({kwargs['budget']} budget)")
+        ctx.progress(0.01, "labels")
+        result = api.train(
+            query, progress=_train_progress(ctx, 0.0, 0.8 if then_predict else 0.98), **kwargs
+        )  # type: ignore[attr-defined]
+        out = _result_dict(result)
+        out.pop("path", None)  # a server path: of no use to a client
+        ctx.log(f"model {result.model_id}")
+        if then_predict:
+            ctx.progress(0.82, "predicting the test split")
+            pred = api.predict(result.model_id, workspace=workspace)  # type: ignore[attr-defined]
+            out["predictions"] = f"{result.model_id}.{pred.split}"
+            ctx.log(f"predictions {out['predictions']}: {pred.rows} rows")
+            ctx.progress(0.92, "projecting embeddings")
+            out["output_id"] = _project_predictions(workspace, out["predictions"], k=5, labels=None)
+            ctx.log(f"projection {out['output_id']}")
+        return out
 
     return run
+
+
+def _train_progress(
+    ctx: JobContext, start: float, end: float
+) -> Callable[[str, dict[str, Any]], None]:
+    """relgraph.train reports ``(stage, info)``; epochs give the fraction within training."""
+    stages = {
+        "labels": 0.02,
+        "graph": 0.05,
+        "features": 0.1,
+        "trial": 0.12,
+        "evaluate": 0.9,
+        "lightgbm": 0.93,
+    }
+
+    def progress(stage: str, info: dict[str, Any]) -> None:
+        if stage == "epoch" and info.get("epochs"):
+            frac = 0.12 + 0.78 * float(info["epoch"]) / float(info["epochs"])
+            metrics = ", ".join(
+                f"{k} {v:.4g}"
+                for k, v in info.items()
+                if k not in ("epoch", "epochs") and isinstance(v, int | float)
+            )
+            ctx.log(f"epoch {info['epoch']}/{info['epochs']}: {metrics}")
+        else:
+            frac = stages.get(stage, 0.12)
+            ctx.log(stage)
+        ctx.progress(start + (end - start) * frac, stage)
+
+    return progress
 
 
 def predict_job(workspace: Path) -> JobFn:
     def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         model_id = _param(params, "model_id", str, required=True)
+        split = _param(params, "split", str, "test")
         outputs.model_dir(workspace, model_id)
-        ctx.log(f"predicting with model {model_id}")
-        result = api.predict(model_id, workspace=workspace)  # type: ignore[attr-defined]
-        return _result_dict(result)
+        ctx.log(f"predicting the {split} split with model {model_id}")
+        result = api.predict(model_id, workspace=workspace, split=split)  # type: ignore[attr-defined]
+        out = _result_dict(result)
+        out["predictions"] = f"{model_id}.{result.split}"
+        return out
 
     return run
-
-
-def _progress_adapter(ctx: JobContext) -> Callable[..., None]:
-    """Accept the common progress shapes: (fraction), (done, total), (name, done, total)."""
-
-    def progress(*args: Any, **_: Any) -> None:
-        nums = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
-        text = " ".join(str(a) for a in args if isinstance(a, str))
-        if len(nums) >= 2:
-            ctx.progress(nums[-2] / max(nums[-1], 1), text)
-        elif nums:
-            ctx.progress(float(nums[0]), text)
-        else:
-            ctx.check()
-        if text:
-            ctx.log(text)
-
-    return progress
 
 
 def _result_dict(result: Any) -> dict[str, Any]:
@@ -196,11 +227,99 @@ def _result_dict(result: Any) -> dict[str, Any]:
     return {"result": str(result)}
 
 
-def project_job(workspace: Path) -> JobFn:
-    """3-D projection (PCA) + k-means clusters of an embeddings output, or of a table's features.
+def _label_map(workspace: Path, name: str | None) -> dict[str, Any]:
+    if name is None:
+        return {}
+    f = workspace / "labels" / f"{name}.json"
+    if not f.is_file():
+        raise JobError(f"no label set '{name}'; create it with PUT /api/v1/labels/{name}")
+    return {str(r["entity"]): r.get("label") for r in json.loads(f.read_text())["rows"]}
 
-    With ``embeddings`` (an output id) it projects the ``EMBEDDING`` column; otherwise it
-    projects the standardised numerical and one-hot categorical columns of ``table``.
+
+def _project_predictions(workspace: Path, pred_id: str, *, k: int, labels: str | None) -> str:
+    """Project the latest embedding of each entity of a predictions file."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from sklearn.cluster import KMeans
+
+    out = outputs.find_output(workspace, pred_id, "embeddings")
+    assert out.data is not None
+    tbl = pq.read_table(out.data)
+    if "RANK" in tbl.column_names:
+        tbl = tbl.filter(pc.equal(tbl.column("RANK"), 1))
+    # One point per entity: its latest anchor.
+    order = pc.sort_indices(tbl, [("ENTITY", "ascending"), ("ANCHOR_TIMESTAMP", "descending")])
+    tbl = tbl.take(order)
+    ent = tbl.column("ENTITY").to_pylist()
+    keep = [i for i in range(len(ent)) if i == 0 or ent[i] != ent[i - 1]][:MAX_PROJECTION_ROWS]
+    tbl = tbl.take(pa.array(keep, pa.int64()))
+    x = np.asarray(tbl.column("EMBEDDING").to_pylist(), dtype=np.float64)
+    if x.shape[0] < 2:
+        raise JobError(f"predictions '{pred_id}' have {x.shape[0]} entities: nothing to project")
+    k = min(k, x.shape[0])
+    coords = _pca3(x)
+    clusters = KMeans(n_clusters=k, n_init=1, random_state=0).fit_predict(x)
+    pred_col = next(
+        (c for c in ("TRUE_PROB", "PREDICTION", "CLASS") if c in tbl.column_names), None
+    )
+    entity_rows = _entity_rows(workspace, pred_id, tbl.column("ENTITY").to_pylist())
+    label_of = _label_map(workspace, labels)
+    cols: dict[str, Any] = {
+        "ENTITY": pa.array([str(e) for e in ent_list(tbl)]),
+        "x": coords[:, 0],
+        "y": coords[:, 1],
+        "z": coords[:, 2],
+        "cluster": pa.array([f"cluster_{c}" for c in clusters]),
+    }
+    if pred_col is not None:
+        cols["prediction"] = tbl.column(pred_col)
+    if label_of:
+        cols["label"] = pa.array(
+            [None if (v := label_of.get(str(e))) is None else str(v) for e in ent_list(tbl)]
+        )
+    cols["row"] = pa.array(entity_rows)
+    meta = {"source": pred_id, "k": k, "method": "pca", "table": _entity_table(workspace, pred_id)}
+    return outputs.register_output(workspace, "embeddings", None, meta, projection=pa.table(cols))
+
+
+def ent_list(tbl: pa.Table) -> list[Any]:
+    return list(tbl.column("ENTITY").to_pylist())
+
+
+def _model_meta(workspace: Path, pred_id: str) -> dict[str, Any]:
+    model_id = pred_id.rsplit(".", 1)[0]
+    f = workspace / "models" / model_id / "model.json"
+    meta: dict[str, Any] = json.loads(f.read_text()) if f.is_file() else {}
+    return meta
+
+
+def _entity_table(workspace: Path, pred_id: str) -> str:
+    task = _model_meta(workspace, pred_id).get("task") or {}
+    return str(task.get("entity_table", ""))
+
+
+def _entity_rows(workspace: Path, pred_id: str, entities: list[Any]) -> list[str]:
+    """Each entity's row (first columns) as JSON, for the plot's hover text."""
+    meta = _model_meta(workspace, pred_id)
+    task = meta.get("task") or {}
+    table, key = task.get("entity_table"), task.get("entity_column")
+    rows: dict[str, dict[str, Any]] = {}
+    if table and key:
+        try:
+            snap = api.snapshot(meta.get("snapshot_id"), workspace=workspace)
+            for r in snap.read_table(table).to_pylist():
+                rows[str(r.get(key))] = {c: _short(v) for c, v in list(r.items())[:8]}
+        except Exception:  # hover text is a nicety; a missing snapshot must not fail the job
+            rows = {}
+    return [json.dumps(rows.get(str(e), {"ENTITY": e}), default=str) for e in entities]
+
+
+def project_job(workspace: Path) -> JobFn:
+    """3-D projection (PCA) + k-means clusters of predictions' embeddings, or of a table's features.
+
+    Params: ``predictions`` (an id like ``<model_id>.test``; coloured by cluster, prediction
+    and, with ``labels`` (a label set), label) or ``table`` (standardised numerical and
+    one-hot categorical columns), and ``k`` clusters.
     """
 
     def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -209,25 +328,20 @@ def project_job(workspace: Path) -> JobFn:
         k = _param(params, "k", int, 5)
         if not 1 <= k <= 50:
             raise JobError(f"job parameter 'k' must be within 1..50, got {k}")
-        emb_id = _param(params, "embeddings", str)
+        pred_id = _param(params, "predictions", str)
         ctx.progress(0.1, "reading")
-        if emb_id is not None:
-            d = outputs.output_dir(workspace, emb_id, "embeddings")
-            import pyarrow.parquet as pq
-
-            tbl = pq.read_table(d / "data.parquet").slice(0, MAX_PROJECTION_ROWS)
-            x = np.asarray(tbl.column("EMBEDDING").to_pylist(), dtype=np.float64)
-            entity = tbl.column("ENTITY")
-            hover = tbl.drop_columns(["EMBEDDING"])
-            table = json.loads((d / "meta.json").read_text()).get("table", "")
-        else:
-            table = _param(params, "table", str, required=True)
-            snap = api.snapshot(_param(params, "snapshot", str), workspace=workspace)
-            tbl = snap.read_table(table).slice(0, MAX_PROJECTION_ROWS)
-            x = _features(snap.schema.tables[table], tbl)
-            pk = snap.schema.tables[table].primary_key
-            entity = tbl.column(pk) if pk else pa.array(range(tbl.num_rows))
-            hover = tbl
+        if pred_id is not None:
+            oid = _project_predictions(
+                workspace, pred_id, k=k, labels=_param(params, "labels", str)
+            )
+            ctx.log(f"projection {oid}")
+            return {"output_id": oid}
+        table = _param(params, "table", str, required=True)
+        snap = api.snapshot(_param(params, "snapshot", str), workspace=workspace)
+        tbl = snap.read_table(table).slice(0, MAX_PROJECTION_ROWS)
+        x = _features(snap.schema.tables[table], tbl)
+        pk = snap.schema.tables[table].primary_key
+        entity = tbl.column(pk) if pk else pa.array(range(tbl.num_rows))
         if x.shape[0] < 2 or x.shape[1] == 0:
             raise JobError(
                 f"nothing to project for '{table}': {x.shape[0]} rows, {x.shape[1]} features"
@@ -239,23 +353,30 @@ def project_job(workspace: Path) -> JobFn:
         clusters = KMeans(n_clusters=k, n_init=1, random_state=0).fit_predict(x)
         rows = [
             json.dumps({c: _short(v) for c, v in list(r.items())[:8]}, default=str)
-            for r in hover.to_pylist()
+            for r in tbl.to_pylist()
         ]
-        proj = pa.table(
-            {
-                "ENTITY": pa.array([str(e) for e in entity.to_pylist()]),
-                "x": coords[:, 0],
-                "y": coords[:, 1],
-                "z": coords[:, 2],
-                "cluster": pa.array([f"cluster_{c}" for c in clusters]),
-                "row": pa.array(rows),
-            }
-        )
+        cols: dict[str, Any] = {
+            "ENTITY": pa.array([str(e) for e in entity.to_pylist()]),
+            "x": coords[:, 0],
+            "y": coords[:, 1],
+            "z": coords[:, 2],
+            "cluster": pa.array([f"cluster_{c}" for c in clusters]),
+        }
+        label_of = _label_map(workspace, _param(params, "labels", str))
+        if label_of:
+            cols["label"] = pa.array(
+                [
+                    None if (v := label_of.get(str(e))) is None else str(v)
+                    for e in entity.to_pylist()
+                ]
+            )
+        cols["row"] = pa.array(rows)
+        proj = pa.table(cols)
         oid = outputs.register_output(
             workspace,
             "embeddings",
             None,
-            {"table": table, "source": emb_id or "features", "k": k, "method": "pca"},
+            {"table": table, "source": "features", "k": k, "method": "pca"},
             projection=proj,
         )
         ctx.log(f"projection {oid}: {proj.num_rows} points, {k} clusters")

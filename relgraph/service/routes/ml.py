@@ -79,12 +79,14 @@ def _list(kind: str, page: Paging, st: ServiceState) -> dict[str, Any]:
 
 
 async def _rows(
-    kind: str, output_id: str, page: Paging, st: ServiceState, file: str
+    kind: str, output_id: str, page: Paging, st: ServiceState, which: str
 ) -> dict[str, Any]:
-    d = outputs.output_dir(st.workspace, output_id, kind)
-    path = d / file
-    if not path.is_file():
-        raise HTTPException(404, f"{kind} '{output_id}' has no {file.split('.')[0]}")
+    out = outputs.find_output(st.workspace, output_id, kind)
+    path = out.projection if which == "projection" else out.data
+    if path is None:
+        raise HTTPException(
+            404, f"{kind} '{output_id}' has no {which}; start a 'project' job for it"
+        )
     rows, total = await pages.read_page_async(path, page.limit, page.offset)
     return page.page(rows, total)
 
@@ -102,8 +104,7 @@ def list_predictions(
 def get_predictions(
     output_id: str = OutputId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
 ) -> dict[str, Any]:
-    outputs.output_dir(st.workspace, output_id, "predictions")
-    return outputs.output_info(st.workspace, output_id)
+    return outputs.output_info(st.workspace, output_id, "predictions")
 
 
 @router.get("/predictions/{output_id}/rows", tags=["predictions"], summary="A page of predictions")
@@ -113,7 +114,7 @@ async def prediction_rows(
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
-    return await _rows("predictions", output_id, page, st, "data.parquet")
+    return await _rows("predictions", output_id, page, st, "data")
 
 
 @router.get(
@@ -131,8 +132,7 @@ def list_embeddings(
 def get_embeddings(
     output_id: str = OutputId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
 ) -> dict[str, Any]:
-    outputs.output_dir(st.workspace, output_id, "embeddings")
-    return outputs.output_info(st.workspace, output_id)
+    return outputs.output_info(st.workspace, output_id, "embeddings")
 
 
 @router.get("/embeddings/{output_id}/rows", tags=["embeddings"], summary="A page of embeddings")
@@ -142,7 +142,7 @@ async def embedding_rows(
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
-    return await _rows("embeddings", output_id, page, st, "data.parquet")
+    return await _rows("embeddings", output_id, page, st, "data")
 
 
 @router.get(
@@ -156,4 +156,4 @@ async def embedding_projection(
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
-    return await _rows("embeddings", output_id, page, st, "projection.parquet")
+    return await _rows("embeddings", output_id, page, st, "projection")

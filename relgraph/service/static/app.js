@@ -218,10 +218,12 @@ async function viewJob(id) {
 
 function resultLink(j) {
   const r = j.result || {};
-  if (j.kind === "project" && r.output_id) return h("a", { id: "open-projection", href: `#/embeddings/${r.output_id}` }, "Open the 3-D projection");
-  if (r.model_id) return h("a", { id: "open-model", href: `#/models/${r.model_id}` }, "Open the model");
-  if (r.output_id) return h("a", { href: `#/predictions/${r.output_id}` }, "Open the output");
-  return null;
+  const links = [];
+  if (r.model_id) links.push(h("a", { id: "open-model", href: `#/models/${encodeURIComponent(r.model_id)}` }, "Open the model"));
+  if (r.predictions) links.push(h("a", { id: "open-predictions", href: `#/predictions/${encodeURIComponent(r.predictions)}` }, "Open the predictions"));
+  if (r.output_id) links.push(h("a", { id: "open-projection", href: `#/embeddings/${encodeURIComponent(r.output_id)}` }, "Open the 3-D projection"));
+  if (r.snapshot_id) links.push(h("a", { href: "#/" }, "Open the tables"));
+  return links.length ? h("div", { class: "row" }, links) : null;
 }
 
 // -- query editor -------------------------------------------------------------------------
@@ -261,12 +263,20 @@ async function viewQuery() {
       poll();
     } catch (e) { toast(e.message); }
   };
+  const budget = h("select", { id: "train-budget" }, ["fast", "normal", "best"].map((b) => h("option", { value: b, text: `budget: ${b}` })));
+  const minutes = h("input", { id: "train-minutes", type: "number", min: "0.1", step: "0.1", placeholder: "minutes (optional)", style: "width:150px" });
+  const valCut = h("input", { id: "train-val-cutoff", placeholder: "val cut-off (optional)", size: 18 });
+  const testCut = h("input", { id: "train-test-cutoff", placeholder: "test cut-off (optional)", size: 18 });
   const trainBtn = kinds.includes("train")
-    ? h("button", { id: "train-btn", onclick: async () => {
+    ? h("span", { class: "row" }, budget, minutes, valCut, testCut, h("button", { id: "train-btn", onclick: async () => {
         if (!(await compile())) return;
-        try { const j = await api("/jobs", { method: "POST", body: { kind: "train", params: { query: text.value } } }); location.hash = `#/jobs/${j.id}`; }
+        const params = { query: text.value, budget: budget.value };
+        if (minutes.value) params.minutes = parseFloat(minutes.value);
+        if (valCut.value) params.val_cutoff = valCut.value;
+        if (testCut.value) params.test_cutoff = testCut.value;
+        try { const j = await api("/jobs", { method: "POST", body: { kind: "train", params } }); location.hash = `#/jobs/${j.id}`; }
         catch (e) { toast(e.message); }
-      } }, "Train")
+      } }, "Train"))
     : h("span", { class: "muted", id: "train-unavailable" }, "Training is not available on this server.");
   main().replaceChildren(h("h1", {}, "Predictive query"),
     h("div", { class: "card" }, text, h("div", { class: "row" },
@@ -277,13 +287,16 @@ async function viewQuery() {
 
 // -- models -------------------------------------------------------------------------------
 async function viewModels() {
-  main().replaceChildren(h("h1", {}, "Models"), h("div", { class: "card" }, pagedTable("/models", { id: "models-list", columns: ["id", "created", "metrics"] })),
-    h("p", { class: "muted" }, "Open a model: #/models/<id>"));
-  // Make ids clickable once rendered.
-  setTimeout(() => document.querySelectorAll("#models-list tbody tr").forEach((tr) => {
-    const td = tr.firstChild; const id = td.textContent;
-    td.replaceChildren(h("a", { href: `#/models/${encodeURIComponent(id)}`, text: id }));
-  }), 500);
+  const page = await api("/models?limit=100");
+  const testOf = (m, which) => { const s = (m.metrics || {})[which]; return s && s.test ? s.test[m.metric] : null; };
+  main().replaceChildren(h("h1", {}, "Models"), h("div", { class: "card", id: "models-list" }, page.items.length
+    ? h("table", { class: "data" },
+        h("thead", {}, h("tr", {}, ["model", "query", "metric", "GNN (test)", "LightGBM (test)", "created"].map((c) => h("th", { text: c })))),
+        h("tbody", {}, page.items.map((m) => h("tr", {},
+          h("td", {}, h("a", { href: `#/models/${encodeURIComponent(m.id)}`, text: m.id })),
+          h("td", { text: m.query || "", title: m.query || "" }), h("td", { text: m.metric || "" }),
+          h("td", { text: fmt(testOf(m, "gnn")) }), h("td", { text: fmt(testOf(m, "lightgbm")) }), h("td", { text: m.created })))))
+    : h("p", { class: "muted" }, "No models yet: write a query and press Train.")));
 }
 
 function curves(history) {
@@ -312,11 +325,16 @@ async function viewModel(id) {
     });
   })("", metrics);
   const chart = h("div", { id: "learning-curves", style: "height:360px" });
+  const preds = (await api("/predictions?limit=100")).items.filter((p) => p.model_id === id);
   main().replaceChildren(h("h1", {}, `Model ${id}`),
-    h("div", { class: "card" }, h("h2", {}, "Metrics"), dataTable(flat, ["metric", "value"])),
+    h("div", { class: "card" }, h("dl", { class: "kv" }, ["query", "metric", "snapshot_id", "created"].flatMap((k) => [h("dt", { text: k }), h("dd", { text: fmt(m[k]) })]))),
+    h("div", { class: "card", id: "model-metrics" }, h("h2", {}, "Metrics"), dataTable(flat, ["metric", "value"])),
+    h("div", { class: "card" }, h("h2", {}, "Predictions"), preds.length
+      ? preds.map((p) => h("div", {}, h("a", { href: `#/predictions/${encodeURIComponent(p.id)}`, text: p.id }), h("span", { class: "muted", text: ` ${p.rows} rows` })))
+      : h("p", { class: "muted" }, "None yet: start a 'predict' job.")),
     h("div", { class: "card" }, h("h2", {}, "Learning curves"), chart),
     h("div", { class: "card" }, h("h2", {}, "Everything stored"), h("pre", { text: JSON.stringify(m, null, 2) })));
-  const traces = curves(m.history || m.curves || m.learning_curve || (m.metrics && m.metrics.history));
+  const traces = curves(m.history);
   if (traces.length && window.Plotly) Plotly.newPlot(chart, traces, { margin: { t: 20 }, xaxis: { title: "epoch" } }, { responsive: true });
   else chart.replaceChildren(h("p", { class: "muted" }, "No learning curves stored with this model."));
 }
