@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -38,7 +38,7 @@ async def state(request: Request) -> ServiceState:
     return st
 
 
-def require(role: Role) -> Callable[..., TokenInfo]:
+def require(role: Role) -> Callable[..., Awaitable[TokenInfo]]:
     """A dependency admitting bearer tokens whose role is at least ``role`` (401/403 otherwise)."""
 
     async def check(

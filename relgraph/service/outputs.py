@@ -5,7 +5,7 @@ Two layouts are read:
 - the trainer's (``relgraph.train`` / ``relgraph.predict``)::
 
       models/<model_id>/model.json                    query, task, metrics, gnn_state.history
-      outputs/<model_id>/predictions-<split>.parquet  ENTITY, ANCHOR_TIMESTAMP, PREDICTION, ..., EMBEDDING
+      outputs/<model_id>/predictions-<split>.parquet  ENTITY, ANCHOR_TIMESTAMP, PREDICTION, ...
 
   a prediction file's id is ``<model_id>.<split>``;
 - the service's own (projection jobs, :func:`register_output`)::
@@ -21,7 +21,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +206,7 @@ def register_output(
             pq.write_table(data, tmp / "data.parquet")
         if projection is not None:
             pq.write_table(projection, tmp / "projection.parquet")
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        created = datetime.now(UTC).isoformat(timespec="seconds")
         atomic.write_text(
             tmp / "meta.json", json.dumps({"kind": kind, "created": created, **meta}, default=str)
         )
@@ -214,4 +214,4 @@ def register_output(
 
 
 def _mtime(p: Path) -> str:
-    return datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(p.stat().st_mtime, UTC).isoformat(timespec="seconds")

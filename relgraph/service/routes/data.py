@@ -128,7 +128,7 @@ async def table_rows(
     snap = _snap(st, snapshot_id)
     path = snap.table_path(table)  # StoreError (404) for an unknown table
     total = snap.manifest.row_counts[table]
-    rows, _ = await pages.read_page_async(path, page.limit, page.offset)
+    rows, _n = await pages.read_page_async(path, page.limit, page.offset)
     return page.page(rows, total) | {"columns": pages.column_names(path)}
 
 

@@ -183,7 +183,7 @@ async function viewJobs() {
     const page = await api("/jobs?limit=50");
     list.replaceChildren(h("div", { class: "card" }, h("table", { class: "data" },
       h("thead", {}, h("tr", {}, ["id", "kind", "status", "progress", "message", "created", "finished", ""].map((c) => h("th", { text: c })))),
-      h("tbody", {}, page.items.map((j) => h("tr", { "data-job": j.id, "data-status": j.status },
+      h("tbody", {}, page.items.map((j) => h("tr", { "data-job": j.id, "data-kind": j.kind, "data-status": j.status },
         h("td", {}, h("a", { href: `#/jobs/${j.id}`, text: j.id })), h("td", { text: j.kind }),
         h("td", {}, h("span", { class: `badge ${j.status}`, text: j.status })),
         h("td", {}, h("span", { class: "bar" }, h("span", { style: `width:${Math.round(100 * j.progress)}%` })), ` ${Math.round(100 * j.progress)}%`),
