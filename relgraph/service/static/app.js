@@ -46,7 +46,11 @@ async function api(path, opts = {}) {
     method: opts.method || "GET", headers,
     body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
   });
-  if (r.status === 401) { logout(); throw new Error("please log in"); }
+  if (r.status === 401) {
+    const body = await r.json().catch(() => ({}));
+    if (!location.hash.startsWith("#/login")) logout();
+    throw new Error((body && body.detail) || "please log in");
+  }
   const body = r.status === 204 ? null : await r.json().catch(() => ({}));
   if (!r.ok) {
     let msg = body && (body.message || body.detail);
@@ -238,7 +242,7 @@ async function viewQuery() {
     try {
       const r = await api("/queries/compile", { method: "POST", body: { query: text.value } });
       taskBox.replaceChildren(h("h2", {}, "Inferred task"), h("dl", { class: "kv", id: "task-kv" },
-        Object.entries(r.task).filter(([k]) => k !== "query").flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { "data-field": k, text: fmt(v) })])));
+        Object.entries(r.task).filter(([k]) => k !== "query").flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { "data-field": k, text: fmt(v && v.text ? v.text : v) })])));
       return true;
     } catch (e) {
       taskBox.replaceChildren(h("div", { id: "query-error", style: "color:var(--bad)", text: e.message }));
