@@ -229,7 +229,14 @@ class LocalJobRunner:
             for line in traceback.format_exc().splitlines():
                 self._append_log(job_id, line)
         else:
-            self._update(job_id, status="succeeded", finished=_now(), progress=1.0, result=result)
+            self._update(
+                job_id,
+                status="succeeded",
+                finished=_now(),
+                progress=1.0,
+                message="done",
+                result=result,
+            )
             self._append_log(job_id, "succeeded")
         finally:
             self._secrets.pop(job_id, None)
