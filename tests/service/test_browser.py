@@ -121,6 +121,7 @@ DEMO_QUERY = (
 
 
 @pytest.mark.skipif(not hasattr(api, "train"), reason="this build has no relgraph.api.train")
+@pytest.mark.timeout(2400)  # text features of F1 + a short training run on a shared CPU
 def test_dashboard_training_flow(live_server: LiveServer, tokens: dict[str, str]) -> None:
     """Write a query, train from the editor, watch the job, open the model and the 3-D view."""
     sync_api = pytest.importorskip("playwright.sync_api")
