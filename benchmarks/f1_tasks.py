@@ -42,7 +42,11 @@ def read_queries(path: Path) -> dict[str, str]:
         lines = [ln for ln in block.strip().splitlines() if ln.strip()]
         if not lines:
             continue
-        name = lines[0].lstrip("# ").split(":")[0].strip() if lines[0].startswith("#") else f"q{len(out)}"
+        name = (
+            lines[0].lstrip("# ").split(":")[0].strip()
+            if lines[0].startswith("#")
+            else f"q{len(out)}"
+        )
         out[name] = "\n".join(ln for ln in lines if not ln.startswith("#"))
     return out
 
@@ -53,7 +57,9 @@ def scale(metric: str, v: float) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--tasks", nargs="*", default=list(REFERENCE))
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--budget", default="normal")
@@ -84,7 +90,9 @@ def main() -> None:
                 "lightgbm": scale(metric, r.baseline.test[metric]),
                 "gnn_val": scale(metric, r.gnn.val[metric]),
                 "gnn_train_s": r.gnn.seconds,
-                "epochs": len(json.loads((r.path / "model.json").read_text())["gnn_state"]["history"]),
+                "epochs": len(
+                    json.loads((r.path / "model.json").read_text())["gnn_state"]["history"]
+                ),
                 "wall_s": wall,
                 "model_id": r.model_id,
                 "machine": f"{platform.node()} {os.cpu_count()} cpu, load {os.getloadavg()[0]:.1f}",
@@ -99,7 +107,10 @@ def main() -> None:
             )
 
     print()
-    print(f"{'task':<17}{'metric':<7}{'GNN (ours)':>18}{'LightGBM (ours)':>18}{'RDL GNN':>9}{'RB LGBM':>9}{'wall s':>9}")
+    print(
+        f"{'task':<17}{'metric':<7}{'GNN (ours)':>18}{'LightGBM (ours)':>18}"
+        f"{'RDL GNN':>9}{'RB LGBM':>9}{'wall s':>9}"
+    )
     for task, rows in runs.items():
         if not rows:
             continue
@@ -115,7 +126,8 @@ def main() -> None:
         beat = gnn > rdl if up else gnn < rdl
         print(
             f"{task:<17}{metric:<7}{ms('gnn'):>18}{ms('lightgbm'):>18}{rdl:>9}{lgbm:>9}{walls:>9.0f}"
-            f"  {'beats' if beat else 'does not beat'} RDL GNN (ratio {gnn / rdl:.3f}, n={len(rows)})"
+            f"  {'beats' if beat else 'does not beat'} RDL GNN "
+            f"(ratio {gnn / rdl:.3f}, n={len(rows)})"
         )
 
 

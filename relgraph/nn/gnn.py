@@ -18,7 +18,11 @@ def _et_key(et: EdgeType) -> str:
 
 
 def tree_depth(
-    num_nodes: dict[str, int], edge_index: dict[EdgeType, Tensor], seed_table: str, num_seeds: int, hops: int
+    num_nodes: dict[str, int],
+    edge_index: dict[EdgeType, Tensor],
+    seed_table: str,
+    num_seeds: int,
+    hops: int,
 ) -> dict[str, Tensor]:
     """Hop distance of each node from its seed in the sampler's computation trees.
 
@@ -64,7 +68,7 @@ class HeteroGNN(nn.Module):
         self.num_layers = num_layers
         self.aggr = aggr
         self.attention = attention
-        self.edge_types = [tuple(et) for et in edge_types]
+        self.edge_types: list[EdgeType] = [(et[0], et[1], et[2]) for et in edge_types]
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()
         self.roots = nn.ModuleList()
@@ -103,12 +107,13 @@ class HeteroGNN(nn.Module):
         edge_index: dict[EdgeType, Tensor],
         depth: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
-        edges = {tuple(et): ei for et, ei in edge_index.items() if ei.numel() > 0}
-        for layer, (convs, norms, roots) in enumerate(
-            zip(self.convs, self.norms, self.roots, strict=True)
-        ):
+        edges = {(et[0], et[1], et[2]): ei for et, ei in edge_index.items() if ei.numel() > 0}
+        for layer in range(self.num_layers):
+            convs: nn.ModuleDict = self.convs[layer]  # type: ignore[assignment]
+            norms: nn.ModuleDict = self.norms[layer]  # type: ignore[assignment]
+            roots: nn.ModuleDict = self.roots[layer]  # type: ignore[assignment]
             # 1. Which destination nodes this round updates (all, or those near a seed).
-            active: dict[str, Tensor | None] = {}
+            active: dict[str, Tensor] = {}
             remap: dict[str, Tensor] = {}
             if depth is not None:
                 limit = self.num_layers - 1 - layer
@@ -129,20 +134,18 @@ class HeteroGNN(nn.Module):
                         continue
                     ei = torch.stack([ei[0][keep], remap[dst][ei[1][keep]]])
                 if dst not in dst_x:
-                    idx = active.get(dst)
-                    dst_x[dst] = x[dst] if idx is None else x[dst][idx]
+                    dst_x[dst] = x[dst][active[dst]] if dst in active else x[dst]
                 out = convs[_et_key(et)]((x[src], dst_x[dst]), ei)
                 msg[dst] = msg[dst] + out if dst in msg else out
             # 3. Root term, norm, ReLU, residual.
             new = dict(x)
             for nt, m in msg.items():
-                idx = active.get(nt)
                 if not self.attention:
                     m = m + roots[key(nt)](dst_x[nt])
                 h = self.dropout(norms[key(nt)](m).relu())
-                if idx is None:
-                    new[nt] = x[nt] + h
+                if nt in active:
+                    new[nt] = x[nt].index_add(0, active[nt], h)
                 else:
-                    new[nt] = x[nt].index_add(0, idx, h)
+                    new[nt] = x[nt] + h
             x = new
         return x
