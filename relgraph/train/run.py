@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,9 @@ def train_task(
             "move --val-cutoff later or widen the query"
         )
     metric = metric_key(task)
+    if task_kind(task) == "link":
+        # Shallow per-item vectors let the ranker remember popular targets.
+        budget = replace(budget, base=budget.base.replace(id_embeddings=True))
     result_gnn: ModelScores | None = None
     result_bl: ModelScores | None = None
     trials: list[dict[str, Any]] = []
