@@ -266,7 +266,7 @@ class GNNTrainer:
                 loss.backward()  # type: ignore[no-untyped-call]
                 torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
                 opt.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
                 n += len(idx)
                 if time_limit is not None and time.monotonic() - start > time_limit:
                     break
