@@ -263,8 +263,16 @@ class GNNTrainer:
             for idx, batch in self._batches(tr, rng.permutation(len(tr)), sampler):
                 opt.zero_grad()
                 loss = self._loss(self.model_(self.features.frames, batch), tr, idx)
+                if not torch.isfinite(loss):
+                    # One bad batch must not poison the weights; skip it and say so.
+                    log.warning("non-finite loss in epoch %d; batch skipped", epoch + 1)
+                    continue
                 loss.backward()  # type: ignore[no-untyped-call]
-                torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
+                norm = torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
+                if not torch.isfinite(norm):
+                    log.warning("non-finite gradient in epoch %d; batch skipped", epoch + 1)
+                    opt.zero_grad()
+                    continue
                 opt.step()
                 total += float(loss.detach()) * len(idx)
                 n += len(idx)
@@ -379,7 +387,13 @@ class GNNTrainer:
             with torch.no_grad():
                 ranked = (torch.from_numpy(out) @ cand.t()).topk(min(k, cand.shape[0]), dim=1)
             return link_metrics(s.target, ranked.indices.numpy(), k)
-        return evaluate(self.kind, s.target, self._postprocess(out))
+        pred = self._postprocess(out)
+        if not np.isfinite(pred).all():
+            raise TrainingError(
+                f"the model produced {int((~np.isfinite(pred)).sum())} non-finite predictions; "
+                "lower the learning rate or check the features for extreme values"
+            )
+        return evaluate(self.kind, s.target, pred)
 
     def score(self, table: pa.Table) -> dict[str, float]:
         """All metrics of the task type on a labelled table."""
