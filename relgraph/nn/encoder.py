@@ -7,6 +7,7 @@ from typing import Any
 import torch
 import torch_frame
 from torch import Tensor, nn
+from torch_frame import NAStrategy
 from torch_frame.data.stats import StatType
 from torch_frame.nn import (
     EmbeddingEncoder,
@@ -31,7 +32,9 @@ def key(node_type: str) -> str:
 def _stype_encoders() -> dict[torch_frame.stype, Any]:
     return {
         torch_frame.categorical: EmbeddingEncoder(),
-        torch_frame.numerical: LinearEncoder(),
+        # NULLs become the column mean: with no strategy pytorch-frame zeroes the
+        # output but the weight gradient is NaN * 0 = NaN, which poisons training.
+        torch_frame.numerical: LinearEncoder(na_strategy=NAStrategy.MEAN),
         torch_frame.multicategorical: MultiCategoricalEmbeddingEncoder(),
         torch_frame.embedding: LinearEmbeddingEncoder(),
         torch_frame.timestamp: TimestampEncoder(),

@@ -147,8 +147,13 @@ def _to_matrix(
                 .to_numpy(zero_copy_only=False)
                 .astype(np.float64)
             )
+        elif pa.types.is_time(col.type) or pa.types.is_duration(col.type):
+            cols.append(col.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64))
         else:
-            cols.append(col.cast(pa.float64()).to_numpy(zero_copy_only=False))
+            try:
+                cols.append(col.cast(pa.float64()).to_numpy(zero_copy_only=False))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue  # a type LightGBM cannot read as a number: leave it out
         names.append(name)
     return np.column_stack(cols) if cols else np.zeros((t.num_rows, 0)), names, cats
 
