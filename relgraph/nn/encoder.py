@@ -7,6 +7,7 @@ from typing import Any
 import torch
 import torch_frame
 from torch import Tensor, nn
+from torch_frame import NAStrategy
 from torch_frame.data.stats import StatType
 from torch_frame.nn import (
     EmbeddingEncoder,
@@ -31,7 +32,9 @@ def key(node_type: str) -> str:
 def _stype_encoders() -> dict[torch_frame.stype, Any]:
     return {
         torch_frame.categorical: EmbeddingEncoder(),
-        torch_frame.numerical: LinearEncoder(),
+        # NULLs become the column mean: with no strategy pytorch-frame zeroes the
+        # output but the weight gradient is NaN * 0 = NaN, which poisons training.
+        torch_frame.numerical: LinearEncoder(na_strategy=NAStrategy.MEAN),
         torch_frame.multicategorical: MultiCategoricalEmbeddingEncoder(),
         torch_frame.embedding: LinearEmbeddingEncoder(),
         torch_frame.timestamp: TimestampEncoder(),
@@ -108,7 +111,11 @@ class HeteroTemporalEncoder(nn.Module):
         out: dict[str, Tensor] = {}
         for nt, t in node_time.items():
             timed = t != NO_TIME
-            rel = (seed_time[batch[nt]] - torch.where(timed, t, seed_time[batch[nt]])).float()
-            enc = self.lin[key(nt)](self.pe(rel / DAY))
+            seed_t = seed_time[batch[nt]]
+            rel = seed_t - torch.where(timed, t, seed_t)
+            # Many nodes share an age (seeds share anchor times, rows share dates):
+            # encode each distinct age once and gather.
+            uniq, inv = torch.unique(rel, return_inverse=True)
+            enc = self.lin[key(nt)](self.pe(uniq.float() / DAY))[inv]
             out[nt] = enc * timed.unsqueeze(-1).to(enc.dtype)
         return out

@@ -17,7 +17,7 @@ from enum import Enum
 from relgraph.errors import QueryError
 
 
-class Kind(str, Enum):
+class Kind(Enum):
     """Token kinds."""
 
     IDENT = "identifier"

@@ -48,7 +48,8 @@ def test_predict_parquet_matches_stored_model(trained) -> None:  # type: ignore[
     pred = api.predict(result.model_id, workspace=ws)
     t = pq.read_table(pred.destination)
     assert t.column_names == [
-        "ENTITY", "ANCHOR_TIMESTAMP", "PREDICTION", "TRUE_PROB", "EMBEDDING", "MODEL_ID", "SNAPSHOT_ID",
+        "ENTITY", "ANCHOR_TIMESTAMP", "PREDICTION", "TRUE_PROB", "EMBEDDING",
+        "MODEL_ID", "SNAPSHOT_ID",
     ]  # fmt: skip
     assert t.num_rows == result.rows["test"]
     assert set(t.column("MODEL_ID").to_pylist()) == {result.model_id}
@@ -65,9 +66,13 @@ def test_predict_to_sqlite_reads_back(trained, tmp_path: Path) -> None:  # type:
     for _ in range(2):  # writing twice replaces this model's rows, it does not duplicate them
         pred = api.predict(result.model_id, workspace=ws, to=f"sqlite:///{db}#preds")
     with sqlite3.connect(db) as con:
-        rows = con.execute('SELECT "ENTITY", "TRUE_PROB", "MODEL_ID", "SNAPSHOT_ID" FROM preds').fetchall()
+        rows = con.execute(
+            'SELECT "ENTITY", "TRUE_PROB", "MODEL_ID", "SNAPSHOT_ID" FROM preds'
+        ).fetchall()
     assert len(rows) == pred.rows
-    assert {r[2] for r in rows} == {result.model_id} and {r[3] for r in rows} == {result.snapshot_id}
+    assert {r[2] for r in rows} == {result.model_id} and {r[3] for r in rows} == {
+        result.snapshot_id
+    }
     assert all(0.0 <= r[1] <= 1.0 for r in rows)
 
 

@@ -5,7 +5,7 @@ Expected rows are worked out by hand from tests/query/conftest.py's CSVs.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -110,6 +110,14 @@ def test_static_target_splits_labelled_rows(shop: Snapshot) -> None:
     assert "TARGET" not in tables.test.table.column_names
 
 
+def test_static_condition_leaves_null_unlabelled(shop: Snapshot) -> None:
+    tables = api.training_tables("PREDICT users.age > 30 FOR EACH users.user_id", snapshot=shop)
+    assert tables.task.task_type.value == "binary" and not tables.task.temporal
+    labelled = [*tables.train.table.to_pylist(), *tables.val.table.to_pylist(),
+                *tables.test_labels().to_pylist()]  # fmt: skip
+    assert sorted((r["ENTITY"], r["TARGET"]) for r in labelled) == [(1, 1.0), (2, 1.0), (4, 0.0)]
+
+
 def test_training_tables_default_cutoffs(shop: Snapshot) -> None:
     tables = api.training_tables(f"PREDICT COUNT(orders.*, 0, 7) {U}", snapshot=shop)
     assert tables.val_cutoff < tables.test_cutoff
@@ -118,6 +126,38 @@ def test_training_tables_default_cutoffs(shop: Snapshot) -> None:
     for split in ("train", "val"):
         t = tables.split(split).table
         assert t.num_rows > 0
-        order = list(zip(t.column("ANCHOR_TIMESTAMP").to_pylist(), t.column("ENTITY").to_pylist(), strict=True))
+        order = list(
+            zip(
+                t.column("ANCHOR_TIMESTAMP").to_pylist(),
+                t.column("ENTITY").to_pylist(),
+                strict=True,
+            )
+        )
         assert order == sorted(order)
     assert max(tables.train.table.column("ANCHOR_TIMESTAMP").to_pylist()) < tables.val_cutoff
+
+
+def test_training_tables_accepts_a_compiled_task(shop: Snapshot) -> None:
+    text = f"PREDICT COUNT(orders.*, 0, 7) > 0 {U}"
+    task = api.compile_query(text, snapshot=shop)
+    a = api.training_tables(task, snapshot=shop, val_cutoff="2020-02-20", test_cutoff="2020-03-10")
+    b = api.training_tables(text, snapshot=shop, val_cutoff="2020-02-20", test_cutoff="2020-03-10")
+    assert a.task == b.task == task
+    assert a.train.table.equals(b.train.table) and a.test_labels().equals(b.test_labels())
+    assert repr(a).startswith("TaskTables(binary, train=")
+
+
+def test_cutoffs_accept_dates_strings_and_aware_times(shop: Snapshot) -> None:
+    from datetime import date
+
+    text = f"PREDICT COUNT(orders.*, 0, 7) > 0 {U}"
+    a = api.training_tables(text, snapshot=shop, val_cutoff=date(2020, 2, 20),
+                            test_cutoff="2020-03-10")  # fmt: skip
+    b = api.training_tables(
+        text, snapshot=shop, val_cutoff=D(2020, 2, 20, tzinfo=UTC),
+        test_cutoff=D(2020, 3, 10),
+    )  # fmt: skip
+    assert (a.val_cutoff, a.test_cutoff) == (b.val_cutoff, b.test_cutoff) == (
+        D(2020, 2, 20), D(2020, 3, 10)
+    )  # fmt: skip
+    assert a.train.table.equals(b.train.table)

@@ -52,7 +52,10 @@ def test_relbench_dnf_query_shape() -> None:
 @pytest.mark.parametrize(
     ("text", "printed"),
     [
-        ("PREDICT SUM(o.amount, 0, 7) FOR EACH u.id", "PREDICT SUM(o.amount, 0, 7, days) FOR EACH u.id"),
+        (
+            "PREDICT SUM(o.amount, 0, 7) FOR EACH u.id",
+            "PREDICT SUM(o.amount, 0, 7, days) FOR EACH u.id",
+        ),
         ("PREDICT u.country FOR u.id = 3", "PREDICT u.country FOR u.id = 3"),
         (
             "PREDICT LIST_DISTINCT(o.item, 0, 2, weeks) RANK TOP 12 FOR EACH u.id",
@@ -74,7 +77,10 @@ def test_relbench_dnf_query_shape() -> None:
             "PREDICT FIRST(o.status, 0, 10, hours) FOR EACH u.id "
             "ASSUMING u.name STARTS WITH 'a' AND u.name NOT IN ('x') AND u.age >= -1.5",
         ),
-        ('PREDICT "my table"."rank" FOR EACH "my table".id', 'PREDICT "my table"."rank" FOR EACH "my table".id'),
+        (
+            'PREDICT "my table"."rank" FOR EACH "my table".id',
+            'PREDICT "my table"."rank" FOR EACH "my table".id',
+        ),
     ],
 )
 def test_parse_then_print(text: str, printed: str) -> None:
@@ -107,6 +113,14 @@ def test_precedence_not_and_or() -> None:
         ("PREDICT u.a\nFOR EACH u.id\nWHERE u.b ==", 3, 12, "expected a constant"),
         ("PREDICT u.a RANK TOP 0 FOR EACH u.id", 1, 22, "k >= 1"),
         ("PREDICT u.a AND u.b = 1 FOR EACH u.id", 1, 13, "expected RANK|expected FOR"),
+        ("PREDICTS u.a FOR EACH u.id", 1, 1, r"did you mean PREDICT\?"),
+        (
+            "PREDICT CONT(o.*, 0, 1) FOR EACH u.id",
+            1,
+            9,
+            r"unknown aggregate 'CONT' \(did you mean COUNT\?\)",
+        ),
+        ("PREDICT COUNT(o.*, 0, 1, dyas) FOR EACH u.id", 1, 26, r"did you mean days\?"),
     ],
 )
 def test_errors_point_at_the_token(text: str, line: int, col: int, match: str) -> None:
@@ -123,3 +137,14 @@ def test_split_queries_names_paragraphs() -> None:
         ("a", "# a: first\nPREDICT u.x FOR u.id"),
         ("query_2", "PREDICT u.y FOR u.id"),
     ]
+
+
+def test_deep_nesting_is_a_query_error() -> None:
+    with pytest.raises(QueryError, match="nested more than"):
+        parse("PREDICT " + "(" * 5000 + "u.a = 1" + ")" * 5000 + " FOR u.id")
+    with pytest.raises(QueryError, match="nested more than"):
+        parse("PREDICT " + "NOT " * 5000 + "u.a = 1 FOR u.id")
+    assert (
+        parse("PREDICT " + "(" * 50 + "u.a = 1" + ")" * 50 + " FOR u.id").target
+        == parse("PREDICT u.a = 1 FOR u.id").target
+    )

@@ -107,7 +107,7 @@ def queries(draw: st.DrawFn) -> Query:
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(queries())
 def test_print_parse_round_trip(q: Query) -> None:
     text = q.to_pql()

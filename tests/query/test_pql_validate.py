@@ -46,6 +46,10 @@ from relgraph.store.snapshot import Snapshot
         ("PREDICT orders.amount FOR EACH users.user_id", 9, "static target must be a column of"),
         ("PREDICT users.user_id FOR EACH users.user_id", 9, "cannot predict the primary key"),
         ("PREDICT users.age FOR EACH users.user_id = 'x'", 28, "is a number"),
+        ("PREDICT users.age FOR EACH users.user_id WHERE users.signup > 'last week'", 48,
+         "is a time; compare it with a quoted date"),
+        ("PREDICT users.age FOR EACH users.user_id WHERE users.signup > 2020", 48,
+         "is a time"),
     ],
 )  # fmt: skip
 def test_semantic_errors(shop: Snapshot, text: str, col: int, match: str) -> None:
@@ -64,12 +68,39 @@ def test_aggregated_table_must_reach_entity(f1: Snapshot) -> None:
         api.compile_query("PREDICT COUNT(races.*, 0, 30) FOR EACH drivers.driverId", snapshot=f1)
 
 
+def test_ambiguous_path_is_refused() -> None:
+    from relgraph.query.parser import parse
+    from relgraph.query.validate import validate
+    from relgraph.schema.types import Column, ForeignKey, Schema, SType, TableSchema
+
+    def table(name: str, *fks: tuple[str, str], time: str | None = None) -> TableSchema:
+        cols = [Column("id", "int64", SType.id)] + [Column(c, "int64", SType.id) for c, _ in fks]
+        if time:
+            cols.append(Column(time, "timestamp[us]", SType.timestamp))
+        return TableSchema(
+            name, tuple(cols), "id", tuple(ForeignKey(c, t) for c, t in fks), time_column=time
+        )
+
+    # A transfer points at its sender and its receiver: which user does it belong to?
+    schema = Schema(
+        {"users": table("users"),
+         "transfers": table("transfers", ("sender", "users"), ("receiver", "users"), time="ts")}
+    )  # fmt: skip
+    text = "PREDICT COUNT(transfers.*, 0, 30) FOR EACH users.id"
+    with pytest.raises(
+        QueryError, match=r"in several ways \(transfers.sender; transfers.receiver\)"
+    ):
+        validate(parse(text), schema, text)
+
+
 @pytest.mark.parametrize(
     ("text", "task_type", "metric", "window_days"),
     [
         ("PREDICT COUNT(orders.*, 0, 30) > 0 FOR EACH users.user_id", TaskType.binary, "auroc", 30),
-        ("PREDICT MIN(orders.amount, 0, 7) <= 3 FOR EACH users.user_id", TaskType.binary, "auroc", 7),
-        ("PREDICT SUM(orders.amount, 0, 2, weeks) FOR EACH users.user_id", TaskType.regression, "mae", 14),
+        ("PREDICT MIN(orders.amount, 0, 7) <= 3 FOR EACH users.user_id", TaskType.binary,
+         "auroc", 7),
+        ("PREDICT SUM(orders.amount, 0, 2, weeks) FOR EACH users.user_id", TaskType.regression,
+         "mae", 14),
         ("PREDICT COUNT(orders.*, 0, 30) FOR EACH users.user_id", TaskType.regression, "mae", 30),
         ("PREDICT FIRST(orders.status, 0, 30) FOR EACH users.user_id", TaskType.multiclass,
          "accuracy", 30),
@@ -97,6 +128,8 @@ def test_task_details(shop: Snapshot) -> None:
         snapshot=shop,
     )
     assert (link.k, link.target_entity_table, link.target_table) == (2, "items", "orders")
-    mc = api.compile_query("PREDICT FIRST(orders.status, 0, 30) FOR EACH users.user_id", snapshot=shop)
+    mc = api.compile_query(
+        "PREDICT FIRST(orders.status, 0, 30) FOR EACH users.user_id", snapshot=shop
+    )
     assert mc.classes == ("cancelled", "done")
     assert repr(mc) == "Task(multiclass, users.user_id, metric=accuracy, window=30d)"

@@ -40,16 +40,18 @@ def planted(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 
 
 def _gnn_auroc(planted, config: ModelConfig) -> float:  # type: ignore[no-untyped-def]
-    snap, data, graph, feats = planted
+    _snap, data, graph, feats = planted
     tr = GNNTrainer(task=TASK, graph=graph, features=feats, config=config, seed=0)
     tr.fit(data.train, data.val, patience=20)
     return tr.score(data.test)["auroc"]
 
 
+@pytest.mark.slow
 def test_two_layer_gnn_finds_the_two_hop_signal(planted) -> None:  # type: ignore[no-untyped-def]
     assert _gnn_auroc(planted, SMALL) > 0.85
 
 
+@pytest.mark.slow
 def test_models_without_two_hops_stay_near_chance(planted) -> None:  # type: ignore[no-untyped-def]
     snap, data, _graph, _feats = planted
     # The users' own columns alone (no graph).
@@ -66,8 +68,12 @@ def test_models_without_two_hops_stay_near_chance(planted) -> None:  # type: ign
 
 
 def test_training_is_deterministic(planted) -> None:  # type: ignore[no-untyped-def]
-    snap, data, graph, feats = planted
+    _snap, data, graph, feats = planted
     cfg = SMALL.replace(epochs=1)
-    a = GNNTrainer(task=TASK, graph=graph, features=feats, config=cfg, seed=3).fit(data.train, data.val)
-    b = GNNTrainer(task=TASK, graph=graph, features=feats, config=cfg, seed=3).fit(data.train, data.val)
+    a = GNNTrainer(task=TASK, graph=graph, features=feats, config=cfg, seed=3).fit(
+        data.train, data.val
+    )
+    b = GNNTrainer(task=TASK, graph=graph, features=feats, config=cfg, seed=3).fit(
+        data.train, data.val
+    )
     np.testing.assert_allclose(a.predict_raw(data.test), b.predict_raw(data.test), rtol=1e-5)
