@@ -337,7 +337,7 @@ async function viewModel(id) {
       ? preds.map((p) => h("div", {}, h("a", { href: `#/predictions/${encodeURIComponent(p.id)}`, text: p.id }), h("span", { class: "muted", text: ` ${p.rows} rows` })))
       : h("p", { class: "muted" }, "None yet: start a 'predict' job.")),
     h("div", { class: "card" }, h("h2", {}, "Learning curves"), chart),
-    h("div", { class: "card" }, h("h2", {}, "Everything stored"), h("pre", { text: JSON.stringify(m, null, 2) })));
+    h("details", { class: "card" }, h("summary", {}, "Everything stored"), h("pre", { text: JSON.stringify(m, null, 2) })));
   const traces = curves(m.history);
   if (traces.length && window.Plotly) Plotly.newPlot(chart, traces, { margin: { t: 20 }, xaxis: { title: "epoch" } }, { responsive: true });
   else chart.replaceChildren(h("p", { class: "muted" }, "No learning curves stored with this model."));
