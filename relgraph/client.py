@@ -1,0 +1,319 @@
+"""The Python SDK: the same calls as :mod:`relgraph.api`, against a ``relgraph serve`` server.
+
+A notebook writes the same code against a laptop workspace or a server::
+
+    import relgraph.api as rg                     # local
+    rg = relgraph.Client("http://host:8000", token)  # remote
+
+    snap = rg.snapshot()                          # Snapshot / RemoteSnapshot
+    snap.schema["results"].primary_key
+    snap.read_table("drivers")                    # pyarrow.Table either way
+    rg.ingest("examples/f1").snapshot.id          # remote: runs as a job, waits for it
+
+Example:
+    >>> c = Client("http://127.0.0.1:9", "rg_x_y")
+    >>> c
+    Client('http://127.0.0.1:9')
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pyarrow as pa
+
+from relgraph.errors import JobError, QueryError, RelgraphError, StoreError
+from relgraph.schema.types import Schema
+
+PAGE = 1000
+
+
+class ServiceError(RelgraphError):
+    """The server refused a request (``status`` is the HTTP status)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class RemoteManifest:
+    id: str
+    source: str
+    created: str
+    parent: str | None
+    row_counts: dict[str, int]
+    validation: dict[str, Any] = field(default_factory=dict)
+
+
+class RemoteSnapshot:
+    """A snapshot on the server: the reading half of :class:`relgraph.store.snapshot.Snapshot`."""
+
+    def __init__(self, client: Client, summary: dict[str, Any], schema: Schema) -> None:
+        self._client = client
+        self.schema = schema
+        self.manifest = RemoteManifest(
+            id=summary["snapshot_id"],
+            source=summary["source"],
+            created=summary["created"],
+            parent=summary.get("parent"),
+            row_counts={n: t["rows"] for n, t in summary["tables"].items()},
+        )
+
+    def __repr__(self) -> str:
+        return f"RemoteSnapshot(id={self.id[:12]!r}, tables={len(self.manifest.row_counts)})"
+
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+    @property
+    def table_names(self) -> list[str]:
+        return list(self.manifest.row_counts)
+
+    def read_table(
+        self, name: str, columns: list[str] | None = None, *, limit: int | None = None
+    ) -> pa.Table:
+        """The table's rows (all, or the first ``limit``) as Arrow, fetched page by page."""
+        if name not in self.manifest.row_counts:
+            raise StoreError(
+                f"snapshot {self.id[:12]} has no table '{name}'; "
+                f"tables: {', '.join(self.table_names)}"
+            )
+        rows = list(self._client._pages(f"/snapshots/{self.id}/tables/{name}/rows", limit=limit))
+        tbl = pa.Table.from_pylist(rows)
+        return tbl.select(columns) if columns else tbl
+
+    def stats(self, name: str) -> dict[str, Any]:
+        s: dict[str, Any] = self._client._get(f"/snapshots/{self.id}/tables/{name}/stats")
+        return s
+
+    def validation(self) -> dict[str, Any]:
+        v: dict[str, Any] = self._client._get(f"/snapshots/{self.id}/validation")["validation"]
+        return v
+
+
+@dataclass
+class Job:
+    """A job on the server; ``wait()`` polls until it finishes."""
+
+    client: Client
+    id: str
+    kind: str
+    status: str
+    progress: float
+    result: dict[str, Any]
+    error: str | None
+
+    @classmethod
+    def _from(cls, client: Client, d: dict[str, Any]) -> Job:
+        return cls(
+            client,
+            d["id"],
+            d["kind"],
+            d["status"],
+            d["progress"],
+            d.get("result") or {},
+            d.get("error"),
+        )
+
+    def refresh(self) -> Job:
+        d = self.client._get(f"/jobs/{self.id}")
+        self.status, self.progress, self.result, self.error = (
+            d["status"],
+            d["progress"],
+            d.get("result") or {},
+            d.get("error"),
+        )
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+    def wait(self, timeout: float = 3600.0, poll: float = 0.25) -> Job:
+        """Block until the job finishes; raises :class:`JobError` if it did not succeed."""
+        deadline = time.monotonic() + timeout
+        while not self.refresh().done:
+            if time.monotonic() > deadline:
+                raise JobError(f"job '{self.id}' still {self.status} after {timeout:.0f} s")
+            time.sleep(poll)
+        if self.status != "succeeded":
+            raise JobError(
+                f"job '{self.id}' ({self.kind}) {self.status}: {self.error or ''}".rstrip(": ")
+            )
+        return self
+
+    def logs(self) -> list[str]:
+        return list(self.client._pages(f"/jobs/{self.id}/logs"))
+
+    def cancel(self) -> Job:
+        self.client._post(f"/jobs/{self.id}/cancel")
+        return self.refresh()
+
+    def retry(self) -> Job:
+        return Job._from(self.client, self.client._post(f"/jobs/{self.id}/retry"))
+
+
+@dataclass(frozen=True)
+class RemoteIngestResult:
+    snapshot: RemoteSnapshot
+    created: bool
+    job: Job
+
+
+class Client:
+    """A relgraph server at ``url`` reached with the API ``token``."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url + "/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- transport ----------------------------------------------------------------
+    def _check(self, r: httpx.Response) -> Any:
+        if r.status_code < 400:
+            return r.json() if r.content else None
+        try:
+            body = r.json()
+        except ValueError:
+            body = {"message": r.text}
+        msg = body.get("message") or body.get("detail") or r.reason_phrase
+        if not isinstance(msg, str):
+            msg = str(msg)
+        if body.get("error") == "QueryError" and "line" in body:
+            # The server's message already ends in "at line:col".
+            err = QueryError(msg.rsplit(" at ", 1)[0], line=body["line"], col=body["col"])
+            raise err
+        if r.status_code == 404:
+            raise StoreError(msg)
+        raise ServiceError(f"{r.status_code}: {msg}", status=r.status_code)
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return self._check(self._http.get(path, params=params))
+
+    def _post(self, path: str, json: Any = None) -> Any:
+        return self._check(self._http.post(path, json=json))
+
+    def _pages(self, path: str, *, limit: int | None = None) -> Iterator[Any]:
+        offset = 0
+        while True:
+            size = PAGE if limit is None else min(PAGE, limit - offset)
+            if size <= 0:
+                return
+            page = self._get(path, limit=size, offset=offset)
+            yield from page["items"]
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                return
+
+    # -- the api mirror --------------------------------------------------------------
+    def snapshots(self) -> list[RemoteSnapshot]:
+        """All snapshots, oldest first (as :func:`relgraph.api.snapshots`)."""
+        return [self.snapshot(s["snapshot_id"]) for s in reversed(list(self._pages("/snapshots")))]
+
+    def snapshot(self, snapshot_id: str | None = None) -> RemoteSnapshot:
+        sid = snapshot_id or "latest"
+        summary = self._get(f"/snapshots/{sid}")
+        schema = Schema.from_dict(
+            self._get(f"/snapshots/{summary['snapshot_id']}/schema")["schema"]
+        )
+        return RemoteSnapshot(self, summary, schema)
+
+    def snapshot_summary(self, snap: RemoteSnapshot | str | None = None) -> dict[str, Any]:
+        sid = snap.id if isinstance(snap, RemoteSnapshot) else (snap or "latest")
+        summary: dict[str, Any] = self._get(f"/snapshots/{sid}")
+        return summary
+
+    def ingest(
+        self, source: str, *, strict: bool = False, wait: bool = True
+    ) -> RemoteIngestResult | Job:
+        """Ingest ``source`` (a path on the server) as a job; waits and returns the result."""
+        job = Job._from(self, self._post("/sources", {"source": source, "strict": strict}))
+        if not wait:
+            return job
+        job.wait()
+        return RemoteIngestResult(
+            self.snapshot(job.result["snapshot_id"]), bool(job.result["created"]), job
+        )
+
+    def compile_query(self, text: str, *, snapshot: str | None = None) -> dict[str, Any]:
+        """The inferred task of a query (a dict with the fields of :class:`relgraph.query.Task`)."""
+        task: dict[str, Any] = self._post(
+            "/queries/compile", {"query": text, "snapshot": snapshot}
+        )["task"]
+        return task
+
+    def submit(self, kind: str, **params: Any) -> Job:
+        return Job._from(self, self._post("/jobs", {"kind": kind, "params": params}))
+
+    def train(
+        self,
+        query_text: str,
+        *,
+        snapshot: str | None = None,
+        budget: str | None = None,
+        wait: bool = True,
+    ) -> Job:
+        job = self.submit("train", query=query_text, snapshot=snapshot, budget=budget)
+        return job.wait() if wait else job
+
+    def predict(self, model_id: str, *, wait: bool = True) -> Job:
+        job = self.submit("predict", model_id=model_id)
+        return job.wait() if wait else job
+
+    def job(self, job_id: str) -> Job:
+        return Job._from(self, self._get(f"/jobs/{job_id}"))
+
+    def jobs(self, *, status: str | None = None, limit: int = 50) -> list[Job]:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        return [Job._from(self, d) for d in self._get("/jobs", **params)["items"]]
+
+    def models(self) -> list[dict[str, Any]]:
+        return list(self._pages("/models"))
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        m: dict[str, Any] = self._get(f"/models/{model_id}")
+        return m
+
+    def predictions(self, output_id: str, *, limit: int | None = None) -> pa.Table:
+        return pa.Table.from_pylist(
+            list(self._pages(f"/predictions/{output_id}/rows", limit=limit))
+        )
+
+    def embeddings(self, output_id: str, *, limit: int | None = None) -> pa.Table:
+        return pa.Table.from_pylist(list(self._pages(f"/embeddings/{output_id}/rows", limit=limit)))
+
+    def projection(self, output_id: str, *, limit: int | None = None) -> pa.Table:
+        return pa.Table.from_pylist(
+            list(self._pages(f"/embeddings/{output_id}/projection", limit=limit))
+        )

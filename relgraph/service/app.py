@@ -1,0 +1,210 @@
+"""The FastAPI application: REST API under ``/api/v1``, the dashboard at ``/``.
+
+Example:
+    >>> from relgraph.service import create_app
+    >>> app = create_app("/tmp/rg-doctest-app")
+    >>> app.title
+    'relgraph'
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from relgraph.errors import (
+    DataValidationError,
+    JobError,
+    QueryError,
+    RelgraphError,
+    SchemaError,
+    SourceError,
+    StoreError,
+)
+from relgraph.service.auth import TokenStore
+from relgraph.service.deps import ServiceState
+from relgraph.service.routes import admin, data, jobs, ml
+from relgraph.service.runner import JobRunner, LocalJobRunner
+from relgraph.service.secrets import redact_params
+from relgraph.service.tasks import default_kinds
+
+log = logging.getLogger("relgraph.service")
+
+API_PREFIX = "/api/v1"
+MAX_BODY_BYTES = 1 << 20
+STATIC = Path(__file__).parent / "static"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(self.max_bytes, send)
+            return
+        seen = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return msg
+
+        async def tracking_send(msg: Message) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _too_large(self.max_bytes, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(limit: int, send: Send) -> None:
+    body = json.dumps(
+        {"error": "RequestTooLarge", "message": f"request body over {limit} bytes"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def status_for(e: RelgraphError) -> int:
+    """The HTTP status of a relgraph error: what the caller can fix is 4xx."""
+    if isinstance(e, StoreError):
+        return 404
+    if isinstance(e, JobError):
+        return 404 if str(e.message).startswith("no job") else 409
+    if isinstance(e, QueryError | SchemaError | DataValidationError):
+        return 422
+    if isinstance(e, SourceError):
+        return 400
+    if type(e).__name__ == "NotImplementedError":
+        return 501
+    return 400
+
+
+def error_body(e: RelgraphError) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": type(e).__name__, "message": e.message}
+    for k in ("table", "column", "row", "line", "col"):
+        if getattr(e, k, None) is not None:
+            body[k] = getattr(e, k)
+    return body
+
+
+def create_app(
+    workspace: str | Path,
+    *,
+    runner: JobRunner | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    job_workers: int = 1,
+) -> FastAPI:
+    """The relgraph service for ``workspace``.
+
+    Args:
+        workspace: The workspace folder (snapshots, models, outputs, tokens).
+        runner: The job system; a :class:`LocalJobRunner` on this workspace by default.
+        max_body_bytes: Request bodies above this are refused with 413.
+        job_workers: Worker threads of the default runner.
+    """
+    ws = Path(workspace)
+    ws.mkdir(parents=True, exist_ok=True)
+    job_runner = runner or LocalJobRunner(
+        ws, default_kinds(ws), workers=job_workers, redact=redact_params
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        job_runner.shutdown()
+
+    app = FastAPI(
+        title="relgraph",
+        version="0.1.0",
+        description="Predictions from relational data. Every endpoint but /health needs "
+        "`Authorization: Bearer <token>` (create one with `relgraph token create --role viewer`).",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.relgraph = ServiceState(workspace=ws, tokens=TokenStore(ws), runner=job_runner)
+
+    @app.exception_handler(RelgraphError)
+    async def relgraph_error(_: Request, e: Exception) -> Response:
+        assert isinstance(e, RelgraphError)
+        return JSONResponse(error_body(e), status_code=status_for(e))
+
+    @app.get("/health", tags=["health"], summary="Liveness (no token needed)")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for r in (data.router, jobs.router, ml.router, admin.router):
+        app.include_router(r, prefix=API_PREFIX)
+
+    # -- dashboard: static files, no token needed (they hold no data) ----------------
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> Response:
+        # Served from the installed plotly package, which ships it: no copy in our tree.
+        path = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+        return FileResponse(
+            str(path),
+            media_type="application/javascript",
+            headers={"Cache-Control": "max-age=86400"},
+        )
+
+    @app.get("/dashboard", include_in_schema=False)
+    def dashboard() -> RedirectResponse:
+        return RedirectResponse("/")
+
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)  # type: ignore[arg-type]
+    return app

@@ -1,0 +1,114 @@
+"""FastAPI dependencies shared by the routers: auth by role, paging, app state."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from fastapi import HTTPException, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from relgraph.service.auth import Role, TokenInfo, TokenStore
+from relgraph.service.runner import JobRunner
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 50
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from `relgraph token create`.")
+
+
+@dataclass
+class ServiceState:
+    """What every request handler can reach: the workspace, its tokens and the job runner."""
+
+    workspace: Path
+    tokens: TokenStore
+    runner: JobRunner
+
+
+async def state(request: Request) -> ServiceState:
+    # async (as are all dependencies here): cheap, and each sync one costs a thread hop.
+    st: ServiceState = request.app.state.relgraph
+    return st
+
+
+def require(role: Role) -> Callable[..., Awaitable[TokenInfo]]:
+    """A dependency admitting bearer tokens whose role is at least ``role`` (401/403 otherwise)."""
+
+    async def check(
+        request: Request,
+        cred: HTTPAuthorizationCredentials | None = Security(_bearer),
+    ) -> TokenInfo:
+        if cred is None:
+            raise HTTPException(
+                401,
+                "missing bearer token: send 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        st: ServiceState = request.app.state.relgraph
+        info = st.tokens.verify(cred.credentials)
+        if info is None:
+            raise HTTPException(
+                401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if not info.role.allows(role):
+            raise HTTPException(
+                403, f"a {info.role.value} token cannot do this; it needs the {role.value} role"
+            )
+        request.state.token = info
+        return info
+
+    check.required_role = role  # type: ignore[attr-defined]  # read by the auth tests
+    return check
+
+
+viewer = require(Role.viewer)
+editor = require(Role.editor)
+admin = require(Role.admin)
+
+
+@dataclass(frozen=True)
+class Paging:
+    limit: int
+    offset: int
+
+    def page(self, items: list[Any], total: int) -> dict[str, Any]:
+        return {"items": items, "total": total, "limit": self.limit, "offset": self.offset}
+
+
+async def paging(
+    limit: int = Query(
+        DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT})."
+    ),
+    offset: int = Query(0, ge=0, le=2**31, description="Items to skip."),
+) -> Paging:
+    return Paging(limit=limit, offset=offset)
+
+
+def json_value(v: Any) -> Any:
+    """A JSON-safe value: NaN/inf become null, times ISO strings, bytes are elided."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, datetime | date | time):
+        return v.isoformat()
+    if isinstance(v, timedelta):
+        return v.total_seconds()
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, bytes):
+        return f"<{len(v)} bytes>"
+    if isinstance(v, list | tuple):
+        return [json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): json_value(x) for k, x in v.items()}
+    return v
+
+
+def rows_json(table: pa.Table) -> list[dict[str, Any]]:
+    return [{k: json_value(v) for k, v in row.items()} for row in table.to_pylist()]

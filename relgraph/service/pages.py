@@ -1,0 +1,102 @@
+"""Paged reads of Parquet files, served from an in-memory cache.
+
+Snapshot tables and job outputs are immutable once written (atomic rename), so a
+file's (path, size, mtime) names its content and a cached Arrow table is never
+stale. Slicing a cached table costs ~1 ms against ~60-90 ms for re-reading the
+file per request, which is what keeps paging under the p99 target.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from relgraph.service.deps import rows_json
+
+MAX_CACHE_BYTES = 512 << 20
+# Files bigger than this are not cached whole: their pages are read by row group.
+MAX_CACHED_FILE_BYTES = 128 << 20
+
+_lock = threading.Lock()
+_cache: OrderedDict[tuple[str, int, int], pa.Table] = OrderedDict()
+_cached_bytes = 0
+
+
+def _key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
+def _table(path: Path) -> pa.Table | None:
+    global _cached_bytes
+    key = _key(path)
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    if key[1] > MAX_CACHED_FILE_BYTES:
+        return None
+    table = pq.read_table(path)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = table
+            _cached_bytes += table.nbytes
+            while _cached_bytes > MAX_CACHE_BYTES and len(_cache) > 1:
+                _, old = _cache.popitem(last=False)
+                _cached_bytes -= old.nbytes
+    return table
+
+
+def _slice_by_row_groups(path: Path, offset: int, limit: int) -> pa.Table:
+    f = pq.ParquetFile(path)
+    parts, start = [], 0
+    for i in range(f.num_row_groups):
+        n = f.metadata.row_group(i).num_rows
+        if start + n > offset and start < offset + limit:
+            parts.append(f.read_row_group(i))
+        elif parts:
+            break
+        if not parts:
+            start += n
+    if not parts:
+        return f.schema_arrow.empty_table()
+    return pa.concat_tables(parts).slice(offset - start, limit)
+
+
+def is_cached(path: Path) -> bool:
+    with _lock:
+        return _key(path) in _cache
+
+
+async def read_page_async(path: Path, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """:func:`read_page` and :func:`num_rows` for async handlers: on the event loop when
+    the file is cached (~1 ms), on a worker thread when it must be read first."""
+    if is_cached(path):
+        return read_page(path, limit, offset), num_rows(path)
+    return await anyio.to_thread.run_sync(lambda: (read_page(path, limit, offset), num_rows(path)))
+
+
+def read_page(path: Path, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Rows ``offset .. offset+limit`` of a Parquet file as JSON-safe dicts."""
+    table = _table(path)
+    page = (
+        table.slice(offset, limit)
+        if table is not None
+        else _slice_by_row_groups(path, offset, limit)
+    )
+    return rows_json(page)
+
+
+def num_rows(path: Path) -> int:
+    table = _table(path)
+    return table.num_rows if table is not None else int(pq.read_metadata(path).num_rows)
+
+
+def column_names(path: Path) -> list[str]:
+    return list(pq.read_schema(path).names)

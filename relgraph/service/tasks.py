@@ -1,0 +1,439 @@
+"""The job kinds the service runs, each a thin call into :mod:`relgraph.api`.
+
+Kinds whose facade function is not in this build (``train`` before the training stack
+lands, say) are left out of :func:`default_kinds`, so ``GET /jobs/kinds`` tells the truth.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from relgraph import api
+from relgraph.errors import JobError
+from relgraph.service import outputs
+from relgraph.service.runner import JobContext, JobFn
+
+MAX_PROJECTION_ROWS = 20_000
+
+
+def _param(
+    params: dict[str, Any], name: str, typ: type, default: Any = None, *, required: bool = False
+) -> Any:
+    if name not in params or params[name] is None:
+        if required:
+            raise JobError(f"job parameter '{name}' is required")
+        return default
+    value = params[name]
+    if (typ is int and isinstance(value, bool)) or not isinstance(value, typ):
+        raise JobError(
+            f"job parameter '{name}' must be a {typ.__name__}, got {type(value).__name__}"
+        )
+    return value
+
+
+def ingest_job(workspace: Path) -> JobFn:
+    def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        source = _param(params, "source", str, required=True)
+        strict = _param(params, "strict", bool, False)
+        ctx.log(f"reading {_redacted(source)}")
+
+        def progress(name: str, done: int, total: int) -> None:
+            ctx.progress(done / max(total, 1) * 0.9, f"read {name}")
+            ctx.log(f"read table {name} ({done}/{total})")
+
+        res = api.ingest(source, workspace=workspace, strict=strict, progress=progress)
+        ctx.log(f"snapshot {res.snapshot.id} ({'new' if res.created else 'unchanged'})")
+        return {
+            "snapshot_id": res.snapshot.id,
+            "created": res.created,
+            "warnings": len(res.report.warnings),
+        }
+
+    return run
+
+
+def label_stats_job(workspace: Path) -> JobFn:
+    """Compile a query and count its training labels per split (the query editor's numbers)."""
+
+    def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        query = _param(params, "query", str, required=True)
+        snapshot = _param(params, "snapshot", str)
+        ctx.progress(0.1, "compiling")
+        tables = api.training_tables(query, workspace=workspace, snapshot=snapshot)  # type: ignore[attr-defined]
+        ctx.progress(0.8, "counting labels")
+        out: dict[str, Any] = {"task": task_dict(tables.task), "splits": {}}
+        for split in ("train", "val"):
+            tt = getattr(tables, split)
+            out["splits"][split] = _target_stats(tt.table)
+        out["splits"]["test"] = _target_stats(tables.test_labels())
+        for k in ("val_cutoff", "test_cutoff"):
+            out[k] = str(getattr(tables, k, None))
+        return out
+
+    return run
+
+
+def _target_stats(table: pa.Table) -> dict[str, Any]:
+    n = table.num_rows
+    stats: dict[str, Any] = {"rows": n}
+    if "ANCHOR_TIMESTAMP" in table.column_names and n:
+        stats["anchors"] = len(set(table.column("ANCHOR_TIMESTAMP").to_pylist()))
+    if "TARGET" in table.column_names and n:
+        col = table.column("TARGET")
+        if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+            arr = np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
+            arr = arr[np.isfinite(arr)]
+            if arr.size:
+                stats |= {
+                    "mean": float(arr.mean()),
+                    "min": float(arr.min()),
+                    "max": float(arr.max()),
+                }
+                values, counts = np.unique(arr, return_counts=True)
+                if values.size <= 20:
+                    stats["distribution"] = {
+                        str(v if v % 1 else int(v)): int(c)
+                        for v, c in zip(values, counts, strict=True)
+                    }
+        elif pa.types.is_list(col.type):
+            lens = [len(v or []) for v in col.to_pylist()]
+            stats["mean_targets"] = float(np.mean(lens)) if lens else 0.0
+    return stats
+
+
+def task_dict(task: Any) -> dict[str, Any]:
+    """A JSON-ready view of a :class:`relgraph.query.Task` (whatever its exact fields)."""
+    from dataclasses import asdict, is_dataclass
+
+    raw = asdict(task) if is_dataclass(task) and not isinstance(task, type) else dict(vars(task))
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        if hasattr(v, "value"):
+            v = v.value
+        elif hasattr(v, "total_seconds"):
+            v = {"seconds": v.total_seconds(), "text": str(v)}
+        elif isinstance(v, tuple):
+            v = [str(x) if not isinstance(x, int | float | str) else x for x in v]
+        elif v is not None and not isinstance(v, int | float | str | bool | list | dict):
+            v = str(v)
+        out[k] = v
+    return out
+
+
+def train_job(workspace: Path) -> JobFn:
+    """Train (relgraph.api.train), then by default predict the test split and project the
+    entities' embeddings, so the dashboard has metrics, curves and a 3-D view at the end."""
+
+    def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        query = _param(params, "query", str, required=True)
+        kwargs: dict[str, Any] = {
+            "workspace": workspace,
+            "snapshot": _param(params, "snapshot", str),
+            "budget": _param(params, "budget", str, "fast"),
+        }
+        for name, typ in (
+            ("trials", int),
+            ("minutes", float),
+            ("val_cutoff", str),
+            ("test_cutoff", str),
+        ):
+            value = params.get(name)
+            if value is not None:
+                if typ is float and isinstance(value, int) and not isinstance(value, bool):
+                    value = float(value)
+                kwargs[name] = _param({name: value}, name, typ)
+        then_predict = _param(params, "predict", bool, True)
+        ctx.log(f"training ({kwargs['budget']} budget)")
+        ctx.progress(0.01, "labels")
+        result = api.train(
+            query, progress=_train_progress(ctx, 0.0, 0.8 if then_predict else 0.98), **kwargs
+        )  # type: ignore[attr-defined]
+        out = _result_dict(result)
+        out.pop("path", None)  # a server path: of no use to a client
+        ctx.log(f"model {result.model_id}")
+        if then_predict:
+            ctx.progress(0.82, "predicting the test split")
+            pred = api.predict(result.model_id, workspace=workspace)  # type: ignore[attr-defined]
+            out["predictions"] = f"{result.model_id}.{pred.split}"
+            ctx.log(f"predictions {out['predictions']}: {pred.rows} rows")
+            ctx.progress(0.92, "projecting embeddings")
+            out["output_id"] = _project_predictions(workspace, out["predictions"], k=5, labels=None)
+            ctx.log(f"projection {out['output_id']}")
+        return out
+
+    return run
+
+
+def _train_progress(
+    ctx: JobContext, start: float, end: float
+) -> Callable[[str, dict[str, Any]], None]:
+    """relgraph.train reports ``(stage, info)``; epochs give the fraction within training."""
+    stages = {
+        "labels": 0.02,
+        "graph": 0.05,
+        "features": 0.1,
+        "trial": 0.12,
+        "evaluate": 0.9,
+        "lightgbm": 0.93,
+    }
+
+    def progress(stage: str, info: dict[str, Any]) -> None:
+        if stage == "epoch" and info.get("epochs"):
+            frac = 0.12 + 0.78 * float(info["epoch"]) / float(info["epochs"])
+            metrics = ", ".join(
+                f"{k} {v:.4g}"
+                for k, v in info.items()
+                if k not in ("epoch", "epochs") and isinstance(v, int | float)
+            )
+            ctx.log(f"epoch {info['epoch']}/{info['epochs']}: {metrics}")
+        else:
+            frac = stages.get(stage, 0.12)
+            ctx.log(stage)
+        ctx.progress(start + (end - start) * frac, stage)
+
+    return progress
+
+
+def predict_job(workspace: Path) -> JobFn:
+    def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        model_id = _param(params, "model_id", str, required=True)
+        split = _param(params, "split", str, "test")
+        outputs.model_dir(workspace, model_id)
+        ctx.log(f"predicting the {split} split with model {model_id}")
+        result = api.predict(model_id, workspace=workspace, split=split)  # type: ignore[attr-defined]
+        out = _result_dict(result)
+        out["predictions"] = f"{model_id}.{result.split}"
+        return out
+
+    return run
+
+
+def _result_dict(result: Any) -> dict[str, Any]:
+    if hasattr(result, "to_dict"):
+        d: dict[str, Any] = result.to_dict()
+        out: dict[str, Any] = json.loads(json.dumps(d, default=str))
+        return out
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(result) and not isinstance(result, type):
+        out2: dict[str, Any] = json.loads(json.dumps(asdict(result), default=str))
+        return out2
+    return {"result": str(result)}
+
+
+def _label_map(workspace: Path, name: str | None) -> dict[str, Any]:
+    if name is None:
+        return {}
+    f = workspace / "labels" / f"{name}.json"
+    if not f.is_file():
+        raise JobError(f"no label set '{name}'; create it with PUT /api/v1/labels/{name}")
+    return {str(r["entity"]): r.get("label") for r in json.loads(f.read_text())["rows"]}
+
+
+def _project_predictions(workspace: Path, pred_id: str, *, k: int, labels: str | None) -> str:
+    """Project the latest embedding of each entity of a predictions file."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from sklearn.cluster import KMeans
+
+    out = outputs.find_output(workspace, pred_id, "embeddings")
+    assert out.data is not None
+    tbl = pq.read_table(out.data)
+    if "RANK" in tbl.column_names:
+        tbl = tbl.filter(pc.equal(tbl.column("RANK"), 1))
+    # One point per entity: its latest anchor.
+    order = pc.sort_indices(tbl, [("ENTITY", "ascending"), ("ANCHOR_TIMESTAMP", "descending")])
+    tbl = tbl.take(order)
+    ent = tbl.column("ENTITY").to_pylist()
+    keep = [i for i in range(len(ent)) if i == 0 or ent[i] != ent[i - 1]][:MAX_PROJECTION_ROWS]
+    tbl = tbl.take(pa.array(keep, pa.int64()))
+    x = np.asarray(tbl.column("EMBEDDING").to_pylist(), dtype=np.float64)
+    if x.shape[0] < 2:
+        raise JobError(f"predictions '{pred_id}' have {x.shape[0]} entities: nothing to project")
+    k = min(k, x.shape[0])
+    coords = _pca3(x)
+    clusters = KMeans(n_clusters=k, n_init=1, random_state=0).fit_predict(x)
+    pred_col = next(
+        (c for c in ("TRUE_PROB", "PREDICTION", "CLASS") if c in tbl.column_names), None
+    )
+    entity_rows = _entity_rows(workspace, pred_id, tbl.column("ENTITY").to_pylist())
+    label_of = _label_map(workspace, labels)
+    cols: dict[str, Any] = {
+        "ENTITY": pa.array([str(e) for e in ent_list(tbl)]),
+        "x": coords[:, 0],
+        "y": coords[:, 1],
+        "z": coords[:, 2],
+        "cluster": pa.array([f"cluster_{c}" for c in clusters]),
+    }
+    if pred_col is not None:
+        cols["prediction"] = tbl.column(pred_col)
+    if label_of:
+        cols["label"] = pa.array(
+            [None if (v := label_of.get(str(e))) is None else str(v) for e in ent_list(tbl)]
+        )
+    cols["row"] = pa.array(entity_rows)
+    meta = {"source": pred_id, "k": k, "method": "pca", "table": _entity_table(workspace, pred_id)}
+    return outputs.register_output(workspace, "embeddings", None, meta, projection=pa.table(cols))
+
+
+def ent_list(tbl: pa.Table) -> list[Any]:
+    return list(tbl.column("ENTITY").to_pylist())
+
+
+def _model_meta(workspace: Path, pred_id: str) -> dict[str, Any]:
+    model_id = pred_id.rsplit(".", 1)[0]
+    f = workspace / "models" / model_id / "model.json"
+    meta: dict[str, Any] = json.loads(f.read_text()) if f.is_file() else {}
+    return meta
+
+
+def _entity_table(workspace: Path, pred_id: str) -> str:
+    task = _model_meta(workspace, pred_id).get("task") or {}
+    return str(task.get("entity_table", ""))
+
+
+def _entity_rows(workspace: Path, pred_id: str, entities: list[Any]) -> list[str]:
+    """Each entity's row (first columns) as JSON, for the plot's hover text."""
+    meta = _model_meta(workspace, pred_id)
+    task = meta.get("task") or {}
+    table, key = task.get("entity_table"), task.get("entity_column")
+    rows: dict[str, dict[str, Any]] = {}
+    if table and key:
+        try:
+            snap = api.snapshot(meta.get("snapshot_id"), workspace=workspace)
+            for r in snap.read_table(table).to_pylist():
+                rows[str(r.get(key))] = {c: _short(v) for c, v in list(r.items())[:8]}
+        except Exception:  # hover text is a nicety; a missing snapshot must not fail the job
+            rows = {}
+    return [json.dumps(rows.get(str(e), {"ENTITY": e}), default=str) for e in entities]
+
+
+def project_job(workspace: Path) -> JobFn:
+    """3-D projection (PCA) + k-means clusters of predictions' embeddings, or of a table's features.
+
+    Params: ``predictions`` (an id like ``<model_id>.test``; coloured by cluster, prediction
+    and, with ``labels`` (a label set), label) or ``table`` (standardised numerical and
+    one-hot categorical columns), and ``k`` clusters.
+    """
+
+    def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        from sklearn.cluster import KMeans
+
+        k = _param(params, "k", int, 5)
+        if not 1 <= k <= 50:
+            raise JobError(f"job parameter 'k' must be within 1..50, got {k}")
+        pred_id = _param(params, "predictions", str)
+        ctx.progress(0.1, "reading")
+        if pred_id is not None:
+            oid = _project_predictions(
+                workspace, pred_id, k=k, labels=_param(params, "labels", str)
+            )
+            ctx.log(f"projection {oid}")
+            return {"output_id": oid}
+        table = _param(params, "table", str, required=True)
+        snap = api.snapshot(_param(params, "snapshot", str), workspace=workspace)
+        tbl = snap.read_table(table).slice(0, MAX_PROJECTION_ROWS)
+        x = _features(snap.schema.tables[table], tbl)
+        pk = snap.schema.tables[table].primary_key
+        entity = tbl.column(pk) if pk else pa.array(range(tbl.num_rows))
+        if x.shape[0] < 2 or x.shape[1] == 0:
+            raise JobError(
+                f"nothing to project for '{table}': {x.shape[0]} rows, {x.shape[1]} features"
+            )
+        ctx.progress(0.4, "projecting")
+        coords = _pca3(x)
+        ctx.progress(0.7, "clustering")
+        k = min(k, x.shape[0])
+        clusters = KMeans(n_clusters=k, n_init=1, random_state=0).fit_predict(x)
+        rows = [
+            json.dumps({c: _short(v) for c, v in list(r.items())[:8]}, default=str)
+            for r in tbl.to_pylist()
+        ]
+        cols: dict[str, Any] = {
+            "ENTITY": pa.array([str(e) for e in entity.to_pylist()]),
+            "x": coords[:, 0],
+            "y": coords[:, 1],
+            "z": coords[:, 2],
+            "cluster": pa.array([f"cluster_{c}" for c in clusters]),
+        }
+        label_of = _label_map(workspace, _param(params, "labels", str))
+        if label_of:
+            cols["label"] = pa.array(
+                [
+                    None if (v := label_of.get(str(e))) is None else str(v)
+                    for e in entity.to_pylist()
+                ]
+            )
+        cols["row"] = pa.array(rows)
+        proj = pa.table(cols)
+        oid = outputs.register_output(
+            workspace,
+            "embeddings",
+            None,
+            {"table": table, "source": "features", "k": k, "method": "pca"},
+            projection=proj,
+        )
+        ctx.log(f"projection {oid}: {proj.num_rows} points, {k} clusters")
+        return {"output_id": oid, "points": proj.num_rows}
+
+    return run
+
+
+def _short(v: Any) -> Any:
+    if isinstance(v, str) and len(v) > 60:
+        return v[:57] + "..."
+    return v
+
+
+def _features(ts: Any, tbl: pa.Table) -> np.ndarray:
+    cols = []
+    for c in ts.columns:
+        if c.name not in tbl.column_names:
+            continue
+        if c.stype.value == "numerical":
+            v = np.asarray(tbl.column(c.name).to_numpy(zero_copy_only=False), dtype=np.float64)
+            v = np.where(np.isfinite(v), v, np.nanmean(v) if np.isfinite(v).any() else 0.0)
+            sd = v.std()
+            cols.append((v - v.mean()) / sd if sd > 0 else v * 0)
+        elif c.stype.value == "categorical":
+            vals = [str(x) for x in tbl.column(c.name).to_pylist()]
+            uniq, counts = np.unique(vals, return_counts=True)
+            for u in uniq[np.argsort(-counts)][:10]:
+                cols.append(np.array([1.0 if x == u else 0.0 for x in vals]))
+    return np.stack(cols, axis=1) if cols else np.zeros((tbl.num_rows, 0))
+
+
+def _pca3(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean(axis=0)
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    coords = u[:, :3] * s[:3]
+    if coords.shape[1] < 3:
+        coords = np.hstack([coords, np.zeros((coords.shape[0], 3 - coords.shape[1]))])
+    return np.asarray(coords)
+
+
+def _redacted(uri: str) -> str:
+    from relgraph.service.secrets import redact_uri
+
+    return redact_uri(uri)
+
+
+def default_kinds(workspace: Path) -> dict[str, JobFn]:
+    """Job kinds whose facade functions exist in this build."""
+    kinds: dict[str, JobFn] = {"ingest": ingest_job(workspace), "project": project_job(workspace)}
+    if hasattr(api, "training_tables"):
+        kinds["label-stats"] = label_stats_job(workspace)
+    if hasattr(api, "train"):
+        kinds["train"] = train_job(workspace)
+    if hasattr(api, "predict"):
+        kinds["predict"] = predict_job(workspace)
+    return kinds
+
+
+__all__ = ["default_kinds", "task_dict"]

@@ -1,0 +1,99 @@
+"""Fixtures for the service tests: an F1 workspace, tokens per role, an app, a live server."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from relgraph import api
+from relgraph.service import TokenStore, create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+F1 = ROOT / "examples" / "f1"
+
+
+@pytest.fixture(scope="session")
+def f1_workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """F1 ingested once per session; tests copy it so none sees another's writes."""
+    ws = tmp_path_factory.mktemp("f1-template")
+    api.ingest(str(F1), workspace=ws)
+    return ws
+
+
+@pytest.fixture
+def workspace(f1_workspace_template: Path, tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    shutil.copytree(f1_workspace_template, ws)
+    return ws
+
+
+@pytest.fixture
+def tokens(workspace: Path) -> dict[str, str]:
+    store = TokenStore(workspace)
+    return {
+        role: store.create(role, name=f"test {role}").token
+        for role in ("viewer", "editor", "admin")
+    }
+
+
+@pytest.fixture
+def app(workspace: Path) -> Iterator[FastAPI]:
+    application = create_app(workspace)
+    yield application
+    application.state.relgraph.runner.shutdown()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """uvicorn on 127.0.0.1:<free port> in a background thread."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[LiveServer]:
+    with LiveServer(app) as srv:
+        yield srv

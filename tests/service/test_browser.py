@@ -1,0 +1,177 @@
+"""The dashboard in a real browser: Debian's Chromium driven headless by Playwright.
+
+CI installs the browser with ``apt-get install -y chromium`` (never ``playwright install``).
+Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from relgraph import api
+from tests.service.conftest import ROOT, LiveServer
+
+CHROMIUM = os.environ.get("RELGRAPH_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM}"),
+]
+
+QUERY = "PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.driverId"
+
+
+def test_dashboard_flow(live_server: LiveServer, tokens: dict[str, str], workspace: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.set_default_timeout(30_000)
+
+        # 1. Log in with a token (a wrong one first: it must be refused).
+        page.goto(live_server.url + "/")
+        page.wait_for_selector("#token-input")
+        page.fill("#token-input", "rg_wrong_token")
+        page.click("#login-btn")
+        page.wait_for_selector("#toast:not([hidden])")
+        page.fill("#token-input", tokens["editor"])
+        page.click("#login-btn")
+        page.wait_for_selector("#table-list")
+        assert "editor" in page.inner_text("#whoami")
+        page.screenshot(path=str(ARTIFACTS / "01-tables.png"), full_page=True)
+
+        # 2. The F1 entity dashboard of 'drivers': schema, stats, preview.
+        page.click("[data-table=drivers]")
+        page.wait_for_selector("#preview tbody tr")
+        assert page.inner_text("#table-title") == "drivers"
+        schema_text = page.inner_text("#schema-card")
+        assert "primary key" in schema_text and "nationality" in schema_text
+        assert page.locator("#preview tbody tr").count() == 25
+        assert "Hamilton" in page.inner_text("#preview")
+        page.click("#preview .pager button:last-child")
+        page.wait_for_function(
+            "document.querySelector('#preview .pager span').textContent.startsWith('26')"
+        )
+        page.screenshot(path=str(ARTIFACTS / "02-drivers.png"), full_page=True)
+
+        # 3. The query editor: write a query, compile it.
+        page.click("[data-nav=query]")
+        page.wait_for_selector("#query-text")
+        page.fill("#query-text", QUERY)
+        page.click("#compile-btn")
+        page.wait_for_selector("#task-kv, #query-error")
+        assert page.inner_text("#task-kv [data-field=task_type]") == "binary"
+        # Label statistics come from a job (counting labels is not request-sized work).
+        page.click("#stats-btn")
+        page.wait_for_selector("#label-stats table", timeout=300_000)
+        stats = page.inner_text("#label-stats")
+        assert "train" in stats and "val" in stats and "test" in stats
+        page.screenshot(path=str(ARTIFACTS / "03-query.png"), full_page=True)
+
+        # 4. Start a job and watch it finish (training has its own test below).
+        page.click("[data-nav=jobs]")
+        page.wait_for_selector("#job-kind")
+        page.select_option("#job-kind", "project")
+        page.fill("#job-params", '{"table": "drivers", "k": 4}')
+        page.click("#job-start")
+        page.wait_for_selector(
+            "#jobs-list tr[data-kind=project][data-status=succeeded]", timeout=120_000
+        )
+        page.screenshot(path=str(ARTIFACTS / "04-jobs.png"), full_page=True)
+
+        # 5. Open the 3-D projection from the finished job.
+        page.click("#jobs-list tr[data-kind=project][data-status=succeeded] a")
+        page.wait_for_selector("#open-projection")
+        page.click("#open-projection")
+        page.wait_for_selector("#plot3d .main-svg")
+        assert page.inner_text("#point-count").startswith("864") or "points" in page.inner_text(
+            "#point-count"
+        )
+        n_traces = page.evaluate("document.getElementById('plot3d').data.length")
+        assert n_traces == 4  # one per cluster
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / "05-projection.png"), full_page=True)
+        browser.close()
+    assert errors == [], errors
+
+
+DEMO_QUERY = (
+    "PREDICT MIN(qualifying.position, 0, 30, days) <= 3\n"
+    "FOR EACH drivers.driverId\n"
+    "ASSUMING COUNT(qualifying.*, 0, 30, days) > 0"
+)
+
+
+@pytest.mark.skipif(not hasattr(api, "train"), reason="this build has no relgraph.api.train")
+@pytest.mark.timeout(2400)  # text features of F1 + a short training run on a shared CPU
+def test_dashboard_training_flow(live_server: LiveServer, tokens: dict[str, str]) -> None:
+    """Write a query, train from the editor, watch the job, open the model and the 3-D view."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.set_default_timeout(30_000)
+        page.goto(live_server.url + "/#/query")
+        page.wait_for_selector("#token-input")
+        page.fill("#token-input", tokens["editor"])
+        page.click("#login-btn")
+        page.wait_for_selector("#table-list")
+        page.click("[data-table=drivers]")
+        page.wait_for_selector("#preview tbody tr")
+
+        page.click("[data-nav=query]")
+        page.wait_for_selector("#query-text")
+        page.fill("#query-text", DEMO_QUERY)
+        page.click("#compile-btn")
+        page.wait_for_selector("#task-kv [data-field=task_type]")
+        assert page.inner_text("#task-kv [data-field=task_type]") == "binary"
+        # A short run on RelBench's rel-f1 cut-offs: the test checks the plumbing, not the model.
+        page.select_option("#train-budget", "fast")
+        page.fill("#train-minutes", "0.3")
+        page.fill("#train-val-cutoff", "2005-01-01")
+        page.fill("#train-test-cutoff", "2010-01-01")
+        page.click("#train-btn")
+        page.wait_for_selector("#job-status")
+        page.wait_for_function(
+            "['succeeded','failed','cancelled'].includes(document.querySelector('#job-status')?.textContent)",
+            timeout=1_500_000,
+        )
+        page.screenshot(path=str(ARTIFACTS / "06-train-job.png"), full_page=True)
+        assert page.inner_text("#job-status") == "succeeded", page.inner_text("#job-error")
+
+        page.click("#open-model")
+        page.wait_for_selector("#model-metrics tbody tr")
+        assert "gnn.test.auroc" in page.inner_text("#model-metrics")
+        page.wait_for_selector("#learning-curves .main-svg")
+        page.screenshot(path=str(ARTIFACTS / "07-model.png"), full_page=True)
+
+        page.go_back()
+        page.wait_for_selector("#open-projection")
+        page.click("#open-projection")
+        page.wait_for_selector("#plot3d .main-svg")
+        page.select_option("#colour-by", "prediction")
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / "08-projection-by-prediction.png"), full_page=True)
+        browser.close()
+    assert errors == [], errors
