@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from typing import TYPE_CHECKING
 
 from relgraph.errors import JobError
@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 def topological_order(spec: PipelineSpec) -> list[str]:
     """Job names so that every job comes after the jobs it needs (Kahn's algorithm).
 
-    Ties keep the order of the spec, so runs are reproducible.
+    Among the jobs ready at a step, the one written first in the spec goes first,
+    so the order is reproducible.
     """
     names = [j.name for j in spec.jobs]
     known = set(names)
@@ -31,15 +32,17 @@ def topological_order(spec: PipelineSpec) -> list[str]:
                 raise JobError(f"job '{j.name}' cannot need itself")
             indegree[j.name] += 1
             children[need].append(j.name)
-    ready = deque(n for n in names if indegree[n] == 0)
+    index = {n: i for i, n in enumerate(names)}
+    ready = [(index[n], n) for n in names if indegree[n] == 0]
+    heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        n = ready.popleft()
+        _, n = heapq.heappop(ready)
         order.append(n)
         for c in children[n]:
             indegree[c] -= 1
             if indegree[c] == 0:
-                ready.append(c)
+                heapq.heappush(ready, (index[c], c))
     if len(order) != len(names):
         cyclic = sorted(n for n in names if indegree[n] > 0)
         raise JobError(f"pipeline '{spec.name}' has a dependency cycle among jobs {cyclic}")
