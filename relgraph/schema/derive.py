@@ -66,12 +66,17 @@ def derive_time_columns(tables: dict[str, pa.Table], schema: Schema) -> dict[str
                 con.register("t", base)
                 con.register("p", out[fk.target].select([parent.primary_key, parent.time_column]))
                 # Row order is kept (ORDER BY the row number) so snapshots hash the same.
-                res = con.sql(
-                    f"SELECT t.*, CAST(p.{_q(parent.time_column)} AS TIMESTAMP){offset} AS {_q(col)} "
-                    f"FROM (SELECT *, row_number() OVER () AS __rg_row FROM t) t "
-                    f"LEFT JOIN p ON t.{_q(spec.via or '')} = p.{_q(parent.primary_key)} "
-                    f"ORDER BY __rg_row"
-                ).to_arrow_table().drop_columns(["__rg_row"])
+                res = (
+                    con.sql(
+                        f"SELECT t.*, CAST(p.{_q(parent.time_column)} AS TIMESTAMP){offset} "
+                        f"AS {_q(col)} "
+                        f"FROM (SELECT *, row_number() OVER () AS __rg_row FROM t) t "
+                        f"LEFT JOIN p ON t.{_q(spec.via or '')} = p.{_q(parent.primary_key)} "
+                        f"ORDER BY __rg_row"
+                    )
+                    .to_arrow_table()
+                    .drop_columns(["__rg_row"])
+                )
                 con.unregister("t")
                 con.unregister("p")
             else:

@@ -2,14 +2,16 @@
 
 Rules, in order, each written so a user can predict them:
 
-1. **Primary key** — declared, else a unique non-NULL column whose name is
-   id-like (``id``, ``*Id``, ``*_id``), preferring one that names its table;
-   else the first column when it is a unique non-NULL integer (``seasons.year``).
+1. **Primary key** — declared, else the id-like column that names its table
+   (``id``, ``users.user_id``, ``races.raceId``) if at most 10% of its rows are
+   duplicates or NULLs (validation then reports those as errors), else the
+   first unique non-NULL id-like column (``id``, ``*Id``, ``*_id``), else the
+   first column when it is a unique non-NULL integer (``seasons.year``).
 2. **Foreign keys** — declared, else (for files) column ``A.c`` links to ``B``
    when ``c`` is id-like, is not ``A``'s own primary key, equals ``B``'s primary
    key name (or ``<b>Id``/``<b>_id`` for singular ``b`` of ``B``), and at least
-   95% of its distinct values occur in ``B``'s key (the rest are reported as
-   dangling by validation, never dropped).
+   95% of its distinct values, or of its non-NULL rows, occur in ``B``'s key
+   (the rest are reported as dangling by validation, never dropped).
 3. **Time column** — a date/timestamp column whose name reads as an event time
    (``date``, ``timestamp``, ``created_at``, ``*_date``, ...; never a birth
    date). A DATE with a sibling clock column (``date`` + ``time``) is combined.
@@ -77,22 +79,31 @@ def _is_temporal(t: pa.DataType) -> bool:
     return pa.types.is_date(t) or pa.types.is_timestamp(t)
 
 
+def _names_table(column: str, table: str) -> bool:
+    """``id``, or ``<table>Id``/``<table>_id`` for the table's singular or plural name."""
+    base = re.sub(r"(_?id|Id|ID)$", "", column).replace("_", "").lower()
+    stems = {_singular(table).replace("_", ""), table.replace("_", "").lower()}
+    return column.lower() == "id" or base in stems
+
+
 def infer_primary_key(name: str, table: pa.Table) -> str | None:
-    candidates = [
+    """The primary key of ``table`` (see rule 1 of the module docstring), or ``None``.
+
+    A column that names its own table (``users.user_id``) is the key even when
+    it has a few duplicates or NULLs, so that validation reports them as errors
+    instead of the table silently losing its key and its links.
+    """
+    keyish = [
         f.name
         for f in table.schema
-        if is_id_like(f.name)
-        and (pa.types.is_integer(f.type) or pa.types.is_string(f.type))
-        and _is_unique_not_null(table.column(f.name))
+        if is_id_like(f.name) and (pa.types.is_integer(f.type) or pa.types.is_string(f.type))
     ]
+    for c in keyish:
+        if _names_table(c, name) and _mostly_unique(table.column(c)):
+            return c
+    candidates = [c for c in keyish if _is_unique_not_null(table.column(c))]
     if candidates:
-        stem = _singular(name).replace("_", "")
-
-        def score(c: str) -> tuple[int, int]:
-            base = re.sub(r"(_?id|Id|ID)$", "", c).replace("_", "").lower()
-            return (0 if base == stem or c.lower() == "id" else 1, table.schema.names.index(c))
-
-        return sorted(candidates, key=score)[0]
+        return candidates[0]
     if table.num_columns:
         first = table.schema[0]
         if pa.types.is_integer(first.type) and _is_unique_not_null(table.column(0)):
@@ -100,10 +111,15 @@ def infer_primary_key(name: str, table: pa.Table) -> str | None:
     return None
 
 
+def _mostly_unique(col: pa.ChunkedArray) -> bool:
+    """At most 10% of the rows (at least one) are duplicates or NULLs."""
+    n = len(col)
+    return n > 0 and n - pc.count_distinct(col.drop_null()).as_py() <= max(1, n // 10)
+
+
 def _distinct_set(col: pa.ChunkedArray) -> pa.Array:
-    return pc.unique(col.drop_null()).combine_chunks() if isinstance(
-        pc.unique(col.drop_null()), pa.ChunkedArray
-    ) else pc.unique(col.drop_null())
+    values = pc.unique(col.drop_null())
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def infer_foreign_keys(
@@ -127,8 +143,16 @@ def infer_foreign_keys(
             values = _distinct_set(table.column(f.name))
             if len(values) == 0:
                 continue
-            contained = pc.sum(pc.is_in(values, value_set=_distinct_set(tcol))).as_py() or 0
-            if contained / len(values) >= FK_CONTAINMENT:
+            target_keys = _distinct_set(tcol)
+            inside = pc.is_in(values, value_set=target_keys)
+            share = (pc.sum(inside).as_py() or 0) / len(values)
+            if share < FK_CONTAINMENT:
+                # A few dangling values that each occur many times (orders of a
+                # deleted user) do not make the link any less real: count rows too.
+                col = table.column(f.name).drop_null()
+                rows_in = pc.sum(pc.is_in(col, value_set=target_keys)).as_py() or 0
+                share = max(share, rows_in / len(col))
+            if share >= FK_CONTAINMENT:
                 fks.append(ForeignKey(column=f.name, target=target))
                 break
     return tuple(fks)
@@ -190,9 +214,12 @@ def _clock_sibling(table: pa.Table, date_col: str) -> str | None:
     if date_col.lower() == "date":
         options.append("time")
     for o in options:
-        if o != date_col and o in table.schema.names:
-            if pa.types.is_time(table.schema.field(o).type):
-                return o
+        if (
+            o != date_col
+            and o in table.schema.names
+            and pa.types.is_time(table.schema.field(o).type)
+        ):
+            return o
     return None
 
 
@@ -237,9 +264,7 @@ def _string_stype(col: pa.ChunkedArray) -> SType:
     return SType.text
 
 
-def infer_schema(
-    tables: dict[str, pa.Table], declared: DeclaredKeys | None = None
-) -> Schema:
+def infer_schema(tables: dict[str, pa.Table], declared: DeclaredKeys | None = None) -> Schema:
     """Infer keys, links, time columns and semantic types for ``tables``."""
     declared = declared or DeclaredKeys()
     # 1. primary keys
@@ -275,7 +300,11 @@ def infer_schema(
     for name, table in tables.items():
         keys = {c for c in [pkeys[name]] if c} | {fk.column for fk in fkeys[name]}
         columns = [
-            Column(f.name, str(f.type), infer_stype(f.name, table.column(f.name), is_key=f.name in keys))
+            Column(
+                f.name,
+                str(f.type),
+                infer_stype(f.name, table.column(f.name), is_key=f.name in keys),
+            )
             for f in table.schema
         ]
         out[name] = make_table_schema(name, columns, pkeys[name], fkeys[name], specs[name])

@@ -67,7 +67,8 @@ def schema_to_yaml(schema: Schema) -> str:
         "# relgraph schema: edit and pass back with --schema FILE (or save it as\n"
         "# schema.yaml inside a source folder). Semantic types: "
         + ", ".join(s.value for s in SType)
-        + ".\n# time: a column, {combine: [date, clock]}, {inherit: fk_column, offset: -1 day}, or null.\n"
+        + ".\n# time: a column, {combine: [date, clock]}, "
+        "{inherit: fk_column, offset: -1 day}, or null.\n"
     )
     return header + yaml.safe_dump({"tables": tables}, sort_keys=False, allow_unicode=True)
 
@@ -84,7 +85,9 @@ def load_overrides(path: Path) -> dict[str, Any]:
     return data
 
 
-def apply_overrides(schema: Schema, overrides: dict[str, Any], *, origin: str = "schema file") -> Schema:
+def apply_overrides(
+    schema: Schema, overrides: dict[str, Any], *, origin: str = "schema file"
+) -> Schema:
     """A new schema with the user's choices applied; unknown names are errors."""
     tables = dict(schema.tables)
     for name, entry in (overrides.get("tables") or {}).items():
@@ -105,7 +108,8 @@ def apply_overrides(schema: Schema, overrides: dict[str, Any], *, origin: str = 
         for fk in t.foreign_keys:
             if fk.target not in tables:
                 raise SchemaError(
-                    f"{origin}: '{t.name}.{fk.column}' links to '{fk.target}', which is excluded or unknown"
+                    f"{origin}: '{t.name}.{fk.column}' links to '{fk.target}', "
+                    "which is excluded or unknown"
                 )
     return Schema(tables=tables)
 
@@ -115,12 +119,16 @@ def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[s
 
     def need(col: str, what: str) -> str:
         if col not in cols:
-            raise SchemaError(f"{where}: {what} '{col}' is not a column; columns: {', '.join(cols)}")
+            raise SchemaError(
+                f"{where}: {what} '{col}' is not a column; columns: {', '.join(cols)}"
+            )
         return col
 
     pk = t.primary_key
     if "primary_key" in entry:
-        pk = None if entry["primary_key"] is None else need(str(entry["primary_key"]), "primary key")
+        pk = (
+            None if entry["primary_key"] is None else need(str(entry["primary_key"]), "primary key")
+        )
     fks = t.foreign_keys
     if "foreign_keys" in entry:
         raw = entry["foreign_keys"] or {}
@@ -129,7 +137,9 @@ def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[s
         for col, target in raw.items():
             need(str(col), "foreign key column")
             if target not in names:
-                raise SchemaError(f"{where}: foreign key '{col}' points at unknown table '{target}'")
+                raise SchemaError(
+                    f"{where}: foreign key '{col}' points at unknown table '{target}'"
+                )
         fks = tuple(ForeignKey(str(c), str(tg)) for c, tg in raw.items())
     spec: TimeSpec | None
     if "time" in entry:

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any
 
 
-class SType(str, Enum):
+class SType(str, Enum):  # noqa: UP042 (keeps str() as callers expect)
     """Semantic type of a column: how a model should read it."""
 
     numerical = "numerical"
@@ -126,9 +126,7 @@ class TableSchema:
 
     def feature_columns(self) -> list[Column]:
         """Columns a model encodes: everything but keys (ids) and the time column."""
-        return [
-            c for c in self.columns if c.stype is not SType.id and c.name != self.time_column
-        ]
+        return [c for c in self.columns if c.stype is not SType.id and c.name != self.time_column]
 
     def to_dict(self) -> dict[str, Any]:
         return {

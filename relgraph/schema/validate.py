@@ -17,6 +17,7 @@ from relgraph.errors import DataValidationError
 from relgraph.schema.types import Schema, TableSchema
 
 MAX_EXAMPLES = 5
+_PK_FIX = "fix the data, or set another primary_key (or null) for the table in a schema file"
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = No
     return rows[0] if rows else None
 
 
-def _first_rows(con: duckdb.DuckDBPyConnection, where: str, col: str) -> tuple[int | None, list[Any], int]:
+def _first_rows(
+    con: duckdb.DuckDBPyConnection, where: str, col: str
+) -> tuple[int | None, list[Any], int]:
     """(first 1-based row, example values, count) of rows of ``t`` matching ``where``."""
     n = _one(con, f"SELECT count(*) FROM t WHERE {where}")
     count = int(n[0]) if n else 0
@@ -120,7 +123,10 @@ def validate(tables: dict[str, pa.Table], schema: Schema) -> ValidationReport:
             if target is None or target.primary_key is None or fk.target not in tables:
                 report.findings.append(
                     Finding(
-                        "error", "dangling_fk", name, fk.column,
+                        "error",
+                        "dangling_fk",
+                        name,
+                        fk.column,
                         f"table '{name}' column '{fk.column}' links to '{fk.target}', "
                         "which is not a table with a primary key",
                     )
@@ -138,11 +144,20 @@ def _check_primary_key(con: duckdb.DuckDBPyConnection, ts: TableSchema) -> list[
     out = []
     row, _, count = _first_rows(con, f"{_q(pk)} IS NULL", pk)
     if count:
-        out.append(Finding(
-            "error", "null_pk", ts.name, pk,
-            f"table '{ts.name}' primary key '{pk}' is NULL in {count} rows (first at row {row})",
-            count, (), row,
-        ))
+        out.append(
+            Finding(
+                "error",
+                "null_pk",
+                ts.name,
+                pk,
+                f"table '{ts.name}' primary key '{pk}' is NULL in {count} rows "
+                f"(first at row {row}); "
+                f"{_PK_FIX}",
+                count,
+                (),
+                row,
+            )
+        )
     dup = con.execute(
         f"SELECT {_q(pk)}, count(*) c, min(__row) r FROM "
         f"(SELECT row_number() OVER () AS __row, * FROM t) WHERE {_q(pk)} IS NOT NULL "
@@ -157,12 +172,19 @@ def _check_primary_key(con: duckdb.DuckDBPyConnection, ts: TableSchema) -> list[
             [dup[0][0]],
         )
         row2 = int(second[0]) if second else None
-        out.append(Finding(
-            "error", "duplicate_pk", ts.name, pk,
-            f"table '{ts.name}' primary key '{pk}' has {len(dup)} duplicated values "
-            f"(e.g. {dup[0][0]!r} at rows {dup[0][2]} and {row2})",
-            len(dup), tuple(d[0] for d in dup[:MAX_EXAMPLES]), row2,
-        ))
+        out.append(
+            Finding(
+                "error",
+                "duplicate_pk",
+                ts.name,
+                pk,
+                f"table '{ts.name}' primary key '{pk}' has {len(dup)} duplicated values "
+                f"(e.g. {dup[0][0]!r} at rows {dup[0][2]} and {row2}); {_PK_FIX}",
+                len(dup),
+                tuple(d[0] for d in dup[:MAX_EXAMPLES]),
+                row2,
+            )
+        )
     return out
 
 
@@ -177,23 +199,38 @@ def _check_time(con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table
     if pa.types.is_date(ftype) or pa.types.is_timestamp(ftype):
         return []
     if not (pa.types.is_string(ftype) or pa.types.is_large_string(ftype)):
-        return [Finding(
-            "error", "bad_timestamp", ts.name, col,
-            f"table '{ts.name}' time column '{col}' has type {ftype}, not a date or timestamp",
-        )]
+        return [
+            Finding(
+                "error",
+                "bad_timestamp",
+                ts.name,
+                col,
+                f"table '{ts.name}' time column '{col}' has type {ftype}, not a date or timestamp",
+            )
+        ]
     where = f"{_q(col)} IS NOT NULL AND TRY_CAST({_q(col)} AS TIMESTAMP) IS NULL"
     row, ex, count = _first_rows(con, where, col)
     if not count:
         return []
-    return [Finding(
-        "error", "bad_timestamp", ts.name, col,
-        f"table '{ts.name}' time column '{col}' has {count} unparseable timestamps "
-        f"(first at row {row}: {ex[0]!r}); expected ISO form like 2024-01-31 or 2024-01-31T12:00:00",
-        count, tuple(ex), row,
-    )]
+    return [
+        Finding(
+            "error",
+            "bad_timestamp",
+            ts.name,
+            col,
+            f"table '{ts.name}' time column '{col}' has {count} unparseable timestamps "
+            f"(first at row {row}: {ex[0]!r}); "
+            "expected ISO form like 2024-01-31 or 2024-01-31T12:00:00",
+            count,
+            tuple(ex),
+            row,
+        )
+    ]
 
 
-def _check_mixed_types(con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table) -> list[Finding]:
+def _check_mixed_types(
+    con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table
+) -> list[Finding]:
     out = []
     for f in table.schema:
         if not pa.types.is_string(f.type) or f.name == ts.time_column:
@@ -203,24 +240,35 @@ def _check_mixed_types(con: duckdb.DuckDBPyConnection, ts: TableSchema, table: p
         if n == 0:
             continue
         numeric = _one(
-            con,
-            f"SELECT count(*) FROM t WHERE TRY_CAST({_q(f.name)} AS DOUBLE) IS NOT NULL"
+            con, f"SELECT count(*) FROM t WHERE TRY_CAST({_q(f.name)} AS DOUBLE) IS NOT NULL"
         )
         k = int(numeric[0]) if numeric else 0
         if 0.5 * n <= k < n:
             where = f"{_q(f.name)} IS NOT NULL AND TRY_CAST({_q(f.name)} AS DOUBLE) IS NULL"
             row, ex, count = _first_rows(con, where, f.name)
-            out.append(Finding(
-                "warning", "mixed_type", ts.name, f.name,
-                f"table '{ts.name}' column '{f.name}' is mostly numbers but {count} values are not "
-                f"(first at row {row}: {ex[0]!r}); it is read as text",
-                count, tuple(dict.fromkeys(ex)), row,
-            ))
+            out.append(
+                Finding(
+                    "warning",
+                    "mixed_type",
+                    ts.name,
+                    f.name,
+                    f"table '{ts.name}' column '{f.name}' is mostly numbers "
+                    f"but {count} values are not "
+                    f"(first at row {row}: {ex[0]!r}); it is read as text",
+                    count,
+                    tuple(dict.fromkeys(ex)),
+                    row,
+                )
+            )
     return out
 
 
 def _check_foreign_key(
-    con: duckdb.DuckDBPyConnection, ts: TableSchema, column: str, target: pa.Table, tschema: TableSchema
+    con: duckdb.DuckDBPyConnection,
+    ts: TableSchema,
+    column: str,
+    target: pa.Table,
+    tschema: TableSchema,
 ) -> list[Finding]:
     """Dangling links are usable (the edge is simply absent) but always reported."""
     pk = tschema.primary_key
@@ -233,9 +281,17 @@ def _check_foreign_key(
         con.unregister("p")
     if not count:
         return []
-    return [Finding(
-        "warning", "dangling_fk", ts.name, column,
-        f"table '{ts.name}' column '{column}' has {count} values with no row in "
-        f"'{tschema.name}.{pk}' (first at row {row}: {ex[0]!r}); those links are left out of the graph",
-        count, tuple(dict.fromkeys(ex)), row,
-    )]
+    return [
+        Finding(
+            "warning",
+            "dangling_fk",
+            ts.name,
+            column,
+            f"table '{ts.name}' column '{column}' has {count} values with no row in "
+            f"'{tschema.name}.{pk}' (first at row {row}: {ex[0]!r}); "
+            "those links are left out of the graph",
+            count,
+            tuple(dict.fromkeys(ex)),
+            row,
+        )
+    ]

@@ -38,8 +38,8 @@ def open_source(uri: str, *, s3_endpoint: str | None = None) -> Source:
     if "://" in uri:
         scheme = uri.split("://", 1)[0]
         raise SourceError(
-            f"unknown source URL scheme '{scheme}://' in '{redact(uri)}': use a folder or file path, "
-            "sqlite:///file.db, postgresql://user@host/db or s3://bucket/prefix"
+            f"unknown source URL scheme '{scheme}://' in '{redact(uri)}': use a folder or "
+            "file path, sqlite:///file.db, postgresql://user@host/db or s3://bucket/prefix"
         )
     path = Path(uri)
     if path.is_file() and path.suffix.lower() in SQLITE_SUFFIXES:

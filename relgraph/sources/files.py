@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import re
 from pathlib import Path
 
@@ -34,19 +37,125 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def csv_reader_sql(path: Path, *, full_scan: bool) -> str:
+DELIMITERS = (",", "\t", ";", "|")
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    raw = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    # utf-8-sig: a byte-order mark is not part of the first column's name.
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def sniff_header(path: Path) -> tuple[str, list[str]]:
+    """(delimiter, header fields) from the first line, read by Python's csv module.
+
+    DuckDB's sniffer is too forgiving for relgraph's purpose: it widens the
+    table when a row has *more* fields than the header and reads an unterminated
+    quote as a literal character. Fixing the dialect from the header lets the
+    reader (and :func:`diagnose_csv`) refuse such rows.
+    """
+    with _open_text(path) as f:
+        first = f.readline()
+    if not first.strip():
+        raise SourceError(f"cannot read '{path}': the file is empty or its first line is blank")
+    if path.name.lower().endswith((".tsv", ".tsv.gz")):
+        delim = "\t"
+    else:
+        # The candidate that splits the header (outside quotes) into most fields.
+        delim = max(DELIMITERS, key=lambda d: len(next(csv.reader([first], delimiter=d))))
+    header = next(csv.reader([first], delimiter=delim))
+    return delim, header
+
+
+def csv_reader_sql(path: Path, *, full_scan: bool, delimiter: str = ",") -> str:
     """The DuckDB ``read_csv`` call relgraph uses; the benchmark times it too."""
     nulls = "[" + ", ".join(_sql_str(s) for s in NULL_STRINGS) + "]"
     sample = ", sample_size=-1" if full_scan else ""
     # null_padding: rows with fewer fields than the header (F1 races.csv 2025
-    # rows) get NULLs instead of failing; rows with *more* fields still fail.
+    # rows) get NULLs; rows with *more* fields are refused by read_file.
+    # dateformat: only ISO dates are dates; DuckDB would otherwise read
+    # '6/18/52' as 2052-06-18 (two-digit years are ambiguous). Such columns stay
+    # text and can be declared in the schema file.
     return (
-        f"read_csv({_sql_str(str(path))}, header=true, nullstr={nulls}, "
-        f"null_padding=true, auto_detect=true{sample})"
+        f"read_csv({_sql_str(str(path))}, header=true, delim={_sql_str(delimiter)}, "
+        f"quote='\"', escape='\"', nullstr={nulls}, null_padding=true, "
+        f"dateformat='%Y-%m-%d', auto_detect=true{sample})"
     )
 
 
+def diagnose_csv(path: Path, delimiter: str) -> str | None:
+    """Where a CSV breaks the rules, in words (``None``: no problem found).
+
+    Runs only after a read failed or looked wrong, so its speed does not matter.
+    """
+    with _open_text(path) as f:
+        reader = csv.reader(f, delimiter=delimiter, strict=True)
+        start = 1
+        try:
+            header = next(reader)
+            width = len(header)
+            start = reader.line_num + 1
+            for row in reader:
+                if len(row) > width and any(v != "" for v in row[width:]):
+                    return (
+                        f"line {start} has {len(row)} fields but the header has {width}; "
+                        "quote values that contain the delimiter"
+                    )
+                start = reader.line_num + 1
+        except csv.Error as e:
+            if "end of data" in str(e) or "EOF" in str(e):
+                return f"unterminated quoted field starting at line {start}; close the quote"
+            return f"malformed quoting at line {start}: {e}"
+    return None
+
+
 _LINE_RE = re.compile(r"[Ll]ine:?\s*(\d+)")
+
+
+def _read_csv(path: Path, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    delim, header = sniff_header(path)
+    # Full-scan type detection for files up to 256 MB: a late odd value must
+    # not fail the read after a 20k-row sample guessed a type.
+    full = path.stat().st_size <= 256 * 2**20
+    try:
+        try:
+            table = con.sql(
+                f"SELECT * FROM {csv_reader_sql(path, full_scan=full, delimiter=delim)}"
+            ).to_arrow_table()
+        except duckdb.ConversionException:
+            if full:
+                raise
+            table = con.sql(
+                f"SELECT * FROM {csv_reader_sql(path, full_scan=True, delimiter=delim)}"
+            ).to_arrow_table()
+    except duckdb.Error as e:
+        problem = diagnose_csv(path, delim)
+        if problem is not None:
+            raise SourceError(f"cannot read '{path}': {problem}") from e
+        raise
+    if table.num_columns > len(header):
+        extra = table.select(list(range(len(header), table.num_columns)))
+        if any(c.null_count < len(c) for c in extra.columns):
+            problem = diagnose_csv(path, delim) or (
+                f"some rows have more than the header's {len(header)} fields"
+            )
+            raise SourceError(f"cannot read '{path}': {problem}")
+        # Trailing delimiters on every line: empty extra fields carry nothing.
+        table = table.select(list(range(len(header))))
+    return normalize_table(table)
+
+
+def normalize_table(table: pa.Table) -> pa.Table:
+    """Times with a zone become UTC wall times: snapshots hold naive TIMESTAMPs."""
+    fields = []
+    changed = False
+    for f in table.schema:
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            fields.append(pa.field(f.name, pa.timestamp(f.type.unit), f.nullable))
+            changed = True
+        else:
+            fields.append(f)
+    return table.cast(pa.schema(fields)) if changed else table
 
 
 def read_file(path: Path, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
@@ -55,21 +164,18 @@ def read_file(path: Path, con: duckdb.DuckDBPyConnection | None = None) -> pa.Ta
     lower = path.name.lower()
     try:
         if lower.endswith(CSV_SUFFIXES):
-            # Full-scan type detection for files up to 256 MB: a late odd value
-            # must not fail the read after a 20k-row sample guessed a type.
-            full = path.stat().st_size <= 256 * 2**20
-            try:
-                return con.sql(f"SELECT * FROM {csv_reader_sql(path, full_scan=full)}").to_arrow_table()
-            except duckdb.ConversionException:
-                if full:
-                    raise
-                return con.sql(f"SELECT * FROM {csv_reader_sql(path, full_scan=True)}").to_arrow_table()
+            return _read_csv(path, con)
         if lower.endswith(PARQUET_SUFFIXES):
-            return con.sql(f"SELECT * FROM read_parquet({_sql_str(str(path))})").to_arrow_table()
+            return normalize_table(
+                con.sql(f"SELECT * FROM read_parquet({_sql_str(str(path))})").to_arrow_table()
+            )
         if lower.endswith(JSON_SUFFIXES):
-            return con.sql(
-                f"SELECT * FROM read_json_auto({_sql_str(str(path))}, format='auto')"
-            ).to_arrow_table()
+            return normalize_table(
+                con.sql(
+                    f"SELECT * FROM read_json_auto({_sql_str(str(path))}, format='auto', "
+                    "dateformat='%Y-%m-%d')"
+                ).to_arrow_table()
+            )
     except duckdb.Error as e:
         msg = str(e).strip().splitlines()
         first = msg[0] if msg else type(e).__name__

@@ -42,7 +42,9 @@ def staged_dir(final: Path) -> Iterator[Path]:
     addressed snapshot), the staged copy is discarded: both wrote the same bytes.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    # The writer's pid in the name lets clean_stale tell a dead writer's
+    # leftovers from a live concurrent writer's work in progress.
+    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         yield tmp
@@ -58,11 +60,30 @@ def staged_dir(final: Path) -> Iterator[Path]:
         raise
 
 
+def _writer_alive(entry: Path) -> bool:
+    """Whether the process that made a ``.tmp-<name>-<pid>-<hex>`` entry still runs."""
+    parts = entry.name.rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
 def clean_stale(folder: Path) -> None:
-    """Remove leftovers of writers that were killed."""
+    """Remove leftovers of writers that were killed (never a live writer's staging folder)."""
     if not folder.exists():
         return
     for p in folder.glob(".tmp-*"):
+        if _writer_alive(p):
+            continue
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
         else:

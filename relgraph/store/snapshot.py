@@ -104,7 +104,9 @@ class Snapshot:
         con = con or duckdb.connect()
         for name in self.table_names:
             path = str(self.table_path(name)).replace("'", "''")
-            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet(\'{path}\')')
+            con.execute(
+                f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{path}')"
+            )
         return con
 
     def cache_dir(self, kind: str) -> Path:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,8 @@ class Workspace:
             latest = self.latest_id()
             if latest is None:
                 raise StoreError(
-                    f"workspace '{self.root}' has no snapshots yet; run 'relgraph ingest SOURCE' first"
+                    f"workspace '{self.root}' has no snapshots yet; "
+                    "run 'relgraph ingest SOURCE' first"
                 )
             snapshot_id = latest
         exact = self.snapshots_dir / snapshot_id
@@ -134,7 +135,7 @@ class Workspace:
             row_counts={n: t.num_rows for n, t in tables.items()},
             table_hashes=hashes,
             source=source,
-            created=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            created=datetime.now(UTC).isoformat(timespec="microseconds"),
             parent=parent,
             validation=validation or {},
         )
@@ -155,7 +156,11 @@ class Workspace:
         return same[-1].id if same else None
 
     def _set_latest(self, sid: str) -> None:
-        atomic.write_text(self.root / "refs" / "latest", sid + "\n")
+        ref = self.root / "refs" / "latest"
+        # Re-ingesting identical data writes nothing, not even the same ref.
+        if ref.is_file() and ref.read_text().strip() == sid:
+            return
+        atomic.write_text(ref, sid + "\n")
 
 
 def _fsync_tree(folder: Path) -> None:
