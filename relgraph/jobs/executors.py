@@ -162,11 +162,12 @@ class RayExecutor:
     def poll(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
         if not self._refs:
             return []
-        keys = {id(ref): k for k, ref in self._refs.items()}
+        # Ray client hands back new ref objects: match them by id, not identity.
+        keys = {ref.hex(): k for k, ref in self._refs.items()}
         ready, _ = self._ray.wait(list(self._refs.values()), num_returns=len(self._refs), timeout=timeout)
         done = []
         for ref in ready:
-            key = keys[id(ref)]
+            key = keys[ref.hex()]
             try:
                 result = self._ray.get(ref)
             except self._ray.exceptions.TaskCancelledError:
