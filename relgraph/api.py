@@ -125,6 +125,107 @@ def snapshot_summary(snap: Snapshot) -> dict[str, Any]:
     }
 
 
+# --- train ---
+def train(
+    query_text: str,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    snapshot: str | None = None,
+    budget: str = "normal",
+    trials: int | None = None,
+    minutes: float | None = None,
+    seed: int = 0,
+    val_cutoff: str | None = None,
+    test_cutoff: str | None = None,
+    gnn: bool = True,
+    baseline: bool = True,
+    progress: Any = None,
+) -> Any:
+    """Train a GNN (searched within ``budget``) and the LightGBM baseline for a query.
+
+    Returns a :class:`relgraph.train.TrainResult`; the model is stored under
+    ``workspace/models/<model_id>/``.
+    """
+    from relgraph.train import Budget, train_task
+
+    snap = Workspace(workspace).snapshot(snapshot)
+    return train_task(
+        snap,
+        query_text,
+        workspace=workspace,
+        budget=Budget.preset(budget, trials=trials, minutes=minutes),
+        seed=seed,
+        val_cutoff=val_cutoff,
+        test_cutoff=test_cutoff,
+        gnn=gnn,
+        baseline=baseline,
+        progress=progress,
+    )
+
+
+def predict(
+    model_id: str,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    to: str | None = None,
+    split: str = "test",
+    snapshot: str | None = None,
+) -> Any:
+    """Predict with a stored model ("test" split or "now"); Parquet in the workspace or ``to``.
+
+    Returns a :class:`relgraph.predict.PredictResult`.
+    """
+    from relgraph.predict import predict_model
+
+    return predict_model(model_id, workspace=workspace, split=split, to=to, snapshot_id=snapshot)
+
+
+def models(workspace: str | Path = DEFAULT_WORKSPACE) -> list[dict[str, Any]]:
+    """Stored models, newest first, with their query and test metrics."""
+    import json
+
+    out = []
+    for p in sorted((Path(workspace) / "models").glob("*/model.json")):
+        meta = json.loads(p.read_text())
+        out.append({k: meta.get(k) for k in ("model_id", "query", "metric", "gnn", "lightgbm", "created", "snapshot_id")})
+    return sorted(out, key=lambda m: str(m.get("created")), reverse=True)
+
+
+DEMO_QUERY = """PREDICT MIN(qualifying.position, 0, 30, days) <= 3
+FOR EACH drivers.driverId
+ASSUMING COUNT(qualifying.*, 0, 30, days) > 0"""
+
+
+def demo(
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    budget: str = "fast",
+    seed: int = 0,
+    progress: Any = None,
+) -> tuple[Any, Any]:
+    """Ingest the bundled F1 example, train driver-top3 on RelBench's splits, predict.
+
+    Returns ``(TrainResult, PredictResult)``.
+    """
+    from relgraph.errors import SourceError
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "f1"
+    if not example.is_dir():
+        raise SourceError(f"the F1 example is not at '{example}'; run from a relgraph checkout")
+    snap = ingest(str(example), workspace=workspace).snapshot
+    result = train(
+        DEMO_QUERY,
+        workspace=workspace,
+        snapshot=snap.id,
+        budget=budget,
+        seed=seed,
+        val_cutoff="2005-01-01",
+        test_cutoff="2010-01-01",
+        progress=progress,
+    )
+    return result, predict(result.model_id, workspace=workspace)
+
+
 # --- jobs ---
 # Pipelines of jobs (relgraph.jobs) and the analyses they run (relgraph.analyze).
 # relgraph.jobs is imported lazily: it pulls in SQLAlchemy and Alembic.

@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -67,12 +68,51 @@ def _singular(name: str) -> str:
     return n
 
 
+def _strictly_increasing(col: pa.ChunkedArray) -> bool:
+    """An integer column without NULLs whose values only go up (so all distinct).
+
+    Exported key columns are nearly always sorted; this O(n) vectorised test
+    proves uniqueness exactly without building a hash table of every value.
+    """
+    if col.null_count or not pa.types.is_integer(col.type) or len(col) == 0:
+        return False
+    # Chunk by chunk: ChunkedArray.to_numpy imports pandas (~1 s) on first use.
+    last = None
+    for chunk in col.chunks:
+        if len(chunk) == 0:
+            continue
+        values = _int_values(chunk)
+        if (last is not None and values[0] <= last) or not np.all(values[1:] > values[:-1]):
+            return False
+        last = values[-1]
+    return True
+
+
+def _int_values(chunk: pa.Array) -> np.ndarray:
+    """A NULL-free integer chunk as a zero-copy numpy view.
+
+    Not ``to_numpy()``: pyarrow imports pandas (about a second) on its first call.
+    """
+    t = chunk.type
+    dtype = np.dtype(f"{'u' if pa.types.is_unsigned_integer(t) else ''}int{t.bit_width}")
+    return np.frombuffer(
+        chunk.buffers()[1], dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize
+    )
+
+
+def distinct_count(col: pa.ChunkedArray) -> int:
+    """Exact number of distinct non-NULL values."""
+    if _strictly_increasing(col):
+        return len(col)
+    return int(pc.count_distinct(col, mode="only_valid").as_py())
+
+
 def _is_unique_not_null(col: pa.ChunkedArray) -> bool:
     if col.null_count:
         return False
     if len(col) == 0:
         return False
-    return bool(pc.count_distinct(col).as_py() == len(col))
+    return distinct_count(col) == len(col)
 
 
 def _is_temporal(t: pa.DataType) -> bool:
@@ -114,7 +154,7 @@ def infer_primary_key(name: str, table: pa.Table) -> str | None:
 def _mostly_unique(col: pa.ChunkedArray) -> bool:
     """At most 10% of the rows (at least one) are duplicates or NULLs."""
     n = len(col)
-    return n > 0 and n - pc.count_distinct(col.drop_null()).as_py() <= max(1, n // 10)
+    return n > 0 and n - distinct_count(col) <= max(1, n // 10)
 
 
 def _distinct_set(col: pa.ChunkedArray) -> pa.Array:
@@ -245,7 +285,19 @@ def infer_stype(name: str, col: pa.ChunkedArray, *, is_key: bool) -> SType:
     return SType.text
 
 
+STYPE_SAMPLE = 200_000
+
+
 def _string_stype(col: pa.ChunkedArray) -> SType:
+    # A spread-out sample is enough to tell labels from free text; keys and
+    # links are decided elsewhere, on every row.
+    # (Slices, not take(): building an index array from numpy imports pandas.)
+    if len(col) > STYPE_SAMPLE:
+        blocks, size = 200, STYPE_SAMPLE // 200
+        step = len(col) // blocks
+        col = pa.chunked_array(
+            [c for i in range(blocks) for c in col.slice(i * step, size).chunks], type=col.type
+        )
     nonnull = col.drop_null()
     n = len(nonnull)
     if n == 0:

@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from relgraph.errors import DataValidationError
+from relgraph.schema.infer import distinct_count
 from relgraph.schema.types import Schema, TableSchema
 
 MAX_EXAMPLES = 5
@@ -115,7 +116,7 @@ def validate(tables: dict[str, pa.Table], schema: Schema) -> ValidationReport:
         if name not in tables:
             continue
         con.register("t", tables[name])
-        report.findings += _check_primary_key(con, ts)
+        report.findings += _check_primary_key(con, ts, tables[name])
         report.findings += _check_time(con, ts, tables[name])
         report.findings += _check_mixed_types(con, ts, tables[name])
         for fk in ts.foreign_keys:
@@ -137,9 +138,16 @@ def validate(tables: dict[str, pa.Table], schema: Schema) -> ValidationReport:
     return report
 
 
-def _check_primary_key(con: duckdb.DuckDBPyConnection, ts: TableSchema) -> list[Finding]:
+def _check_primary_key(
+    con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table
+) -> list[Finding]:
     pk = ts.primary_key
-    if pk is None:
+    if pk is None or pk not in table.schema.names:
+        return []
+    col = table.column(pk)
+    # The common case, settled exactly without a scan in SQL: no NULLs and as
+    # many distinct values as rows. Only a bad key pays for locating rows.
+    if col.null_count == 0 and distinct_count(col) == len(col):
         return []
     out = []
     row, _, count = _first_rows(con, f"{_q(pk)} IS NULL", pk)
@@ -231,19 +239,23 @@ def _check_time(con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table
 def _check_mixed_types(
     con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table
 ) -> list[Finding]:
-    out = []
-    for f in table.schema:
-        if not pa.types.is_string(f.type) or f.name == ts.time_column:
-            continue
-        col = table.column(f.name).drop_null()
-        n = len(col)
-        if n == 0:
-            continue
-        numeric = _one(
-            con, f"SELECT count(*) FROM t WHERE TRY_CAST({_q(f.name)} AS DOUBLE) IS NOT NULL"
-        )
-        k = int(numeric[0]) if numeric else 0
-        if 0.5 * n <= k < n:
+    out: list[Finding] = []
+    names = [
+        f.name for f in table.schema if pa.types.is_string(f.type) and f.name != ts.time_column
+    ]
+    if not names:
+        return out
+    # One scan for every text column of the table.
+    counts = _one(
+        con,
+        "SELECT "
+        + ", ".join(f"count({_q(c)}), count(TRY_CAST({_q(c)} AS DOUBLE))" for c in names)
+        + " FROM t",
+    )
+    for i, name in enumerate(names):
+        n, k = int(counts[2 * i]), int(counts[2 * i + 1])
+        f = table.schema.field(name)
+        if n and 0.5 * n <= k < n:
             where = f"{_q(f.name)} IS NOT NULL AND TRY_CAST({_q(f.name)} AS DOUBLE) IS NULL"
             row, ex, count = _first_rows(con, where, f.name)
             out.append(

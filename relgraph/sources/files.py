@@ -19,6 +19,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 SUPPORTED = CSV_SUFFIXES + PARQUET_SUFFIXES + JSON_SUFFIXES
 OVERRIDES_NAMES = ("schema.yaml", "schema.yml")
+FULL_SCAN_BYTES = 16 * 2**20
 
 # ``\N`` is MySQL's NULL (the F1 dump uses it); an empty field is NULL too.
 NULL_STRINGS = ["\\N", ""]
@@ -114,9 +115,11 @@ _LINE_RE = re.compile(r"[Ll]ine:?\s*(\d+)")
 
 def _read_csv(path: Path, con: duckdb.DuckDBPyConnection) -> pa.Table:
     delim, header = sniff_header(path)
-    # Full-scan type detection for files up to 256 MB: a late odd value must
-    # not fail the read after a 20k-row sample guessed a type.
-    full = path.stat().st_size <= 256 * 2**20
+    # Small files get full-scan type detection (cheap). Larger ones are typed
+    # from DuckDB's sample, the type detection pass costing nearly as much as the
+    # read; a late odd value then raises a ConversionException and the file is
+    # read again with a full scan, so a wrong guess costs time, never data.
+    full = path.stat().st_size <= FULL_SCAN_BYTES
     try:
         try:
             table = con.sql(

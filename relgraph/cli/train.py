@@ -1,0 +1,168 @@
+"""``relgraph train``, ``relgraph predict``, ``relgraph models``, ``relgraph demo``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from relgraph import api
+from relgraph.cli.app import app, emit_json, err, fail, out
+from relgraph.errors import RelgraphError
+
+WorkspaceOpt = typer.Option(Path(".relgraph"), "--workspace", "-w", help="Workspace folder.")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else.")
+
+
+@contextmanager
+def _train_progress(enabled: bool) -> Iterator[Callable[[str, dict[str, Any]], None]]:
+    """A Rich bar on stderr fed by the trainer's ``progress(stage, info)`` callback."""
+    if not enabled:
+        yield lambda stage, info: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as prog:
+        bar = prog.add_task("labels", total=None, info="")
+
+        def update(stage: str, info: dict[str, Any]) -> None:
+            if stage == "epoch":
+                extra = ", ".join(
+                    f"{k} {v:.4f}" for k, v in info.items() if k not in ("epoch", "epochs") and isinstance(v, float)
+                )
+                prog.update(bar, description="training GNN", completed=info["epoch"], total=info["epochs"], info=extra)
+            elif stage == "trial":
+                prog.update(bar, description="training GNN", completed=0, total=None, info="")
+            else:
+                prog.update(bar, description=stage, total=None, info="")
+
+        yield update
+
+
+def _fmt(v: float | None) -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+
+def results_table(result: Any) -> Table:
+    """GNN and LightGBM metrics side by side, validation and test."""
+    t = Table(title=f"{result.model_id} — {result.metric} (rows: {result.rows})")
+    t.add_column("model")
+    t.add_column("split")
+    metrics: list[str] = []
+    for scores in (result.gnn, result.baseline):
+        if scores is not None:
+            for d in (scores.val, scores.test):
+                metrics += [m for m in d if m not in metrics]
+    for m in metrics:
+        t.add_column(m, justify="right", style="bold" if m == result.metric else None)
+    t.add_column("train s", justify="right")
+    for name, scores in (("GNN", result.gnn), ("LightGBM", result.baseline)):
+        if scores is None:
+            continue
+        for split in ("val", "test"):
+            d = getattr(scores, split)
+            t.add_row(name, split, *[_fmt(d.get(m)) for m in metrics], f"{scores.seconds:.0f}")
+    return t
+
+
+@app.command()
+def train(
+    query: str = typer.Argument(..., help='A predictive query, e.g. "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH users.user_id".'),
+    workspace: Path = WorkspaceOpt,
+    snapshot: str | None = typer.Option(None, "--snapshot", help="Snapshot id (default: latest)."),
+    budget: str = typer.Option("normal", "--budget", help="fast | normal | best"),
+    trials: int | None = typer.Option(None, "--trials", help="Search at most this many GNN configurations."),
+    minutes: float | None = typer.Option(None, "--minutes", help="Stop the search after this many minutes."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (runs are repeatable)."),
+    val_cutoff: str | None = typer.Option(None, "--val-cutoff", help="First validation anchor, e.g. 2005-01-01."),
+    test_cutoff: str | None = typer.Option(None, "--test-cutoff", help="First test anchor, e.g. 2010-01-01."),
+    no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the LightGBM baseline."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Train a GNN and the LightGBM baseline for a query; print val/test metrics."""
+    try:
+        with _train_progress(not as_json) as progress:
+            result = api.train(
+                query, workspace=workspace, snapshot=snapshot, budget=budget, trials=trials,
+                minutes=minutes, seed=seed, val_cutoff=val_cutoff, test_cutoff=test_cutoff,
+                baseline=not no_baseline, progress=progress,
+            )  # fmt: skip
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    for w in result.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    out.print(results_table(result))
+    out.print(f"[green]model stored:[/] [bold]{result.model_id}[/] ({result.seconds:.0f} s)")
+
+
+@app.command()
+def predict(
+    model: str = typer.Argument(..., help="Model id (see `relgraph models`)."),
+    workspace: Path = WorkspaceOpt,
+    to: str | None = typer.Option(None, "--to", help="sqlite:///file.db or postgresql://… (optionally #table)."),
+    now: bool = typer.Option(False, "--now", help="Predict for every entity as of the latest data."),
+    snapshot: str | None = typer.Option(None, "--snapshot", help="Predict on another snapshot."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write predictions and embeddings (Parquet in the workspace, or a SQL table)."""
+    try:
+        result = api.predict(model, workspace=workspace, to=to, split="now" if now else "test", snapshot=snapshot)
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    if result.metrics:
+        out.print("test metrics: " + ", ".join(f"{k} {_fmt(v)}" for k, v in result.metrics.items()))
+    out.print(f"[green]{result.rows} predictions[/] → {result.destination}")
+
+
+@app.command()
+def models(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
+    """List stored models with their test metrics."""
+    rows = api.models(workspace)
+    if as_json:
+        emit_json(rows)
+        return
+    t = Table(title=f"models in {workspace}")
+    for c in ("model", "metric", "GNN test", "LightGBM test", "created"):
+        t.add_column(c)
+    for m in rows:
+        metric = m.get("metric") or ""
+        g = (m.get("gnn") or {}).get("test", {}).get(metric)
+        b = (m.get("lightgbm") or {}).get("test", {}).get(metric)
+        t.add_row(str(m["model_id"]), metric, _fmt(g), _fmt(b), str(m.get("created")))
+    out.print(t)
+
+
+@app.command()
+def demo(
+    workspace: Path = typer.Option(Path(".relgraph-demo"), "--workspace", "-w", help="Workspace folder."),
+    budget: str = typer.Option("fast", "--budget", help="fast | normal | best"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Ingest the bundled F1 data, train driver-top3, predict — a few minutes on a laptop."""
+    try:
+        with _train_progress(not as_json) as progress:
+            result, preds = api.demo(workspace=workspace, budget=budget, progress=progress)
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json({"train": result.to_dict(), "predict": preds.to_dict()})
+        return
+    out.print(results_table(result))
+    out.print(f"[green]{preds.rows} predictions[/] → {preds.destination}")

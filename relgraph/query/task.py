@@ -1,0 +1,171 @@
+"""Task-type inference (DESIGN.md §3 table) and the :class:`Task` every stage reads.
+
+Example:
+    >>> from relgraph.query.parser import parse
+    >>> q = parse("PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH users.user_id")
+    >>> infer_task_type(q)
+    (<TaskType.binary: 'binary'>, 'auroc')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+
+from relgraph.query.ast import Aggregate, ColumnRef, Query, aggregates, unit_delta
+from relgraph.query.parser import parse
+from relgraph.query.validate import validate, value_kind
+from relgraph.schema.types import Schema, SType
+
+
+class TaskType(str, Enum):
+    """What kind of prediction a query asks for."""
+
+    binary = "binary"
+    regression = "regression"
+    multiclass = "multiclass"
+    multilabel = "multilabel"
+    link = "link"
+
+
+DEFAULT_METRIC = {
+    TaskType.binary: "auroc",
+    TaskType.regression: "mae",
+    TaskType.multiclass: "accuracy",
+    TaskType.multilabel: "macro_auroc",
+    TaskType.link: "map@k",
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A compiled predictive query: what to predict, for which rows, how it is scored."""
+
+    query: str
+    entity_table: str
+    entity_column: str
+    task_type: TaskType
+    metric: str
+    target_table: str | None
+    window: timedelta | None
+    k: int | None
+    target_entity_table: str | None
+    classes: tuple[Any, ...] | None
+    temporal: bool
+
+    def __repr__(self) -> str:
+        window = f", window={self.window.days}d" if self.window is not None else ""
+        return (
+            f"Task({self.task_type.value}, {self.entity_table}.{self.entity_column}, "
+            f"metric={self.metric}{window})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "entity_table": self.entity_table,
+            "entity_column": self.entity_column,
+            "task_type": self.task_type.value,
+            "metric": self.metric,
+            "target_table": self.target_table,
+            "window_seconds": self.window.total_seconds() if self.window is not None else None,
+            "k": self.k,
+            "target_entity_table": self.target_entity_table,
+            "classes": list(self.classes) if self.classes is not None else None,
+            "temporal": self.temporal,
+        }
+
+
+def infer_task_type(q: Query, schema: Schema | None = None) -> tuple[TaskType, str]:
+    """The task type and its default metric, from the target's shape (and column types)."""
+    t = q.target
+    if isinstance(t, Aggregate):
+        if t.func == "LIST_DISTINCT":
+            tt = TaskType.link if q.mode == "RANK" else TaskType.multilabel
+        elif t.func in ("FIRST", "LAST") and schema is not None:
+            stype = schema[t.column.table].column(t.column.column).stype
+            tt = TaskType.multiclass if stype is SType.categorical else TaskType.regression
+        else:
+            tt = TaskType.regression
+    elif isinstance(t, ColumnRef):
+        tt = TaskType.regression
+        if schema is not None:
+            col = schema[t.table].column(t.column)
+            if value_kind(col.dtype) == "bool":
+                tt = TaskType.binary
+            elif col.stype is not SType.numerical or value_kind(col.dtype) != "number":
+                tt = TaskType.multiclass
+    else:
+        tt = TaskType.binary
+    return tt, DEFAULT_METRIC[tt]
+
+
+def target_window(q: Query) -> tuple[int, str] | None:
+    """The target's horizon Δ as (amount, unit): the latest window end among its aggregates."""
+    aggs = aggregates(q.target)
+    if not aggs:
+        return None
+    best = max(aggs, key=lambda a: unit_delta(a.window.end, a.window.unit))
+    return best.window.end, best.window.unit
+
+
+def class_column(q: Query) -> ColumnRef | None:
+    """The column whose values are the classes of a multiclass/multilabel query."""
+    t = q.target
+    if isinstance(t, Aggregate) and t.func in ("FIRST", "LAST", "LIST_DISTINCT"):
+        return t.column
+    if isinstance(t, ColumnRef):
+        return t
+    return None
+
+
+def compile_task(
+    text: str,
+    schema: Schema,
+    classes_of: Callable[[str, str], tuple[Any, ...]] | None = None,
+) -> tuple[Task, Query]:
+    """Parse, validate and type a query.
+
+    Args:
+        text: the PQL query.
+        schema: the snapshot's schema.
+        classes_of: ``(table, column) -> sorted distinct values``; needed for
+            multiclass and multilabel queries (the classes come from the data).
+
+    Returns:
+        The :class:`Task` and the parsed :class:`~relgraph.query.ast.Query`.
+    """
+    q = parse(text)
+    validate(q, schema, text)
+    tt, metric = infer_task_type(q, schema)
+    ent = q.entity.ref
+    t = q.target
+    classes: tuple[Any, ...] | None = None
+    if tt in (TaskType.multiclass, TaskType.multilabel) and classes_of is not None:
+        col = class_column(q)
+        if col is not None:
+            classes = classes_of(col.table, col.column)
+    target_entity = None
+    if tt is TaskType.link and isinstance(t, Aggregate):
+        fk = next(f for f in schema[t.column.table].foreign_keys if f.column == t.column.column)
+        target_entity = fk.target
+    aggs = aggregates(t)
+    target_table = aggs[0].column.table if aggs else ent.table
+    win = target_window(q)
+    task = Task(
+        query=text,
+        entity_table=ent.table,
+        entity_column=ent.column,
+        task_type=tt,
+        metric=metric,
+        target_table=target_table,
+        window=unit_delta(*win) if win is not None else None,
+        k=q.k,
+        target_entity_table=target_entity,
+        classes=classes,
+        temporal=win is not None,
+    )
+    return task, q

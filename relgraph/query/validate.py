@@ -1,0 +1,290 @@
+"""Semantic checks of a parsed query against a snapshot's schema.
+
+Each check raises a :class:`~relgraph.errors.QueryError` pointing at the token
+at fault, naming the object and the fix, with a "did you mean" suggestion for
+misspelt tables and columns.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from relgraph.errors import QueryError
+from relgraph.query.ast import (
+    Aggregate,
+    ColumnRef,
+    Comparison,
+    Condition,
+    Constant,
+    Operand,
+    Query,
+    aggregates,
+    comparisons,
+)
+from relgraph.schema.types import Column, Schema, SType, TableSchema
+
+NUMERIC_AGGS = ("COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX")
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    lowered = {c.lower(): c for c in candidates}
+    if name.lower() in lowered:
+        return f" (did you mean '{lowered[name.lower()]}'?)"
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+        close = [lowered[c] for c in close]
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def value_kind(dtype: str) -> str:
+    """Which constants a column of Arrow type ``dtype`` compares with: number/bool/time/text."""
+    d = dtype.lower()
+    if d.startswith(("int", "uint", "float", "double", "decimal", "halffloat")):
+        return "number"
+    if d.startswith("bool"):
+        return "bool"
+    if d.startswith(("timestamp", "date", "time")):
+        return "time"
+    return "text"
+
+
+class Validator:
+    """Checks one query against one schema."""
+
+    def __init__(self, schema: Schema, text: str | None = None) -> None:
+        self.schema = schema
+        self.text = text
+
+    def error(self, message: str, node: object) -> QueryError:
+        line = int(getattr(node, "line", 0) or 1)
+        col = int(getattr(node, "col", 0) or 1)
+        return QueryError(message, line=line, col=col, query=self.text)
+
+    # -- names ---------------------------------------------------------------------
+    def table(self, ref: ColumnRef) -> TableSchema:
+        if ref.table not in self.schema.tables:
+            hint = _suggest(ref.table, list(self.schema.tables))
+            raise self.error(f"unknown table '{ref.table}'{hint}", ref)
+        return self.schema[ref.table]
+
+    def column(self, ref: ColumnRef) -> Column:
+        t = self.table(ref)
+        if not t.has_column(ref.column):
+            hint = _suggest(ref.column, t.column_names)
+            hint = hint.replace("mean '", f"mean '{ref.table}.")
+            raise self.error(f"unknown column '{ref.table}.{ref.column}'{hint}", ref)
+        return t.column(ref.column)
+
+    def link(self, agg_table: str, entity_table: str, node: object) -> str:
+        """The foreign-key column of ``agg_table`` that points at ``entity_table``."""
+        fks = [fk.column for fk in self.schema[agg_table].foreign_keys if fk.target == entity_table]
+        if not fks:
+            raise self.error(
+                f"table '{agg_table}' has no foreign key to the entity table '{entity_table}'; "
+                f"aggregate a table that references '{entity_table}' or declare the key "
+                "in the schema overrides",
+                node,
+            )
+        if len(fks) > 1:
+            raise self.error(
+                f"table '{agg_table}' references '{entity_table}' through several columns "
+                f"({', '.join(fks)}); relgraph cannot tell which one to follow",
+                node,
+            )
+        return fks[0]
+
+    # -- the query -----------------------------------------------------------------
+    def check(self, q: Query) -> None:
+        ent = q.entity.ref
+        et = self.table(ent)
+        if et.primary_key is None:
+            raise self.error(
+                f"entity table '{ent.table}' has no primary key; predictions are made per "
+                "row of a table with a primary key (declare one in the schema overrides)",
+                ent,
+            )
+        col = self.column(ent)
+        if col.name != et.primary_key:
+            raise self.error(
+                f"entity column '{ent.table}.{ent.column}' is not the primary key of "
+                f"'{ent.table}'; use '{ent.table}.{et.primary_key}'",
+                ent,
+            )
+        for v in q.entity.values:
+            self.check_constant(value_kind(col.dtype), v, ent, f"'{ent.table}.{ent.column}'")
+        self.check_target(q)
+        self.check_condition(q.where, ent.table, context="WHERE")
+        self.check_condition(q.assuming, ent.table, context="ASSUMING")
+
+    def check_target(self, q: Query) -> None:
+        t = q.target
+        ent = q.entity.ref.table
+        if isinstance(t, ColumnRef):
+            self.column(t)
+            if t.table != ent:
+                raise self.error(
+                    f"a static target must be a column of the entity table '{ent}', "
+                    f"not of '{t.table}'",
+                    t,
+                )
+            if t.column == self.schema[ent].primary_key:
+                raise self.error(f"cannot predict the primary key '{ent}.{t.column}'", t)
+            if q.mode is not None:
+                raise self.error(f"{q.mode} needs a LIST_DISTINCT(...) target", t)
+            return
+        if isinstance(t, Aggregate):
+            self.check_aggregate(t, ent, context="target")
+            if t.func == "LIST_DISTINCT":
+                if q.mode is None:
+                    raise self.error(
+                        "LIST_DISTINCT(...) as a target needs RANK TOP k (link prediction) "
+                        "or CLASSIFY (multilabel)",
+                        t,
+                    )
+                if q.mode == "RANK":
+                    fk = next(
+                        (f for f in self.schema[t.column.table].foreign_keys
+                         if f.column == t.column.column),
+                        None,
+                    )  # fmt: skip
+                    if fk is None or self.schema.tables.get(fk.target) is None:
+                        raise self.error(
+                            f"RANK TOP k ranks keys of another table; "
+                            f"'{t.column.table}.{t.column.column}' is not a foreign key",
+                            t.column,
+                        )
+            elif q.mode is not None:
+                raise self.error(f"{q.mode} needs a LIST_DISTINCT(...) target, not {t.func}", t)
+            elif t.func in ("FIRST", "LAST"):
+                stype = self.column(t.column).stype
+                if stype not in (SType.numerical, SType.categorical):
+                    raise self.error(
+                        f"{t.func}('{t.column.table}.{t.column.column}') is a {stype.value} "
+                        "column; a FIRST/LAST target must be numerical (regression) or "
+                        "categorical (multiclass)",
+                        t,
+                    )
+            elif t.func in ("MIN", "MAX") and self.column(t.column).stype is SType.timestamp:
+                raise self.error(
+                    f"{t.func} of the timestamp column '{t.column.table}.{t.column.column}' "
+                    "cannot be a regression target; compare it with a date instead",
+                    t,
+                )
+            return
+        if q.mode is not None:
+            node = aggregates(t)[0] if aggregates(t) else t
+            raise self.error(f"{q.mode} needs a LIST_DISTINCT(...) target", node)
+        self.check_condition(t, ent, context="target")
+
+    def check_condition(self, c: Condition | None, entity: str, context: str) -> None:
+        for cmp in comparisons(c):
+            left = cmp.left
+            if isinstance(left, Aggregate):
+                self.check_aggregate(left, entity, context)
+            else:
+                self.column(left)
+                if left.table != entity:
+                    raise self.error(
+                        f"'{left.table}.{left.column}' in {context} is not a column of the "
+                        f"entity table '{entity}'; wrap it in an aggregate, e.g. "
+                        f"COUNT({left.table}.* WHERE {left.table}.{left.column} ..., -30, 0)",
+                        left,
+                    )
+            self.check_comparison(cmp)
+
+    def check_aggregate(self, a: Aggregate, entity: str, context: str) -> None:
+        t = self.table(a.column)
+        if not a.column.is_star:
+            col = self.column(a.column)
+            self.check_fits(a, col)
+        if t.time_column is None:
+            raise self.error(
+                f"{a.func}({a.column.to_pql()}) aggregates over time, but table "
+                f"'{t.name}' has no time column; declare one in the schema overrides",
+                a,
+            )
+        self.link(t.name, entity, a.column)
+        w = a.window
+        if context == "target" and (w.start is None or w.start < 0):
+            raise self.error(
+                f"a target looks forward: its window start must be >= 0, got "
+                f"{'-INF' if w.start is None else w.start}",
+                a,
+            )
+        if context == "WHERE" and w.end > 0:
+            raise self.error(
+                f"WHERE filters entities with the past only: the window end must be <= 0, "
+                f"got {w.end} (move future conditions to ASSUMING)",
+                a,
+            )
+        if a.where is not None:
+            for cmp in comparisons(a.where):
+                if isinstance(cmp.left, Aggregate):
+                    raise self.error("aggregates cannot be nested inside an aggregate", cmp.left)
+                self.column(cmp.left)
+                if cmp.left.table != a.column.table:
+                    raise self.error(
+                        f"the WHERE of {a.func}({a.column.to_pql()}) may only use columns of "
+                        f"'{a.column.table}', not '{cmp.left.table}.{cmp.left.column}'",
+                        cmp.left,
+                    )
+                self.check_comparison(cmp)
+
+    def check_fits(self, a: Aggregate, col: Column) -> None:
+        ok = {
+            "SUM": (SType.numerical,),
+            "AVG": (SType.numerical,),
+            "MIN": (SType.numerical, SType.timestamp),
+            "MAX": (SType.numerical, SType.timestamp),
+        }.get(a.func)
+        if ok is not None and col.stype not in ok:
+            raise self.error(
+                f"cannot {a.func} the {col.stype.value} column "
+                f"'{a.column.table}.{a.column.column}'; {a.func} needs "
+                f"{' or '.join(s.value for s in ok)} values (try COUNT or COUNT_DISTINCT)",
+                a,
+            )
+
+    def operand_kind(self, left: Operand) -> str:
+        if isinstance(left, ColumnRef):
+            return value_kind(self.column(left).dtype)
+        if left.func in ("COUNT", "COUNT_DISTINCT", "SUM", "AVG"):
+            return "number"
+        if left.func == "LIST_DISTINCT":
+            return "list"
+        return value_kind(self.column(left.column).dtype)
+
+    def check_comparison(self, cmp: Comparison) -> None:
+        kind = self.operand_kind(cmp.left)
+        what = cmp.left.to_pql()
+        if kind == "list":
+            raise self.error("LIST_DISTINCT(...) cannot be compared; use it as a target", cmp)
+        if cmp.op in ("LIKE", "CONTAINS", "STARTS WITH", "ENDS WITH") and kind != "text":
+            raise self.error(f"{cmp.op} needs a text operand, but {what} is a {kind}", cmp)
+        values: tuple[Constant, ...]
+        if cmp.value is None:
+            values = ()
+        elif isinstance(cmp.value, tuple):
+            values = cmp.value
+        else:
+            values = (cmp.value,)
+        for v in values:
+            self.check_constant(kind, v, cmp, what)
+
+    def check_constant(self, kind: str, v: Constant, node: object, what: str) -> None:
+        if kind == "number" and (isinstance(v, str) or isinstance(v, bool)):
+            raise self.error(f"{what} is a number; compare it with a number, not {v!r}", node)
+        if kind == "text" and not isinstance(v, str):
+            raise self.error(f"{what} is text; quote the constant: '{v}'", node)
+        if kind == "time" and not isinstance(v, str):
+            raise self.error(f"{what} is a time; compare it with a quoted date like '2020-01-31'", node)
+        if kind == "bool" and not isinstance(v, bool):
+            raise self.error(f"{what} is a boolean; compare it with TRUE or FALSE", node)
+
+
+def validate(query: Query, schema: Schema, text: str | None = None) -> None:
+    """Check ``query`` against ``schema``; raise :class:`QueryError` at the first problem."""
+    Validator(schema, text).check(query)
+
+

@@ -1,0 +1,9 @@
+"""Temporal neighbour sampling: disjoint per-seed subgraphs with no future rows."""
+
+from __future__ import annotations
+
+from relgraph.sample.batch import Batch
+from relgraph.sample.prefetch import Prefetcher
+from relgraph.sample.sampler import TemporalSampler
+
+__all__ = ["Batch", "Prefetcher", "TemporalSampler"]

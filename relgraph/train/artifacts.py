@@ -1,0 +1,84 @@
+"""Model files: ``workspace/models/<model_id>/``.
+
+- ``model.json`` — everything but weights: query, task, snapshot id, cut-offs,
+  ``ModelConfig``, target normalisation, metrics;
+- ``gnn.pt`` — the GNN's ``state_dict`` (plain tensors; loaded with ``weights_only=True``);
+- ``lightgbm.txt`` + the baseline's feature encoding in ``model.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import torch
+
+from relgraph.errors import StoreError
+from relgraph.store.atomic import write_text
+
+MODEL_JSON = "model.json"
+GNN_WEIGHTS = "gnn.pt"
+LGBM_FILE = "lightgbm.txt"
+
+
+def model_dir(workspace: str | Path, model_id: str) -> Path:
+    return Path(workspace) / "models" / model_id
+
+
+@dataclass
+class ModelFiles:
+    """A stored model's metadata and the paths of its weights."""
+
+    model_id: str
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def snapshot_id(self) -> str:
+        return str(self.meta["snapshot_id"])
+
+    def gnn_state(self) -> dict[str, torch.Tensor]:
+        """The GNN weights, loaded safely (``weights_only=True``: tensors only, no code)."""
+        state: dict[str, torch.Tensor] = torch.load(
+            self.path / GNN_WEIGHTS, map_location="cpu", weights_only=True
+        )
+        return state
+
+    def booster(self) -> lgb.Booster | None:
+        p = self.path / LGBM_FILE
+        return lgb.Booster(model_file=str(p)) if p.is_file() else None
+
+
+def save_model(
+    path: Path,
+    meta: dict[str, Any],
+    gnn_state: dict[str, torch.Tensor] | None,
+    booster: lgb.Booster | None,
+) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    if gnn_state is not None:
+        tmp = path / (GNN_WEIGHTS + ".tmp")
+        torch.save({k: v.detach().cpu().contiguous() for k, v in gnn_state.items()}, tmp)
+        tmp.replace(path / GNN_WEIGHTS)
+    if booster is not None:
+        write_text(path / LGBM_FILE, booster.model_to_string(num_iteration=booster.best_iteration))
+    write_text(path / MODEL_JSON, json.dumps(meta, indent=2, default=str))
+
+
+def load_model(workspace: str | Path, model_id: str) -> ModelFiles:
+    path = model_dir(workspace, model_id)
+    mj = path / MODEL_JSON
+    if not mj.is_file():
+        known = sorted(p.name for p in (Path(workspace) / "models").glob("*") if p.is_dir())
+        raise StoreError(
+            f"no model '{model_id}' in workspace '{workspace}'; "
+            f"models: {', '.join(known) or 'none (run `relgraph train` first)'}"
+        )
+    try:
+        meta = json.loads(mj.read_text())
+    except ValueError as e:
+        raise StoreError(f"corrupt {mj}: {e}") from e
+    return ModelFiles(model_id=model_id, path=path, meta=meta)

@@ -1,0 +1,214 @@
+"""The tabular baseline: LightGBM on features aggregated per entity as of each anchor time.
+
+For every (entity, anchor) row the features are computed in DuckDB from rows whose
+time is at or before the anchor (no leakage): the entity's own columns, and for each
+table that points at the entity table (one hop), over several past windows, the
+count of rows, the mean of each numerical column, days since the last row, and the
+last value of each numerical column.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pyarrow as pa
+
+from relgraph.errors import TrainingError
+from relgraph.schema.types import SType
+from relgraph.store.snapshot import Snapshot
+from relgraph.train.loop import task_kind
+from relgraph.train.metrics import evaluate, higher_is_better
+
+log = logging.getLogger(__name__)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _windows(task: Any) -> list[timedelta | None]:
+    w = getattr(task, "window", None)
+    if w:
+        return [w, 4 * w, 16 * w, None]
+    return [timedelta(days=30), timedelta(days=365), None]
+
+
+def feature_sql(snapshot: Snapshot, task: Any) -> str:
+    """The SELECT that computes baseline features for table ``anchors`` (ENTITY, ANCHOR_TIMESTAMP, _rid)."""
+    schema = snapshot.schema
+    ent = schema[task.entity_table]
+    pk = ent.primary_key or task.entity_column
+    # 1. The entity's own columns (numerical as is, categorical as dictionary codes later).
+    own = [
+        c for c in ent.feature_columns() if c.stype in (SType.numerical, SType.categorical)
+    ]
+    selects = [f"a._rid"] + [f"e.{_q(c.name)} AS {_q('own__' + c.name)}" for c in own]
+    joins = [f"LEFT JOIN {_q(ent.name)} e ON e.{_q(pk)} = a.ENTITY"]
+    # 2. One subquery per child table (a table with a foreign key to the entity table).
+    n = 0
+    for child in schema.tables.values():
+        for fk in child.foreign_keys:
+            if fk.target != ent.name:
+                continue
+            n += 1
+            alias = f"c{n}"
+            tcol = child.time_column
+            nums = [c.name for c in child.feature_columns() if c.stype is SType.numerical]
+            parts = []
+            for w in _windows(task):
+                tag = f"{child.name}.{fk.column}.{int(w.total_seconds() // 86400)}d" if w else f"{child.name}.{fk.column}.all"
+                cond = "TRUE"
+                if w is not None and tcol is not None:
+                    cond = f"r.{_q(tcol)} > a.ANCHOR_TIMESTAMP - INTERVAL {int(w.total_seconds())} SECOND"
+                elif w is not None:
+                    continue  # a timeless table has no windows
+                parts.append(f"count(r.{_q(fk.column)}) FILTER (WHERE {cond}) AS {_q(tag + '.count')}")
+                for c in nums:
+                    parts.append(f"avg(r.{_q(c)}) FILTER (WHERE {cond}) AS {_q(tag + '.mean.' + c)}")
+            if tcol is not None:
+                parts.append(
+                    f"date_diff('second', max(r.{_q(tcol)}), max(a.ANCHOR_TIMESTAMP)) / 86400.0 "
+                    f"AS {_q(child.name + '.' + fk.column + '.days_since_last')}"
+                )
+                for c in nums:
+                    parts.append(
+                        f"arg_max(r.{_q(c)}, r.{_q(tcol)}) AS {_q(child.name + '.' + fk.column + '.last.' + c)}"
+                    )
+            visible = f"AND r.{_q(tcol)} <= a.ANCHOR_TIMESTAMP" if tcol else ""
+            sub = (
+                f"SELECT a._rid, {', '.join(parts)} FROM anchors a "
+                f"LEFT JOIN {_q(child.name)} r ON r.{_q(fk.column)} = a.ENTITY {visible} "
+                "GROUP BY a._rid"
+            )
+            joins.append(f"LEFT JOIN ({sub}) {alias} USING (_rid)")
+            selects.append(f"{alias}.* EXCLUDE (_rid)")
+    return f"SELECT {', '.join(selects)} FROM anchors a {' '.join(joins)} ORDER BY a._rid"
+
+
+def compute_features(snapshot: Snapshot, task: Any, table: pa.Table) -> pa.Table:
+    """Baseline features for each row of ``table`` (in the same order)."""
+    anchors = pa.table(
+        {
+            "ENTITY": table.column("ENTITY"),
+            "ANCHOR_TIMESTAMP": table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us")),
+            "_rid": pa.array(np.arange(table.num_rows, dtype=np.int64)),
+        }
+    )
+    con = snapshot.duckdb()
+    con.register("anchors", anchors)
+    try:
+        out = con.sql(feature_sql(snapshot, task)).to_arrow_table()
+    finally:
+        con.close()
+    return out.drop(["_rid"])
+
+
+def _to_matrix(t: pa.Table, categories: dict[str, list[Any]] | None) -> tuple[np.ndarray, list[str], dict[str, list[Any]]]:
+    cats: dict[str, list[Any]] = {} if categories is None else categories
+    cols, names = [], []
+    for name in t.column_names:
+        col = t.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_boolean(col.type) or pa.types.is_dictionary(col.type):
+            values = col.cast(pa.string()).to_pylist()
+            if categories is None:
+                cats[name] = sorted({v for v in values if v is not None})
+            lookup = {v: i for i, v in enumerate(cats.get(name, []))}
+            cols.append(np.array([lookup.get(v, np.nan) if v is not None else np.nan for v in values], dtype=np.float64))
+        elif pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
+            cols.append(col.cast(pa.timestamp("s")).cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64))
+        else:
+            cols.append(col.cast(pa.float64()).to_numpy(zero_copy_only=False))
+        names.append(name)
+    return np.column_stack(cols) if cols else np.zeros((t.num_rows, 0)), names, cats
+
+
+@dataclass
+class LightGBMBaseline:
+    """LightGBM with early stopping on the validation split."""
+
+    task: Any
+    snapshot: Snapshot
+    seed: int = 0
+    num_rounds: int = 2000
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"LightGBMBaseline(task={task_kind(self.task)})"
+
+    def _xy(self, table: pa.Table, fit: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        feats = compute_features(self.snapshot, self.task, table)
+        x, names, cats = _to_matrix(feats, None if fit else self.categories_)
+        if fit:
+            self.categories_, self.feature_names_ = cats, names
+        y = None
+        if "TARGET" in table.column_names:
+            y = table.column("TARGET").to_numpy(zero_copy_only=False).astype(np.float64)
+        return x, y
+
+    def fit(self, train: pa.Table, val: pa.Table) -> LightGBMBaseline:
+        kind = task_kind(self.task)
+        if kind not in ("binary", "regression", "multiclass"):
+            raise TrainingError(f"the LightGBM baseline does not handle '{kind}' tasks")
+        start = time.monotonic()
+        xt, yt = self._xy(train, fit=True)
+        xv, yv = self._xy(val)
+        if yt is None or yv is None:
+            raise TrainingError("train and val tables need a TARGET column")
+        params: dict[str, Any] = {
+            "learning_rate": 0.03,
+            "num_leaves": 31,
+            "min_data_in_leaf": 20,
+            "feature_fraction": 0.8,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "lambda_l2": 1.0,
+            "seed": self.seed,
+            "deterministic": True,
+            "num_threads": 2,
+            "verbose": -1,
+        }
+        if kind == "binary":
+            params |= {"objective": "binary", "metric": "auc"}
+        elif kind == "regression":
+            params |= {"objective": "l1", "metric": "l1"}
+            self.clip_ = (float(np.percentile(yt, 2)), float(np.percentile(yt, 98)))
+        else:
+            self.num_class_ = len(self.task.classes or ()) or int(yt.max()) + 1
+            params |= {"objective": "multiclass", "metric": "multi_logloss", "num_class": self.num_class_}
+        params |= self.params
+        dtrain = lgb.Dataset(xt, yt, feature_name=self.feature_names_, free_raw_data=False)
+        dval = lgb.Dataset(xv, yv, reference=dtrain)
+        self.booster_ = lgb.train(
+            params,
+            dtrain,
+            num_boost_round=self.num_rounds,
+            valid_sets=[dval],
+            callbacks=[lgb.early_stopping(100, verbose=False)],
+        )
+        self.fit_seconds_ = time.monotonic() - start
+        return self
+
+    def predict_raw(self, table: pa.Table) -> np.ndarray:
+        if not hasattr(self, "booster_"):
+            raise TrainingError("this LightGBMBaseline is not fitted yet; call fit() first")
+        x, _ = self._xy(table)
+        pred = np.asarray(self.booster_.predict(x, num_iteration=self.booster_.best_iteration))
+        if task_kind(self.task) == "regression":
+            pred = np.clip(pred, *self.clip_)
+        return pred
+
+    def score(self, table: pa.Table, labels: pa.Table | None = None) -> dict[str, float]:
+        t = labels if labels is not None else table
+        y = t.column("TARGET").to_numpy(zero_copy_only=False)
+        kind = task_kind(self.task)
+        return evaluate(kind, y.astype(np.int64 if kind == "multiclass" else np.float64), self.predict_raw(table))
+
+    @property
+    def better(self) -> bool:
+        return higher_is_better(self.task.metric)

@@ -1,0 +1,243 @@
+"""One training run: labels → GNN search → LightGBM baseline → metrics → model files."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from relgraph.errors import TrainingError
+from relgraph.graph.features import build_features
+from relgraph.nn.model import ModelConfig
+from relgraph.store.snapshot import Snapshot
+from relgraph.train.artifacts import model_dir, save_model
+from relgraph.train.baseline import LightGBMBaseline
+from relgraph.train.loop import GNNTrainer, metric_key, task_kind
+from relgraph.train.search import Budget, TrialResult, search
+
+log = logging.getLogger(__name__)
+
+# Called with a human-readable stage and, for epochs, (epoch, epochs, loss, val metric).
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class ModelScores:
+    """Validation and test metrics of one model and how long it trained."""
+
+    val: dict[str, float]
+    test: dict[str, float]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"val": self.val, "test": self.test, "seconds": round(self.seconds, 1)}
+
+
+@dataclass
+class TrainResult:
+    """What ``relgraph train`` reports and stores."""
+
+    model_id: str
+    path: Path
+    query: str
+    task: dict[str, Any]
+    snapshot_id: str
+    metric: str
+    gnn: ModelScores | None
+    baseline: ModelScores | None
+    config: ModelConfig
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        g = self.gnn.test.get(self.metric) if self.gnn else None
+        b = self.baseline.test.get(self.metric) if self.baseline else None
+        return f"TrainResult({self.model_id!r}, {self.metric}: gnn={g}, lightgbm={b})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "path": str(self.path),
+            "query": self.query,
+            "task": self.task,
+            "snapshot_id": self.snapshot_id,
+            "metric": self.metric,
+            "gnn": self.gnn.to_dict() if self.gnn else None,
+            "lightgbm": self.baseline.to_dict() if self.baseline else None,
+            "config": self.config.to_dict(),
+            "trials": self.trials,
+            "warnings": self.warnings,
+            "rows": self.rows,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def label_warnings(task: Any, train: pa.Table) -> list[str]:
+    """Warnings about training labels that make a model useless or misleading."""
+    kind = task_kind(task)
+    if "TARGET" not in train.column_names or train.num_rows == 0:
+        return ["the training table is empty"]
+    out: list[str] = []
+    if kind in ("binary", "multiclass"):
+        y = train.column("TARGET").to_numpy(zero_copy_only=False)
+        values, counts = np.unique(y, return_counts=True)
+        if len(values) < 2:
+            out.append(
+                f"all {train.num_rows} training labels are {values[0]!r}: the model cannot learn; "
+                "change the query's condition or time window"
+            )
+        else:
+            share = counts.min() / counts.sum()
+            if share < 0.05:
+                out.append(
+                    f"labels are heavily skewed: the rarest class is {share:.1%} of "
+                    f"{train.num_rows} training rows; rare classes are up-weighted, judge by AUROC/AP"
+                )
+    elif kind == "regression":
+        y = train.column("TARGET").to_numpy(zero_copy_only=False).astype(np.float64)
+        if np.nanstd(y) == 0:
+            out.append(f"every training target equals {y[0]}: there is nothing to learn")
+    return out
+
+
+def new_model_id(task: Any) -> str:
+    return f"{task.entity_table}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def train_task(
+    snapshot: Snapshot,
+    query: str,
+    *,
+    workspace: str | Path,
+    budget: Budget,
+    seed: int = 0,
+    val_cutoff: str | datetime | None = None,
+    test_cutoff: str | datetime | None = None,
+    gnn: bool = True,
+    baseline: bool = True,
+    model_id: str | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train the GNN (with search) and the LightGBM baseline for one query, store both."""
+    from relgraph.graph import build_graph
+    from relgraph.query import build_task_tables
+
+    say: Progress = progress or (lambda stage, info: None)
+    start = time.monotonic()
+    # 1. Labels.
+    say("labels", {})
+    tables = build_task_tables(snapshot, query, val_cutoff=val_cutoff, test_cutoff=test_cutoff)
+    task = tables.task
+    train_t, val_t = tables.train.table, tables.val.table
+    test_labels = tables.test_labels()
+    warns = label_warnings(task, train_t)
+    for w in warns:
+        log.warning(w)
+    if train_t.num_rows == 0:
+        raise TrainingError(
+            f"the query gives no training rows before {tables.val_cutoff:%Y-%m-%d}; "
+            "move --val-cutoff later or widen the query"
+        )
+    metric = metric_key(task)
+    result_gnn: ModelScores | None = None
+    result_bl: ModelScores | None = None
+    trials: list[dict[str, Any]] = []
+    best_trainer: GNNTrainer | None = None
+    config = budget.base
+    # 2. GNN: graph, features, search.
+    if gnn:
+        say("graph", {})
+        graph = build_graph(snapshot)
+        say("features", {})
+        feats = build_features(snapshot)
+
+        def fit(cfg: ModelConfig, seconds: float) -> tuple[float, Any]:
+            say("trial", {"config": cfg.to_dict()})
+            tr = GNNTrainer(task=task, graph=graph, features=feats, config=cfg, seed=seed)
+            tr.fit(
+                train_t,
+                val_t,
+                time_limit=seconds,
+                on_epoch=lambda e, n, loss, v: say(
+                    "epoch", {"epoch": e, "epochs": n, "loss": loss, metric: v}
+                ),
+            )
+            return tr.best_val_, tr
+
+        def on_trial(r: TrialResult) -> None:
+            trials.append(
+                {"trial": r.number, "value": r.value, "seconds": round(r.seconds, 1), "config": r.config.to_dict()}
+            )
+
+        best, _ = search(budget, metric, fit, seed=seed, on_trial=on_trial)
+        best_trainer = best.trainer
+        config = best.config
+        say("evaluate", {})
+        assert best_trainer is not None
+        result_gnn = ModelScores(
+            val=best_trainer.score(val_t) if val_t.num_rows else {},
+            test=best_trainer.score(test_labels) if test_labels.num_rows else {},
+            seconds=best_trainer.fit_seconds_,
+        )
+    # 3. The LightGBM baseline on as-of aggregates.
+    booster_model: LightGBMBaseline | None = None
+    if baseline and task_kind(task) in ("binary", "regression", "multiclass"):
+        say("lightgbm", {})
+        booster_model = LightGBMBaseline(task, snapshot, seed=seed).fit(train_t, val_t)
+        result_bl = ModelScores(
+            val=booster_model.score(val_t),
+            test=booster_model.score(test_labels) if test_labels.num_rows else {},
+            seconds=booster_model.fit_seconds_,
+        )
+    # 4. Store.
+    mid = model_id or new_model_id(task)
+    path = model_dir(workspace, mid)
+    result = TrainResult(
+        model_id=mid,
+        path=path,
+        query=query,
+        task=task.to_dict(),
+        snapshot_id=snapshot.id,
+        metric=metric,
+        gnn=result_gnn,
+        baseline=result_bl,
+        config=config,
+        trials=trials,
+        warnings=warns,
+        rows={"train": train_t.num_rows, "val": val_t.num_rows, "test": test_labels.num_rows},
+        seconds=time.monotonic() - start,
+    )
+    meta = result.to_dict() | {
+        "seed": seed,
+        "budget": budget.name,
+        "val_cutoff": tables.val_cutoff.isoformat(),
+        "test_cutoff": tables.test_cutoff.isoformat(),
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "gnn_state": best_trainer.state() if best_trainer is not None else None,
+        "lightgbm_state": (
+            {
+                "categories": booster_model.categories_,
+                "feature_names": booster_model.feature_names_,
+                "clip": list(getattr(booster_model, "clip_", []) or []) or None,
+            }
+            if booster_model is not None
+            else None
+        ),
+    }
+    save_model(
+        path,
+        meta,
+        best_trainer.model_.state_dict() if best_trainer is not None else None,
+        booster_model.booster_ if booster_model is not None else None,
+    )
+    return result
