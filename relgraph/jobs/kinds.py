@@ -161,12 +161,14 @@ def train(ctx: JobContext) -> dict[str, Any]:
     model_id = getattr(result, "model_id", None) or _as_dict(result).get("model_id")
     if model_id is None:
         raise JobError("api.train returned no model_id")
-    metrics = getattr(result, "metrics", None) or _as_dict(result).get("metrics") or {}
-    return {
-        "snapshot": ctx.input("snapshot"),
-        "model": str(model_id),
-        "metrics": {k: float(v) for k, v in dict(metrics).items() if isinstance(v, int | float)},
-    }
+    metrics: dict[str, float] = {}
+    for family in ("gnn", "baseline"):
+        scores = getattr(result, family, None)
+        for split in ("val", "test"):
+            for k, v in (getattr(scores, split, None) or {}).items():
+                if isinstance(v, int | float):
+                    metrics[f"{family}_{split}_{k}"] = float(v)
+    return {"snapshot": ctx.input("snapshot"), "model": str(model_id), "metrics": metrics}
 
 
 def pretrain(ctx: JobContext) -> dict[str, Any]:
