@@ -64,7 +64,8 @@ def from_table(table: pa.Table, *, where: str = "embeddings") -> Embeddings:
         numeric = [
             n
             for n in table.column_names
-            if n != ENTITY and (pa.types.is_floating(table[n].type) or pa.types.is_integer(table[n].type))
+            if n != ENTITY
+            and (pa.types.is_floating(table[n].type) or pa.types.is_integer(table[n].type))
         ]
         if not numeric:
             raise DataValidationError(
@@ -72,9 +73,7 @@ def from_table(table: pa.Table, *, where: str = "embeddings") -> Embeddings:
                 table=where,
                 column=EMBEDDING,
             )
-        matrix = np.column_stack(
-            [table[n].to_numpy().astype(np.float64) for n in numeric]
-        )
+        matrix = np.column_stack([table[n].to_numpy().astype(np.float64) for n in numeric])
     if not np.isfinite(matrix).all():
         raise DataValidationError(
             f"{where} has NaN or infinite embedding values", table=where, column=EMBEDDING

@@ -36,12 +36,15 @@ def join_labels(
 ) -> LabelsResult:
     if table not in snap.schema.tables:
         raise DataValidationError(
-            f"entity table '{table}' is not in snapshot {snap.id} (tables: {sorted(snap.schema.tables)})",
+            f"entity table '{table}' is not in snapshot {snap.id} "
+            f"(tables: {sorted(snap.schema.tables)})",
             table=table,
         )
     pk = snap.schema[table].primary_key
     if pk is None:
-        raise DataValidationError(f"table '{table}' has no primary key to join labels on", table=table)
+        raise DataValidationError(
+            f"table '{table}' has no primary key to join labels on", table=table
+        )
     if label_table is None:
         if len(labels) != 1:
             raise DataValidationError(
@@ -49,7 +52,9 @@ def join_labels(
             )
         label_table = next(iter(labels))
     if label_table not in labels:
-        raise DataValidationError(f"the label source has no table '{label_table}' (has {sorted(labels)})")
+        raise DataValidationError(
+            f"the label source has no table '{label_table}' (has {sorted(labels)})"
+        )
     lab = labels[label_table]
     key = key or pk
     if key not in lab.column_names:
@@ -75,7 +80,9 @@ def join_labels(
     good = lab.filter(known)
     bad = lab.filter(pc.invert(known))
     to.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(good.rename_columns(["ENTITY" if c == key else c for c in good.column_names]), to)
+    pq.write_table(
+        good.rename_columns(["ENTITY" if c == key else c for c in good.column_names]), to
+    )
     if unknown_to is not None:
         pq.write_table(bad, unknown_to)
     return LabelsResult(rows=good.num_rows, unknown=bad.num_rows, path=to)

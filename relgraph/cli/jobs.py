@@ -14,17 +14,31 @@ from relgraph import api
 from relgraph.cli.app import app, emit_json, err, fail, out
 from relgraph.errors import RelgraphError
 
-WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: the spec's, then .relgraph).")
-MetaOpt = typer.Option(None, "--meta", help="Metadata DB URL (default: sqlite in the workspace), e.g. postgresql://…")
-ExecutorOpt = typer.Option("local", "--executor", "-x", help="local, local:N, ray, or ray://host:port")
+WorkspaceOpt = typer.Option(
+    None, "--workspace", "-w", help="Workspace folder (default: the spec's, then .relgraph)."
+)
+MetaOpt = typer.Option(
+    None, "--meta", help="Metadata DB URL (default: sqlite in the workspace), e.g. postgresql://…"
+)
+ExecutorOpt = typer.Option(
+    "local", "--executor", "-x", help="local, local:N, ray, or ray://host:port"
+)
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else.")
 
 _STYLE = {
-    "succeeded": "green", "skipped": "cyan", "failed": "red", "blocked": "yellow",
-    "cancelled": "magenta", "running": "bold blue", "queued": "blue", "pending": "dim",
+    "succeeded": "green",
+    "skipped": "cyan",
+    "failed": "red",
+    "blocked": "yellow",
+    "cancelled": "magenta",
+    "running": "bold blue",
+    "queued": "blue",
+    "pending": "dim",
 }
 
-jobs_app = typer.Typer(help="List, inspect, cancel and retry jobs.", invoke_without_command=True, no_args_is_help=False)
+jobs_app = typer.Typer(
+    help="List, inspect, cancel and retry jobs.", invoke_without_command=True, no_args_is_help=False
+)
 app.add_typer(jobs_app, name="jobs")
 
 
@@ -43,7 +57,11 @@ def _table(jobs: list[dict[str, Any]]) -> Table:
         if j.get("reused_from"):
             note = f"reused job {j['reused_from']}"
         t.add_row(
-            str(j["id"]), str(j["run_id"]), j["name"], j["type"], f"[{_STYLE.get(st, '')}]{st}[/]",
+            str(j["id"]),
+            str(j["run_id"]),
+            j["name"],
+            j["type"],
+            f"[{_STYLE.get(st, '')}]{st}[/]",
             f"{prog * 100:.0f}%" if prog is not None else "",
             f"{j['duration_s']:.1f}s" if j.get("duration_s") is not None else "",
             str(note)[:80],
@@ -57,13 +75,17 @@ def run(
     workspace: Path | None = WorkspaceOpt,
     meta: str | None = MetaOpt,
     executor: str = ExecutorOpt,
-    webhook: str | None = typer.Option(None, "--webhook", help="POST every job state change here (JSON)."),
+    webhook: str | None = typer.Option(
+        None, "--webhook", help="POST every job state change here (JSON)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a pipeline: skip jobs whose inputs are unchanged, run the rest in dependency order."""
     try:
         if as_json:
-            result = api.run_pipeline(spec, workspace=workspace, meta=meta, executor=executor, webhook=webhook)
+            result = api.run_pipeline(
+                spec, workspace=workspace, meta=meta, executor=executor, webhook=webhook
+            )
         else:
             with Live(Table(), console=err, refresh_per_second=4, transient=False) as live:
 
@@ -73,7 +95,12 @@ def run(
                     live.update(_table([job_dict(j) for j in jobs]))
 
                 result = api.run_pipeline(
-                    spec, workspace=workspace, meta=meta, executor=executor, webhook=webhook, on_update=show
+                    spec,
+                    workspace=workspace,
+                    meta=meta,
+                    executor=executor,
+                    webhook=webhook,
+                    on_update=show,
                 )
     except RelgraphError as e:
         fail(e, as_json)
@@ -134,9 +161,21 @@ def jobs_show(
     if as_json:
         emit_json(j)
         return
-    out.print(f"[bold]job {j['id']}[/] '{j['name']}' ({j['type']}) run {j['run_id']}: "
-              f"[{_STYLE.get(j['status'], '')}]{j['status']}[/], attempts {j['attempts']}")
-    for k in ("params", "needs", "input_hash", "worker", "started_at", "finished_at", "duration_s", "outputs", "error"):
+    out.print(
+        f"[bold]job {j['id']}[/] '{j['name']}' ({j['type']}) run {j['run_id']}: "
+        f"[{_STYLE.get(j['status'], '')}]{j['status']}[/], attempts {j['attempts']}"
+    )
+    for k in (
+        "params",
+        "needs",
+        "input_hash",
+        "worker",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "outputs",
+        "error",
+    ):
         if j.get(k) not in (None, [], {}):
             out.print(f"  {k}: {j[k]}", highlight=False)
     for e in j["events"]:

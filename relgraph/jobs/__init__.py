@@ -5,7 +5,7 @@ from __future__ import annotations
 from relgraph.jobs.dag import downstream, topological_order
 from relgraph.jobs.db import MetaDB
 from relgraph.jobs.models import Status
-from relgraph.jobs.runner import RunResult, Runner, recover, run_pipeline
+from relgraph.jobs.runner import Runner, RunResult, recover, run_pipeline
 from relgraph.jobs.spec import JobSpec, PipelineSpec, SourceSpec
 
 __all__ = [

@@ -14,13 +14,15 @@ from relgraph.jobs.db import MetaDB
 from relgraph.jobs.events import set_status
 from relgraph.jobs.executors import make_executor
 from relgraph.jobs.models import Event, Job, Lineage, Run, Status, utcnow
-from relgraph.jobs.runner import RunResult, Runner, job_dict
+from relgraph.jobs.runner import Runner, RunResult, job_dict
 from relgraph.jobs.spec import PipelineSpec
 
 
 def _db(workspace: str | Path, meta: str | None) -> MetaDB:
     if meta is None and not (Path(workspace) / "meta.db").is_file():
-        raise JobError(f"workspace '{workspace}' has no jobs yet; run 'relgraph run pipeline.yaml' first")
+        raise JobError(
+            f"workspace '{workspace}' has no jobs yet; run 'relgraph run pipeline.yaml' first"
+        )
     return MetaDB.open(meta, workspace=workspace)
 
 
@@ -55,13 +57,16 @@ def show_job(job_id: int, *, workspace: str | Path, meta: str | None = None) -> 
         def q(s: Session) -> dict[str, Any]:
             job = _get(s, job_id)
             events = s.scalars(select(Event).where(Event.job_id == job_id).order_by(Event.id))
-            lineage = s.scalars(select(Lineage).where(Lineage.job_id == job_id).order_by(Lineage.id))
+            lineage = s.scalars(
+                select(Lineage).where(Lineage.job_id == job_id).order_by(Lineage.id)
+            )
             return job_dict(job) | {
                 "logs": job.logs,
                 "host": job.host,
                 "events": [{"status": e.status, "at": e.at, "message": e.message} for e in events],
                 "lineage": [
-                    {"from": f"{e.src_kind}:{e.src_id}", "to": f"{e.dst_kind}:{e.dst_id}"} for e in lineage
+                    {"from": f"{e.src_kind}:{e.src_id}", "to": f"{e.dst_kind}:{e.dst_id}"}
+                    for e in lineage
                 ],
             }
 
@@ -78,7 +83,9 @@ def cancel_job(job_id: int, *, workspace: str | Path, meta: str | None = None) -
         def q(s: Session) -> dict[str, Any]:
             job = _get(s, job_id)
             if Status(job.status).done:
-                raise JobError(f"job {job_id} ('{job.name}') is already {job.status}; nothing to cancel")
+                raise JobError(
+                    f"job {job_id} ('{job.name}') is already {job.status}; nothing to cancel"
+                )
             job.cancel_requested = True
             return job_dict(job)
 
@@ -100,7 +107,7 @@ def retry_job(
     webhook: str | None = None,
     on_update: Any = None,
 ) -> RunResult:
-    """Put a failed/cancelled/blocked job and the jobs it blocked back to pending; resume its run."""
+    """Put a failed/cancelled/blocked job and what it blocked back to pending; resume its run."""
     db = _db(workspace, meta)
     try:
         from relgraph.jobs.runner import recover
@@ -109,7 +116,11 @@ def retry_job(
 
         def q(s: Session) -> tuple[int, PipelineSpec, str]:
             job = _get(s, job_id)
-            if job.status not in (Status.failed.value, Status.cancelled.value, Status.blocked.value):
+            if job.status not in (
+                Status.failed.value,
+                Status.cancelled.value,
+                Status.blocked.value,
+            ):
                 raise JobError(
                     f"job {job_id} ('{job.name}') is {job.status}; only failed, cancelled or "
                     "blocked jobs can be retried"
@@ -117,14 +128,21 @@ def retry_job(
             run = s.get(Run, job.run_id)
             assert run is not None
             if run.status == Status.running.value:
-                raise JobError(f"run {run.id} of job {job_id} is still running; wait for it or cancel it")
+                raise JobError(
+                    f"run {run.id} of job {job_id} is still running; wait for it or cancel it"
+                )
             spec = PipelineSpec.from_yaml(run.spec_text, path=run.spec_path)
             again = {job.name, *downstream(spec, job.name)}
             for j in s.scalars(
                 select(Job).where(
                     Job.run_id == run.id,
                     Job.name.in_(again),
-                    or_(*(Job.status == st.value for st in (Status.failed, Status.cancelled, Status.blocked))),
+                    or_(
+                        *(
+                            Job.status == st.value
+                            for st in (Status.failed, Status.cancelled, Status.blocked)
+                        )
+                    ),
                 )
             ):
                 j.cancel_requested = False
@@ -135,7 +153,14 @@ def retry_job(
             return run.id, spec, run.workspace
 
         run_id, spec, ws = db.write(q)
-        runner = Runner(spec, workspace=ws, db=db, executor=make_executor(executor), webhook=webhook, on_update=on_update)
+        runner = Runner(
+            spec,
+            workspace=ws,
+            db=db,
+            executor=make_executor(executor),
+            webhook=webhook,
+            on_update=on_update,
+        )
         return runner.run(run_id)
     finally:
         db.dispose()

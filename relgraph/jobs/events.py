@@ -97,7 +97,11 @@ class Notifier:
         self.failed += 1
         log.warning(
             "webhook %s: giving up on event %s of job %s after %d tries (%s)",
-            self.url, body.get("status"), body.get("job_id"), RETRIES, problem,
+            self.url,
+            body.get("status"),
+            body.get("job_id"),
+            RETRIES,
+            problem,
         )
 
 

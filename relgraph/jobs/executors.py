@@ -138,7 +138,9 @@ class RayExecutor:
         try:
             import ray
         except ImportError as e:
-            raise JobError("the Ray executor needs the 'ray' package: pip install 'ray[default]'") from e
+            raise JobError(
+                "the Ray executor needs the 'ray' package: pip install 'ray[default]'"
+            ) from e
         self._ray = ray
         if not ray.is_initialized():
             try:
@@ -164,7 +166,9 @@ class RayExecutor:
             return []
         # Ray client hands back new ref objects: match them by id, not identity.
         keys = {ref.hex(): k for k, ref in self._refs.items()}
-        ready, _ = self._ray.wait(list(self._refs.values()), num_returns=len(self._refs), timeout=timeout)
+        ready, _ = self._ray.wait(
+            list(self._refs.values()), num_returns=len(self._refs), timeout=timeout
+        )
         done = []
         for ref in ready:
             key = keys[ref.hex()]

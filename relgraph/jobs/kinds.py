@@ -44,7 +44,8 @@ class JobContext:
                 return outputs[key]
         raise JobError(
             f"job '{self.name}' ({self.type}) needs a '{key}' from a job it depends on, but "
-            f"none of {list(self.inputs) or 'its (no) needs'} made one; add such a job to its 'needs:'"
+            f"none of {list(self.inputs) or 'its (no) needs'} made one; "
+            "add such a job to its 'needs:'"
         )
 
     def maybe_input(self, key: str) -> Any:
@@ -121,7 +122,9 @@ def ingest_labels(ctx: JobContext) -> dict[str, Any]:
     if res.unknown:
         log.warning(
             "%d label row(s) have keys not in table '%s'; listed in %s",
-            res.unknown, ctx.params["table"], unknown_rel,
+            res.unknown,
+            ctx.params["table"],
+            unknown_rel,
         )
     return {
         "snapshot": ctx.input("snapshot"),
@@ -157,7 +160,9 @@ _TRAIN_KEYS = ("query", "query_text", "uri", "schema")
 def train(ctx: JobContext) -> dict[str, Any]:
     fn = _need_api("train", "train")
     extra = {k: v for k, v in ctx.params.items() if k not in _TRAIN_KEYS}
-    result = fn(ctx.params["query_text"], workspace=ctx.workspace, snapshot=ctx.input("snapshot"), **extra)
+    result = fn(
+        ctx.params["query_text"], workspace=ctx.workspace, snapshot=ctx.input("snapshot"), **extra
+    )
     model_id = getattr(result, "model_id", None) or _as_dict(result).get("model_id")
     if model_id is None:
         raise JobError("api.train returned no model_id")
@@ -202,7 +207,11 @@ def cluster(ctx: JobContext) -> dict[str, Any]:
         seed=int(ctx.params.get("seed", 0)),
     )
     _write_parquet(table, path)
-    return {"embeddings": ctx.input("embeddings"), "clusters": rel, "k": int(ctx.params.get("k", 8))}
+    return {
+        "embeddings": ctx.input("embeddings"),
+        "clusters": rel,
+        "k": int(ctx.params.get("k", 8)),
+    }
 
 
 def project(ctx: JobContext) -> dict[str, Any]:
@@ -210,7 +219,9 @@ def project(ctx: JobContext) -> dict[str, Any]:
     path, rel = ctx.file("projection.parquet")
     methods = ctx.params.get("methods", ["pca", "umap"])
     table = api.project(
-        ctx.path(ctx.input("embeddings")), methods=list(methods), seed=int(ctx.params.get("seed", 0))
+        ctx.path(ctx.input("embeddings")),
+        methods=list(methods),
+        seed=int(ctx.params.get("seed", 0)),
     )
     clusters = ctx.maybe_input("clusters")
     if clusters is not None:
@@ -229,14 +240,19 @@ def python(ctx: JobContext) -> dict[str, Any]:
     target = str(ctx.params.get("function", ""))
     mod_name, _, attr = target.partition(":")
     if not mod_name or not attr:
-        raise JobError(f"job '{ctx.name}': 'function:' must look like 'package.module:callable', got '{target}'")
+        raise JobError(
+            f"job '{ctx.name}': 'function:' must look like 'package.module:callable', "
+            f"got '{target}'"
+        )
     try:
         fn = getattr(importlib.import_module(mod_name), attr)
     except (ImportError, AttributeError) as e:
         raise JobError(f"job '{ctx.name}': cannot import '{target}': {e}") from e
     out = fn(ctx)
     if not isinstance(out, dict):
-        raise JobError(f"job '{ctx.name}': '{target}' must return a dict of outputs, got {type(out).__name__}")
+        raise JobError(
+            f"job '{ctx.name}': '{target}' must return a dict of outputs, got {type(out).__name__}"
+        )
     return out
 
 

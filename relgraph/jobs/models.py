@@ -7,19 +7,19 @@ The schema itself is created and evolved by the Alembic migrations in
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from enum import Enum
-from typing import Any
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """A job's life: pending → queued → running → succeeded | failed | cancelled.
 
     ``skipped`` means an identical earlier job's outputs were reused; ``blocked``
@@ -44,11 +44,13 @@ class Status(str, Enum):
         return self in (Status.succeeded, Status.skipped)
 
 
-DONE = frozenset({Status.succeeded, Status.skipped, Status.failed, Status.blocked, Status.cancelled})
+DONE = frozenset(
+    {Status.succeeded, Status.skipped, Status.failed, Status.blocked, Status.cancelled}
+)
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Run(Base):

@@ -77,7 +77,11 @@ class RunResult:
         raise JobError(f"run {self.run_id} has no job '{name}'")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "status": self.status, "jobs": [job_dict(j) for j in self.jobs]}
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "jobs": [job_dict(j) for j in self.jobs],
+        }
 
 
 def job_dict(j: Job) -> dict[str, Any]:
@@ -135,13 +139,20 @@ def recover(db: MetaDB, *, notifier: Notifier | None = None) -> list[int]:
             why = None
             if run is not None and run.host == host and not _pid_alive(run.pid):
                 why = f"its runner (pid {run.pid}) is gone"
-            if job.status == Status.running.value and job.host == host and job.pid and not _pid_alive(job.pid):
+            if (
+                job.status == Status.running.value
+                and job.host == host
+                and job.pid
+                and not _pid_alive(job.pid)
+            ):
                 why = f"its worker (pid {job.pid}) is gone"
             beat = job.heartbeat_at
             if why is None and beat is not None and job.status == Status.running.value:
                 if beat.tzinfo is None:
                     beat = beat.replace(tzinfo=now.tzinfo)
-                if now - beat > STALE_AFTER and (run is None or not (run.host == host and _pid_alive(run.pid))):
+                if now - beat > STALE_AFTER and (
+                    run is None or not (run.host == host and _pid_alive(run.pid))
+                ):
                     why = f"no heartbeat since {beat.isoformat()}"
             if why is None:
                 continue
@@ -239,7 +250,13 @@ class Runner:
             s.flush()
             for name in order:
                 js = self.spec.job(name)
-                job = Job(run_id=run.id, name=name, type=js.type, params=dict(js.params), needs=list(js.needs))
+                job = Job(
+                    run_id=run.id,
+                    name=name,
+                    type=js.type,
+                    params=dict(js.params),
+                    needs=list(js.needs),
+                )
                 s.add(job)
                 s.flush()
                 set_status(s, job, Status.pending.value, notifier=self.notifier)
@@ -304,7 +321,11 @@ class Runner:
             if job.status != Status.pending.value:
                 continue
             needs = [by_name[n] for n in job.needs]
-            bad = [n for n in needs if n.status in (Status.failed.value, Status.blocked.value, Status.cancelled.value)]
+            bad = [
+                n
+                for n in needs
+                if n.status in (Status.failed.value, Status.blocked.value, Status.cancelled.value)
+            ]
             if bad:
                 first = bad[0]
                 reason = first.error or first.status
@@ -315,7 +336,11 @@ class Runner:
                 continue
             if not all(Status(n.status).ok for n in needs):
                 continue
-            params = resolve_params(self.spec, dict(job.params)) if self._from_spec(job) else dict(job.params)
+            params = (
+                resolve_params(self.spec, dict(job.params))
+                if self._from_spec(job)
+                else dict(job.params)
+            )
             inputs = {n.name: n.outputs or {} for n in needs}
             h = input_hash(job.type, params, inputs)
             job.input_hash = h
@@ -325,7 +350,13 @@ class Runner:
                 job.reused_from = prior.id
                 job.finished_at = utcnow()
                 job.progress = 1.0
-                set_status(s, job, Status.skipped.value, message=f"inputs unchanged since job {prior.id}", notifier=self.notifier)
+                set_status(
+                    s,
+                    job,
+                    Status.skipped.value,
+                    message=f"inputs unchanged since job {prior.id}",
+                    notifier=self.notifier,
+                )
                 progressed = True
                 continue
             if len(running) >= self.executor.slots:
@@ -345,7 +376,13 @@ class Runner:
                 "meta": self.db.url,
                 "webhook": self.notifier.url,
             }
-            set_status(s, job, Status.queued.value, message=f"attempt {job.attempts} on {self.executor.name}", notifier=self.notifier)
+            set_status(
+                s,
+                job,
+                Status.queued.value,
+                message=f"attempt {job.attempts} on {self.executor.name}",
+                notifier=self.notifier,
+            )
             s.flush()
             self.executor.submit(job.id, payload)
             running[job.id] = time.monotonic()
@@ -358,7 +395,12 @@ class Runner:
     def _prior(self, s: Session, job: Job, h: str) -> Job | None:
         q = (
             select(Job)
-            .where(Job.input_hash == h, Job.type == job.type, Job.status == Status.succeeded.value, Job.id != job.id)
+            .where(
+                Job.input_hash == h,
+                Job.type == job.type,
+                Job.status == Status.succeeded.value,
+                Job.id != job.id,
+            )
             .order_by(Job.id.desc())
         )
         for prior in s.scalars(q):
@@ -383,7 +425,9 @@ class Runner:
         tb = result.get("traceback")
         if tb:
             job.logs = ((job.logs or "") + "\n" + tb)[-40_000:]
-        status = Status.cancelled if result.get("cancelled") or job.cancel_requested else Status.failed
+        status = (
+            Status.cancelled if result.get("cancelled") or job.cancel_requested else Status.failed
+        )
         set_status(s, job, status.value, message=job.error, notifier=self.notifier)
 
     def _record(self, s: Session, job: Job) -> None:
@@ -399,7 +443,15 @@ class Runner:
                 from relgraph.store.workspace import Workspace
 
                 m = Workspace(self.workspace).snapshot(snap).manifest
-                s.add(SnapshotRow(id=snap, source=m.source, parent=m.parent, row_counts=m.row_counts, schema=m.schema.to_dict()))
+                s.add(
+                    SnapshotRow(
+                        id=snap,
+                        source=m.source,
+                        parent=m.parent,
+                        row_counts=m.row_counts,
+                        schema=m.schema.to_dict(),
+                    )
+                )
         qid = None
         if "query" in params and params["query"] in self.spec.queries:
             text = self.spec.queries[params["query"]]
@@ -409,7 +461,11 @@ class Runner:
         model = out.get("model") if job.type in ("train", "pretrain") else None
         model = model or out.get("pretrained")
         if isinstance(model, str) and s.get(Model, model) is None:
-            s.add(Model(id=model, job_id=job.id, snapshot_id=snap, query_id=qid, path=f"models/{model}"))
+            s.add(
+                Model(
+                    id=model, job_id=job.id, snapshot_id=snap, query_id=qid, path=f"models/{model}"
+                )
+            )
         for name, value in (out.get("metrics") or {}).items():
             s.add(Metric(job_id=job.id, model_id=model, name=name, value=float(value)))
         own = output_rel(job.type, job.input_hash or "")
@@ -429,7 +485,15 @@ class Runner:
                     read.add((k, v))
         for src_kind, src_id in sorted(read):
             for dst_kind, dst_id in sorted(made - read):
-                s.add(Lineage(src_kind=src_kind, src_id=src_id, dst_kind=dst_kind, dst_id=dst_id, job_id=job.id))
+                s.add(
+                    Lineage(
+                        src_kind=src_kind,
+                        src_id=src_id,
+                        dst_kind=dst_kind,
+                        dst_id=dst_id,
+                        job_id=job.id,
+                    )
+                )
 
     def _handle_cancels(self, run_id: int) -> None:
         def cancels(s: Session) -> None:
@@ -441,7 +505,9 @@ class Runner:
                 elif job.status == Status.pending.value:
                     job.error = "cancelled before it started"
                     job.finished_at = utcnow()
-                    set_status(s, job, Status.cancelled.value, message=job.error, notifier=self.notifier)
+                    set_status(
+                        s, job, Status.cancelled.value, message=job.error, notifier=self.notifier
+                    )
 
         self.db.write(cancels)
 
@@ -468,8 +534,14 @@ def run_pipeline(
     on_update: UpdateFn | None = None,
 ) -> RunResult:
     db = MetaDB.open(meta, workspace=workspace)
-    ex = executor if executor is not None and not isinstance(executor, str) else make_executor(executor)
+    ex = (
+        executor
+        if executor is not None and not isinstance(executor, str)
+        else make_executor(executor)
+    )
     try:
-        return Runner(spec, workspace=workspace, db=db, executor=ex, webhook=webhook, on_update=on_update).run()
+        return Runner(
+            spec, workspace=workspace, db=db, executor=ex, webhook=webhook, on_update=on_update
+        ).run()
     finally:
         db.dispose()

@@ -71,7 +71,10 @@ def test_unknown_projection_method_is_named() -> None:
 def test_embeddings_read_from_list_or_numeric_columns(tmp_path: Path) -> None:
     x = np.arange(12, dtype=np.float64).reshape(4, 3)
     pq.write_table(to_table(pa.array(["a", "b", "c", "d"]), x), tmp_path / "l.parquet")
-    pq.write_table(pa.table({"ENTITY": [1, 2, 3, 4], "e0": x[:, 0], "e1": x[:, 1], "e2": x[:, 2]}), tmp_path / "n.parquet")
+    pq.write_table(
+        pa.table({"ENTITY": [1, 2, 3, 4], "e0": x[:, 0], "e1": x[:, 1], "e2": x[:, 2]}),
+        tmp_path / "n.parquet",
+    )
     assert np.array_equal(load_embeddings(tmp_path / "l.parquet").matrix, x)
     assert np.array_equal(load_embeddings(tmp_path / "n.parquet").matrix, x)
     pq.write_table(pa.table({"id": [1]}), tmp_path / "bad.parquet")
@@ -88,8 +91,11 @@ def test_labels_join_reports_unknown_keys(tmp_path: Path) -> None:
     labels.mkdir()
     (labels / "churn.csv").write_text("userId,churned\n1,1\n3,0\n9,1\n")
     res = api.ingest_labels(
-        str(labels), table="users", workspace=tmp_path / "ws",
-        to=tmp_path / "out.parquet", unknown_to=tmp_path / "unknown.parquet",
+        str(labels),
+        table="users",
+        workspace=tmp_path / "ws",
+        to=tmp_path / "out.parquet",
+        unknown_to=tmp_path / "unknown.parquet",
     )
     assert (res.rows, res.unknown) == (2, 1)
     got = pq.read_table(tmp_path / "out.parquet")

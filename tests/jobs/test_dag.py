@@ -68,8 +68,11 @@ def test_runs_in_order_then_skips_then_reruns_only_dependents_of_a_change(
     (csv_sources / "b" / "items.csv").write_text("itemId,price\n1,3.5\n2,4.5\n")
     third = api.run_pipeline(spec, workspace=ws, executor="local:2")
     assert _statuses(third) == {
-        "ing_a": "skipped", "use_a": "skipped",
-        "ing_b": "succeeded", "use_b": "succeeded", "report": "succeeded",
+        "ing_a": "skipped",
+        "use_a": "skipped",
+        "ing_b": "succeeded",
+        "use_b": "succeeded",
+        "report": "succeeded",
     }
     assert third.job("report").outputs["digest"] != first.job("report").outputs["digest"]
 
@@ -103,7 +106,9 @@ jobs:
     st = _statuses(res)
     assert st == {"up": "failed", "mid": "blocked", "down": "blocked", "other": "succeeded"}
     assert "planned failure" in (res.job("up").error or "")
-    assert "job 'up'" in (res.job("mid").error or "") and "planned failure" in (res.job("mid").error or "")
+    assert "job 'up'" in (res.job("mid").error or "") and "planned failure" in (
+        res.job("mid").error or ""
+    )
     assert "job 'mid'" in (res.job("down").error or "")
     # The failed job left nothing in the outputs folder but its lock.
     assert not list((ws / "outputs" / "python").glob(f"*{res.job('up').input_hash[:24]}*"))
@@ -111,11 +116,23 @@ jobs:
     flag.unlink()
     again = api.retry_job(res.job("up").id, workspace=ws)
     assert again.run_id == res.run_id
-    assert _statuses(again) == {"up": "succeeded", "mid": "succeeded", "down": "succeeded", "other": "succeeded"}
+    assert _statuses(again) == {
+        "up": "succeeded",
+        "mid": "succeeded",
+        "down": "succeeded",
+        "other": "succeeded",
+    }
     assert again.job("up").attempts == 2
     shown = api.job(again.job("up").id, workspace=ws)
     assert [e["status"] for e in shown["events"]] == [
-        "pending", "queued", "running", "failed", "pending", "queued", "running", "succeeded",
+        "pending",
+        "queued",
+        "running",
+        "failed",
+        "pending",
+        "queued",
+        "running",
+        "succeeded",
     ]
     with pytest.raises(JobError, match="only failed, cancelled or blocked"):
         api.retry_job(again.job("up").id, workspace=ws)
@@ -133,7 +150,10 @@ jobs:
     assert res.ok, [(j.name, j.error) for j in res.jobs]
     clu = api.job(res.job("clu").id, workspace=ws)
     emb_path = res.job("emb").outputs["embeddings"]
-    assert {"from": f"embeddings:{emb_path}", "to": f"clusters:{res.job('clu').outputs['clusters']}"} in clu["lineage"]
+    assert {
+        "from": f"embeddings:{emb_path}",
+        "to": f"clusters:{res.job('clu').outputs['clusters']}",
+    } in clu["lineage"]
     import pyarrow.parquet as pq
 
     proj = pq.read_table(ws / res.job("proj").outputs["projection"])

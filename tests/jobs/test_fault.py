@@ -26,7 +26,10 @@ jobs:
 def _start(spec: Path, ws: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "relgraph", "run", str(spec), "-w", str(ws), "--json", *extra],
-        cwd=ROOT, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=worker_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
 
@@ -64,12 +67,16 @@ def test_kill_9_mid_job_leaves_no_output_and_rerun_matches_an_uninterrupted_run(
     lost = api.job(job["id"], workspace=ws)
     assert lost["status"] == "failed" and "lost" in lost["error"]
     assert {j.name: j.status for j in resumed.jobs} == {
-        "first": "skipped", "slow": "succeeded", "after": "succeeded",
+        "first": "skipped",
+        "slow": "succeeded",
+        "after": "succeeded",
     }
     assert not list(final.parent.glob(f".tmp-{final.name}-*"))
 
     clean_ws = tmp_path / "clean"
-    clean = api.run_pipeline(write_spec(SLOW.replace("sleep: 8", "sleep: 0"), "fast.yaml"), workspace=clean_ws)
+    clean = api.run_pipeline(
+        write_spec(SLOW.replace("sleep: 8", "sleep: 0"), "fast.yaml"), workspace=clean_ws
+    )
     for name in ("slow", "after"):
         a, b = resumed.job(name).outputs, clean.job(name).outputs
         assert a["digest"] == b["digest"]
@@ -95,7 +102,8 @@ def test_two_pipelines_at_once_on_one_workspace(tmp_path: Path, write_spec) -> N
 
     def jobs(prefix: str, base: int) -> str:
         return "".join(
-            f'  {prefix}{i}: {{type: python, function: "steps:emit", n: {base + i}, needs: [common]}}\n'
+            f'  {prefix}{i}: {{type: python, function: "steps:emit", '
+            f"n: {base + i}, needs: [common]}}\n"
             for i in range(6)
         )
 

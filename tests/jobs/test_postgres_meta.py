@@ -39,12 +39,23 @@ jobs:
     try:
         assert db.engine.dialect.name == "postgresql"
         tables = set(inspect(db.engine).get_table_names())
-        assert {"runs", "jobs", "events", "models", "metrics", "outputs", "lineage", "alembic_version"} <= tables
+        assert {
+            "runs",
+            "jobs",
+            "events",
+            "models",
+            "metrics",
+            "outputs",
+            "lineage",
+            "alembic_version",
+        } <= tables
         with db.session() as s:
             jobs = s.scalars(select(Job).order_by(Job.id)).all()
             assert [(j.run_id, j.name, j.status) for j in jobs] == [
-                (first.run_id, "a", "succeeded"), (first.run_id, "b", "succeeded"),
-                (second.run_id, "a", "skipped"), (second.run_id, "b", "skipped"),
+                (first.run_id, "a", "succeeded"),
+                (first.run_id, "b", "succeeded"),
+                (second.run_id, "a", "skipped"),
+                (second.run_id, "b", "skipped"),
             ]
             n_events = len(s.scalars(select(Event).where(Event.job_id == jobs[1].id)).all())
             assert n_events == 4  # pending, queued, running (from the worker), succeeded

@@ -33,14 +33,27 @@ def ray_cluster() -> Iterator[dict[str, str]]:
     gcs, client = _port(), _port()
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
     subprocess.run(
-        [RAY, "start", "--head", f"--port={gcs}", f"--ray-client-server-port={client}",
-         "--include-dashboard=false", *common],
-        check=True, env=env, capture_output=True, timeout=180,
+        [
+            RAY,
+            "start",
+            "--head",
+            f"--port={gcs}",
+            f"--ray-client-server-port={client}",
+            "--include-dashboard=false",
+            *common,
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=180,
     )
     try:
         subprocess.run(
             [RAY, "start", f"--address=127.0.0.1:{gcs}", *common],
-            check=True, env=env, capture_output=True, timeout=180,
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=180,
         )
         yield {"gcs": f"127.0.0.1:{gcs}", "client": f"ray://127.0.0.1:{client}"}
     finally:
@@ -64,9 +77,22 @@ def test_jobs_spread_over_both_nodes_and_match_a_local_run(
     spec = write_spec(SPEC)
     executor = ray_cluster[address] if address == "client" else f"ray:{ray_cluster['gcs']}"
     proc = subprocess.run(
-        [sys.executable, "-m", "relgraph", "run", str(spec), "-w", str(tmp_path / "ray"),
-         "--json", "-x", executor],
-        cwd=ROOT, env=worker_env(), capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "relgraph",
+            "run",
+            str(spec),
+            "-w",
+            str(tmp_path / "ray"),
+            "--json",
+            "-x",
+            executor,
+        ],
+        cwd=ROOT,
+        env=worker_env(),
+        capture_output=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     jobs = {j["name"]: j for j in json.loads(proc.stdout)["jobs"]}
@@ -82,4 +108,6 @@ def test_jobs_spread_over_both_nodes_and_match_a_local_run(
     import pyarrow.parquet as pq
 
     ray_clusters = pq.read_table(tmp_path / "ray" / jobs["clu"]["outputs"]["clusters"])
-    assert ray_clusters.equals(pq.read_table(tmp_path / "local" / local.job("clu").outputs["clusters"]))
+    assert ray_clusters.equals(
+        pq.read_table(tmp_path / "local" / local.job("clu").outputs["clusters"])
+    )

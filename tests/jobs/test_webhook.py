@@ -13,7 +13,7 @@ class _Receiver(BaseHTTPRequestHandler):
     received: list[dict[str, Any]]
     fail_first: int
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         server = self.server
         if server.fail_left > 0:  # type: ignore[attr-defined]
@@ -55,7 +55,9 @@ jobs:
     assert done["run_id"] == res.run_id and done["job_id"] == res.job("b").id
 
 
-def test_an_unreachable_webhook_is_logged_not_fatal(tmp_path: Path, write_spec, caplog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreachable_webhook_is_logged_not_fatal(
+    tmp_path: Path, write_spec, caplog, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     import socket
 
     s = socket.socket()
