@@ -178,8 +178,8 @@ def jobs_show(
     ):
         if j.get(k) not in (None, [], {}):
             out.print(f"  {k}: {j[k]}", highlight=False)
-    for e in j["events"]:
-        out.print(f"  event {e['at']} {e['status']} {e['message'] or ''}", highlight=False)
+    for ev in j["events"]:
+        out.print(f"  event {ev['at']} {ev['status']} {ev['message'] or ''}", highlight=False)
     for edge in j["lineage"]:
         out.print(f"  lineage {edge['from']} → {edge['to']}", highlight=False)
     if j.get("logs"):

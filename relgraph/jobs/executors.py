@@ -58,7 +58,7 @@ class LocalExecutor:
         # forkserver: workers fork from a clean server that has imported relgraph
         # once, not from this (possibly threaded) runner.
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        self._ctx = mp.get_context(method)
+        self._ctx: Any = mp.get_context(method)
         if method == "forkserver":
             self._ctx.set_forkserver_preload(["relgraph.jobs.worker"])
 
@@ -141,7 +141,7 @@ class RayExecutor:
             raise JobError(
                 "the Ray executor needs the 'ray' package: pip install 'ray[default]'"
             ) from e
-        self._ray = ray
+        self._ray: Any = ray
         if not ray.is_initialized():
             try:
                 ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
@@ -151,7 +151,7 @@ class RayExecutor:
 
         self._remote = ray.remote(execute)
         if not self.slots:
-            self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            self.slots = max(1, int(self._ray.cluster_resources().get("CPU", 1)))
 
     def __repr__(self) -> str:
         return f"RayExecutor(address={self.address!r}, slots={self.slots})"

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -300,7 +301,9 @@ class Runner:
             progressed = self.db.write(lambda s: self._schedule(s, run_id, running))
             for key, result in self.executor.poll(POLL_S if running else 0):
                 started = running.pop(key)
-                self.db.write(lambda s, k=key, r=result, t=started: self._complete(s, k, r, t))
+                self.db.write(
+                    functools.partial(self._complete, job_id=key, result=result, started=started)
+                )
             self._handle_cancels(run_id)
             jobs = self.db.read(lambda s: self._jobs(s, run_id))
             if self.on_update is not None:
