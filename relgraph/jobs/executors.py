@@ -33,6 +33,12 @@ class Executor(Protocol):
 def _child(payload: dict[str, Any], conn: Connection) -> None:
     # Its own process group: cancelling a job also stops what the job started.
     os.setpgrp()
+    # Jobs share the machine: each gets its slice of the cores, or torch/numba in
+    # N parallel jobs would each start one thread per core and thrash.
+    threads = str(payload.get("threads") or "")
+    if threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+            os.environ.setdefault(var, threads)
     from relgraph.jobs.worker import execute
 
     conn.send(execute(payload))
@@ -66,6 +72,7 @@ class LocalExecutor:
         return f"LocalExecutor(slots={self.slots})"
 
     def submit(self, key: int, payload: dict[str, Any]) -> None:
+        payload = payload | {"threads": max(1, (os.cpu_count() or 1) // self.slots)}
         recv, send = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(target=_child, args=(payload, send), name=f"relgraph-job-{key}")
         proc.start()

@@ -331,3 +331,39 @@ def _nonce() -> str:
     import uuid
 
     return uuid.uuid4().hex
+
+
+def hash_inputs(
+    job_type: str, params: Mapping[str, Any], inputs: dict[str, Any], workspace: Path
+) -> dict[str, Any]:
+    """The part of a job's upstream outputs that its result depends on.
+
+    A text ``embed`` reads one table of the snapshot: it depends on that table's
+    bytes and schema, not on the snapshot id, so new rows elsewhere do not redo it.
+    """
+    table = params.get("table")
+    if job_type != "embed" or params.get("from") == "model" or not isinstance(table, str):
+        return inputs
+    from relgraph.store.workspace import Workspace
+
+    narrowed: dict[str, Any] = {}
+    for name, outputs in inputs.items():
+        snap_id = outputs.get("snapshot") if isinstance(outputs, dict) else None
+        if not isinstance(snap_id, str):
+            narrowed[name] = outputs
+            continue
+        try:
+            m = Workspace(workspace).snapshot(snap_id).manifest
+        except Exception:  # a missing snapshot: fall back to its id
+            narrowed[name] = outputs
+            continue
+        if table not in m.table_hashes:
+            narrowed[name] = outputs
+            continue
+        rest = {k: v for k, v in outputs.items() if k not in ("snapshot", "created", "warnings")}
+        narrowed[name] = rest | {
+            "table": table,
+            "table_hash": m.table_hashes[table],
+            "table_schema": m.schema[table].to_dict(),
+        }
+    return narrowed

@@ -32,7 +32,7 @@ from relgraph.jobs.dag import topological_order
 from relgraph.jobs.db import MetaDB
 from relgraph.jobs.events import Notifier, set_status
 from relgraph.jobs.executors import Executor, make_executor
-from relgraph.jobs.kinds import extra_fingerprint
+from relgraph.jobs.kinds import extra_fingerprint, hash_inputs
 from relgraph.jobs.models import (
     Job,
     Lineage,
@@ -345,7 +345,7 @@ class Runner:
                 else dict(job.params)
             )
             inputs = {n.name: n.outputs or {} for n in needs}
-            h = input_hash(job.type, params, inputs)
+            h = input_hash(job.type, params, hash_inputs(job.type, params, inputs, self.workspace))
             job.input_hash = h
             prior = self._prior(s, job, h)
             if prior is not None:
