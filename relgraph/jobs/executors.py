@@ -15,6 +15,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from relgraph.errors import JobError
+from relgraph.jobs.procs import pid_alive
 
 
 class Executor(Protocol):
@@ -39,10 +40,29 @@ def _child(payload: dict[str, Any], conn: Connection) -> None:
     if threads:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
             os.environ.setdefault(var, threads)
+    _exit_with_runner(int(payload["runner_pid"]))
     from relgraph.jobs.worker import execute
 
     conn.send(execute(payload))
     conn.close()
+
+
+def _exit_with_runner(runner: int) -> None:
+    """Stop this worker when the runner that started it dies.
+
+    Without this a SIGKILLed runner would leave jobs running that nobody records;
+    the staging folder a stopped worker leaves is removed by the next attempt.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if not pid_alive(runner):
+                os._exit(70)
+
+    threading.Thread(target=watch, name="relgraph-parent-watch", daemon=True).start()
 
 
 @dataclass
@@ -72,7 +92,10 @@ class LocalExecutor:
         return f"LocalExecutor(slots={self.slots})"
 
     def submit(self, key: int, payload: dict[str, Any]) -> None:
-        payload = payload | {"threads": max(1, (os.cpu_count() or 1) // self.slots)}
+        payload = payload | {
+            "threads": max(1, (os.cpu_count() or 1) // self.slots),
+            "runner_pid": os.getpid(),
+        }
         recv, send = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(target=_child, args=(payload, send), name=f"relgraph-job-{key}")
         proc.start()

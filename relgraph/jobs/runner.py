@@ -46,6 +46,7 @@ from relgraph.jobs.models import (
     Status,
     utcnow,
 )
+from relgraph.jobs.procs import pid_alive
 from relgraph.jobs.spec import PipelineSpec
 from relgraph.jobs.worker import output_rel
 
@@ -110,21 +111,24 @@ def job_dict(j: Job) -> dict[str, Any]:
     }
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed, not yet reaped) is dead for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+def _raise_on_sigterm() -> Any:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def recover(db: MetaDB, *, notifier: Notifier | None = None) -> list[int]:
@@ -138,13 +142,13 @@ def recover(db: MetaDB, *, notifier: Notifier | None = None) -> list[int]:
         for job in s.scalars(select(Job).where(Job.status.in_(live))):
             run = s.get(Run, job.run_id)
             why = None
-            if run is not None and run.host == host and not _pid_alive(run.pid):
+            if run is not None and run.host == host and not pid_alive(run.pid):
                 why = f"its runner (pid {run.pid}) is gone"
             if (
                 job.status == Status.running.value
                 and job.host == host
                 and job.pid
-                and not _pid_alive(job.pid)
+                and not pid_alive(job.pid)
             ):
                 why = f"its worker (pid {job.pid}) is gone"
             beat = job.heartbeat_at
@@ -152,7 +156,7 @@ def recover(db: MetaDB, *, notifier: Notifier | None = None) -> list[int]:
                 if beat.tzinfo is None:
                     beat = beat.replace(tzinfo=now.tzinfo)
                 if now - beat > STALE_AFTER and (
-                    run is None or not (run.host == host and _pid_alive(run.pid))
+                    run is None or not (run.host == host and pid_alive(run.pid))
                 ):
                     why = f"no heartbeat since {beat.isoformat()}"
             if why is None:
@@ -272,12 +276,35 @@ class Runner:
             run_id = self.start()
         else:
             self._reopen(run_id)
+        previous = _raise_on_sigterm()
         try:
             self._loop(run_id)
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM: stop the workers, record why, leave the run resumable.
+            self.executor.close()
+            self._abandon(run_id, "the runner was interrupted")
+            raise
         finally:
             self.executor.close()
             self.notifier.close()
+            _restore_sigterm(previous)
         return self._finish(run_id)
+
+    def _abandon(self, run_id: int, why: str) -> None:
+        def abandon(s: Session) -> None:
+            for job in self._jobs(s, run_id):
+                if job.status in (Status.queued.value, Status.running.value):
+                    job.error = f"{why}; run the pipeline again (or 'relgraph jobs retry {job.id}')"
+                    job.finished_at = utcnow()
+                    set_status(
+                        s, job, Status.failed.value, message=job.error, notifier=self.notifier
+                    )
+            run = s.get(Run, run_id)
+            if run is not None:
+                run.status = Status.failed.value
+                run.finished_at = utcnow()
+
+        self.db.write(abandon)
 
     def _reopen(self, run_id: int) -> None:
         def reopen(s: Session) -> None:

@@ -128,3 +128,34 @@ def test_two_pipelines_at_once_on_one_workspace(tmp_path: Path, write_spec) -> N
     )
     all_jobs = api.jobs(workspace=ws)
     assert len(all_jobs) == 14 and all(j["status"] in ("succeeded", "skipped") for j in all_jobs)
+
+
+def _gone(pid: int, within: float = 15) -> bool:
+    from relgraph.jobs.procs import pid_alive
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_workers_stop_with_their_runner(tmp_path: Path, write_spec) -> None:  # type: ignore[no-untyped-def]
+    spec = write_spec(SLOW.replace("sleep: 8", "sleep: 60"))
+    ws = tmp_path / "ws"
+    # SIGTERM: an orderly stop that records why.
+    proc = _start(spec, ws)
+    job = _wait_running(ws, "slow")
+    proc.terminate()
+    proc.wait(60)
+    assert _gone(job["pid"])
+    shown = api.job(job["id"], workspace=ws)
+    assert shown["status"] == "failed" and "interrupted" in shown["error"]
+    # SIGKILL of the runner alone: its worker notices and exits, no orphan keeps running.
+    proc = _start(spec, ws)
+    job = _wait_running(ws, "slow")
+    proc.kill()
+    proc.wait(30)
+    assert _gone(job["pid"])
+    assert not (ws / output_rel("python", job["input_hash"])).exists()
