@@ -159,3 +159,26 @@ jobs:
     proj = pq.read_table(ws / res.job("proj").outputs["projection"])
     assert proj.column_names == ["ENTITY", "pca_x", "pca_y", "pca_z", "cluster_label"]
     assert set(proj["cluster_label"].to_pylist()) == {"cluster_0", "cluster_1", "cluster_2"}
+
+
+def test_ingest_labels_job_reports_unknown_keys(csv_sources: Path, write_spec) -> None:  # type: ignore[no-untyped-def]
+    (csv_sources / "labels").mkdir()
+    (csv_sources / "labels" / "churn.csv").write_text("userId,churned\n1,1\n2,0\n7,1\n")
+    spec = write_spec("""
+sources:
+  a: {uri: a}
+  churn: {uri: labels}
+jobs:
+  ingest: {type: ingest, source: a}
+  labels: {type: ingest-labels, source: churn, needs: [ingest], table: users}
+""")
+    ws = csv_sources / "ws"
+    res = api.run_pipeline(spec, workspace=ws)
+    assert res.ok, [(j.name, j.error) for j in res.jobs]
+    out = res.job("labels").outputs
+    assert (out["label_rows"], out["unknown_keys"]) == (2, 1)
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(ws / out["unknown_keys_file"])["userId"].to_pylist() == [7]
+    shown = api.job(res.job("labels").id, workspace=ws)
+    assert "1 label row(s) have keys not in table 'users'" in shown["logs"]
