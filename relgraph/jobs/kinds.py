@@ -160,6 +160,12 @@ _TRAIN_KEYS = ("query", "query_text", "uri", "schema")
 def train(ctx: JobContext) -> dict[str, Any]:
     fn = _need_api("train", "train")
     extra = {k: v for k, v in ctx.params.items() if k not in _TRAIN_KEYS}
+
+    def progress(stage: str, info: dict[str, Any]) -> None:
+        # The trainer reports (stage, {"epoch": i, "epochs": n, ...}).
+        ctx.progress(stage, int(info.get("epoch", 0) or 0), int(info.get("epochs", 0) or 0))
+
+    extra.setdefault("progress", progress)
     result = fn(
         ctx.params["query_text"], workspace=ctx.workspace, snapshot=ctx.input("snapshot"), **extra
     )
