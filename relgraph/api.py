@@ -232,7 +232,7 @@ def demo(
 
 
 def run_pipeline(
-    spec: str | Path,
+    spec: str | Path | Any,
     *,
     workspace: str | Path | None = None,
     meta: str | None = None,
@@ -240,21 +240,25 @@ def run_pipeline(
     webhook: str | None = None,
     on_update: Any = None,
 ) -> Any:
-    """Run a pipeline spec (YAML file); returns a :class:`relgraph.jobs.RunResult`.
+    """Run a pipeline spec (a YAML file or a :class:`relgraph.jobs.PipelineSpec`).
 
+    Returns a :class:`relgraph.jobs.RunResult`.
     ``workspace`` defaults to the spec's ``workspace:`` (relative to the spec), then
     ``.relgraph``; ``meta`` to ``workspace/meta.db``.
     """
     from relgraph.jobs.runner import run_pipeline as _run
     from relgraph.jobs.spec import PipelineSpec
 
-    s = PipelineSpec.load(spec)
+    s = spec if isinstance(spec, PipelineSpec) else PipelineSpec.load(spec)
     ws = workspace or (s.resolve_path(s.workspace) if s.workspace else DEFAULT_WORKSPACE)
     return _run(s, workspace=ws, meta=meta, executor=executor, webhook=webhook, on_update=on_update)
 
 
 def jobs(
-    *, workspace: str | Path = DEFAULT_WORKSPACE, meta: str | None = None, run_id: int | None = None,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    meta: str | None = None,
+    run_id: int | None = None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Recent jobs (newest run first), as JSON-ready dicts."""
@@ -263,27 +267,43 @@ def jobs(
     return list_jobs(workspace=workspace, meta=meta, run_id=run_id, limit=limit)
 
 
-def job(job_id: int, *, workspace: str | Path = DEFAULT_WORKSPACE, meta: str | None = None) -> dict[str, Any]:
+def job(
+    job_id: int, *, workspace: str | Path = DEFAULT_WORKSPACE, meta: str | None = None
+) -> dict[str, Any]:
     """One job with its logs, events and lineage."""
     from relgraph.jobs.control import show_job
 
     return show_job(job_id, workspace=workspace, meta=meta)
 
 
-def cancel_job(job_id: int, *, workspace: str | Path = DEFAULT_WORKSPACE, meta: str | None = None) -> dict[str, Any]:
+def cancel_job(
+    job_id: int, *, workspace: str | Path = DEFAULT_WORKSPACE, meta: str | None = None
+) -> dict[str, Any]:
     from relgraph.jobs.control import cancel_job as _cancel
 
     return _cancel(job_id, workspace=workspace, meta=meta)
 
 
 def retry_job(
-    job_id: int, *, workspace: str | Path = DEFAULT_WORKSPACE, meta: str | None = None,
-    executor: str | None = None, webhook: str | None = None, on_update: Any = None,
+    job_id: int,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    meta: str | None = None,
+    executor: str | None = None,
+    webhook: str | None = None,
+    on_update: Any = None,
 ) -> Any:
     """Re-run a failed, cancelled or blocked job (and what it blocked) in its run."""
     from relgraph.jobs.control import retry_job as _retry
 
-    return _retry(job_id, workspace=workspace, meta=meta, executor=executor, webhook=webhook, on_update=on_update)
+    return _retry(
+        job_id,
+        workspace=workspace,
+        meta=meta,
+        executor=executor,
+        webhook=webhook,
+        on_update=on_update,
+    )
 
 
 def ingest_labels(
@@ -302,8 +322,13 @@ def ingest_labels(
 
     src = open_source(source).read()
     return join_labels(
-        src.tables, Workspace(workspace).snapshot(snapshot), table=table, key=key,
-        label_table=label_table, to=Path(to), unknown_to=Path(unknown_to) if unknown_to else None,
+        src.tables,
+        Workspace(workspace).snapshot(snapshot),
+        table=table,
+        key=key,
+        label_table=label_table,
+        to=Path(to),
+        unknown_to=Path(unknown_to) if unknown_to else None,
     )
 
 
@@ -322,7 +347,9 @@ def embed_text(
 
     from relgraph.analyze.text import embed_table
 
-    out = embed_table(Workspace(workspace).snapshot(snapshot), table, columns=columns, progress=progress)
+    out = embed_table(
+        Workspace(workspace).snapshot(snapshot), table, columns=columns, progress=progress
+    )
     if to is not None:
         pq.write_table(out, str(to))
     return out
@@ -340,4 +367,6 @@ def project(embeddings: str | Path, *, methods: list[str] | None = None, seed: i
     from relgraph.analyze import load_embeddings, project_embeddings
     from relgraph.analyze.project import METHODS
 
-    return project_embeddings(load_embeddings(embeddings), methods=methods or list(METHODS), seed=seed)
+    return project_embeddings(
+        load_embeddings(embeddings), methods=methods or list(METHODS), seed=seed
+    )
