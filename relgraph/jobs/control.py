@@ -146,6 +146,7 @@ def retry_job(
                 )
             ):
                 j.cancel_requested = False
+                j.input_hash = None  # its inputs may have been fixed since
                 j.error = None
                 j.finished_at = None
                 set_status(s, j, Status.pending.value, message=f"retry of job {job_id}")

@@ -372,7 +372,11 @@ class Runner:
                 else dict(job.params)
             )
             inputs = {n.name: n.outputs or {} for n in needs}
-            h = input_hash(job.type, params, hash_inputs(job.type, params, inputs, self.workspace))
+            # Hashed once per attempt: a job waiting for a free slot must not re-read
+            # its source files on every poll.
+            h = job.input_hash or input_hash(
+                job.type, params, hash_inputs(job.type, params, inputs, self.workspace)
+            )
             job.input_hash = h
             prior = self._prior(s, job, h)
             if prior is not None:
