@@ -358,8 +358,13 @@ class Runner:
             ]
             if bad:
                 first = bad[0]
-                reason = first.error or first.status
-                job.error = f"blocked: job '{first.name}' (id {first.id}) {first.status}: {reason}"
+                if first.status == Status.blocked.value and first.error:
+                    job.error = first.error  # name the root cause, not the chain
+                else:
+                    reason = first.error or first.status
+                    job.error = (
+                        f"blocked: job '{first.name}' (id {first.id}) {first.status}: {reason}"
+                    )
                 job.finished_at = utcnow()
                 set_status(s, job, Status.blocked.value, message=job.error, notifier=self.notifier)
                 progressed = True
