@@ -125,6 +125,49 @@ def snapshot_summary(snap: Snapshot) -> dict[str, Any]:
     }
 
 
+# --- query ---
+# Predictive queries: PQL text → Task → train/val/test tables (relgraph.query).
+from relgraph.query import Task, TaskTables  # noqa: E402
+from relgraph.query.table import build_task_tables, compile_on_snapshot  # noqa: E402
+
+
+def _resolve_snapshot(workspace: str | Path, snapshot: str | Snapshot | None) -> Snapshot:
+    if isinstance(snapshot, Snapshot):
+        return snapshot
+    return Workspace(workspace).snapshot(snapshot)
+
+
+def compile_query(
+    text: str,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    snapshot: str | Snapshot | None = None,
+) -> Task:
+    """Parse and validate a predictive query against a snapshot; infer its task.
+
+    Raises:
+        QueryError: with the line and column of the offending token.
+    """
+    return compile_on_snapshot(_resolve_snapshot(workspace, snapshot), text)
+
+
+def training_tables(
+    task_or_text: Task | str,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    snapshot: str | Snapshot | None = None,
+    val_cutoff: Any = None,
+    test_cutoff: Any = None,
+) -> TaskTables:
+    """Train/val/test tables of a query (test labels only via ``test_labels()``).
+
+    ``val_cutoff``/``test_cutoff``: datetimes or ISO strings; default from the
+    data's time range (≈ 80/10/10 of the target table's rows).
+    """
+    snap = _resolve_snapshot(workspace, snapshot)
+    return build_task_tables(snap, task_or_text, val_cutoff=val_cutoff, test_cutoff=test_cutoff)
+
+
 # --- train ---
 def train(
     query_text: str,

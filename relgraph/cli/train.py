@@ -39,9 +39,17 @@ def _train_progress(enabled: bool) -> Iterator[Callable[[str, dict[str, Any]], N
         def update(stage: str, info: dict[str, Any]) -> None:
             if stage == "epoch":
                 extra = ", ".join(
-                    f"{k} {v:.4f}" for k, v in info.items() if k not in ("epoch", "epochs") and isinstance(v, float)
+                    f"{k} {v:.4f}"
+                    for k, v in info.items()
+                    if k not in ("epoch", "epochs") and isinstance(v, float)
                 )
-                prog.update(bar, description="training GNN", completed=info["epoch"], total=info["epochs"], info=extra)
+                prog.update(
+                    bar,
+                    description="training GNN",
+                    completed=info["epoch"],
+                    total=info["epochs"],
+                    info=extra,
+                )
             elif stage == "trial":
                 prog.update(bar, description="training GNN", completed=0, total=None, info="")
             else:
@@ -78,15 +86,27 @@ def results_table(result: Any) -> Table:
 
 @app.command()
 def train(
-    query: str = typer.Argument(..., help='A predictive query, e.g. "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH users.user_id".'),
+    query: str = typer.Argument(
+        ...,
+        help='A predictive query, e.g. "PREDICT COUNT(orders.*, 0, 30, days) > 0 '
+        'FOR EACH users.user_id".',
+    ),
     workspace: Path = WorkspaceOpt,
     snapshot: str | None = typer.Option(None, "--snapshot", help="Snapshot id (default: latest)."),
     budget: str = typer.Option("normal", "--budget", help="fast | normal | best"),
-    trials: int | None = typer.Option(None, "--trials", help="Search at most this many GNN configurations."),
-    minutes: float | None = typer.Option(None, "--minutes", help="Stop the search after this many minutes."),
+    trials: int | None = typer.Option(
+        None, "--trials", help="Search at most this many GNN configurations."
+    ),
+    minutes: float | None = typer.Option(
+        None, "--minutes", help="Stop the search after this many minutes."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed (runs are repeatable)."),
-    val_cutoff: str | None = typer.Option(None, "--val-cutoff", help="First validation anchor, e.g. 2005-01-01."),
-    test_cutoff: str | None = typer.Option(None, "--test-cutoff", help="First test anchor, e.g. 2010-01-01."),
+    val_cutoff: str | None = typer.Option(
+        None, "--val-cutoff", help="First validation anchor, e.g. 2005-01-01."
+    ),
+    test_cutoff: str | None = typer.Option(
+        None, "--test-cutoff", help="First test anchor, e.g. 2010-01-01."
+    ),
     no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the LightGBM baseline."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -113,14 +133,20 @@ def train(
 def predict(
     model: str = typer.Argument(..., help="Model id (see `relgraph models`)."),
     workspace: Path = WorkspaceOpt,
-    to: str | None = typer.Option(None, "--to", help="sqlite:///file.db or postgresql://… (optionally #table)."),
-    now: bool = typer.Option(False, "--now", help="Predict for every entity as of the latest data."),
+    to: str | None = typer.Option(
+        None, "--to", help="sqlite:///file.db or postgresql://… (optionally #table)."
+    ),
+    now: bool = typer.Option(
+        False, "--now", help="Predict for every entity as of the latest data."
+    ),
     snapshot: str | None = typer.Option(None, "--snapshot", help="Predict on another snapshot."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Write predictions and embeddings (Parquet in the workspace, or a SQL table)."""
     try:
-        result = api.predict(model, workspace=workspace, to=to, split="now" if now else "test", snapshot=snapshot)
+        result = api.predict(
+            model, workspace=workspace, to=to, split="now" if now else "test", snapshot=snapshot
+        )
     except RelgraphError as e:
         fail(e, as_json)
     if as_json:
@@ -151,7 +177,9 @@ def models(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
 
 @app.command()
 def demo(
-    workspace: Path = typer.Option(Path(".relgraph-demo"), "--workspace", "-w", help="Workspace folder."),
+    workspace: Path = typer.Option(
+        Path(".relgraph-demo"), "--workspace", "-w", help="Workspace folder."
+    ),
     budget: str = typer.Option("fast", "--budget", help="fast | normal | best"),
     as_json: bool = JsonOpt,
 ) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from relgraph.errors import GraphError
-from relgraph.graph.csr import build_csr, reverse_fk_csr
+from relgraph.graph.csr import fk_csr, reverse_fk_csr, time_order
 from relgraph.graph.graph import EdgeType, IntArray, RelGraph
 from relgraph.graph.keys import KeyIndex
 from relgraph.graph.times import NO_TIME, arrow_to_seconds
@@ -25,6 +29,7 @@ log = logging.getLogger(__name__)
 GRAPH_FORMAT = 1
 _FILES = ("time_all", "indptr_all", "indices_all")
 REVERSE_PREFIX = "rev_"
+_BUILD_THREADS = 2
 
 
 def _cache_root(snapshot: Snapshot) -> Path:
@@ -84,11 +89,18 @@ def load_graph(snapshot: Snapshot, root: Path | None = None) -> RelGraph:
         max_degree=meta["max_degree"],
         primary_keys=meta["primary_keys"],
         key_loader=load_keys,
+        timed=meta["timed"],
     )
 
 
 def _save(root: Path, arrays: dict[str, IntArray], meta: dict[str, Any]) -> None:
     clean_stale(root.parent)
+    if root.exists():
+        # A stale or damaged cache: move it aside in one rename (readers that
+        # still map its files keep them), then delete it.
+        trash = root.parent / f".tmp-old-{uuid.uuid4().hex[:8]}"
+        os.rename(root, trash)
+        shutil.rmtree(trash, ignore_errors=True)
     with staged_dir(root) as tmp:
         for name in _FILES:
             np.save(tmp / f"{name}.npy", arrays[name], allow_pickle=False)
@@ -106,7 +118,7 @@ def _build_arrays(snapshot: Snapshot) -> tuple[dict[str, IntArray], dict[str, An
     timed: dict[str, bool] = {}
     fk_cols: dict[str, pa.Table] = {}
     for t in node_types:
-        ts = schema[t] if t in schema else None
+        ts = schema.tables.get(t)
         cols = [fk.column for fk in ts.foreign_keys] if ts else []
         tcol = ts.time_column if ts else None
         read = [*cols, tcol] if tcol and tcol not in cols else cols
@@ -166,16 +178,30 @@ def _build_arrays(snapshot: Snapshot) -> tuple[dict[str, IntArray], dict[str, An
     ix_off = np.concatenate([[0], np.cumsum([b for _, b in sizes], dtype=np.int64)])
     indptr_all = np.empty(int(ip_off[-1]), dtype=np.int64)
     indices_all = np.empty(int(ix_off[-1]), dtype=np.int64)
+    # The kernels release the GIL: the tables' time orders, then the links, are
+    # built two at a time (the machine this targets has two cores).
+    with ThreadPoolExecutor(max_workers=_BUILD_THREADS) as pool:
+        order_jobs = {
+            t: pool.submit(time_order, times[t]) for t in {t for t, _, _, _ in links} if timed[t]
+        }
+        orders = {t: job.result() for t, job in order_jobs.items()}
+
+        def lay_out(k: int) -> int:
+            t, _col, target, dst = links[k]
+            order = orders.get(t)
+            if order is None:
+                order = np.arange(num_nodes[t], dtype=np.int64)
+            f, r = 2 * k, 2 * k + 1
+            ip, ix = indptr_all[ip_off[f] : ip_off[f + 1]], indices_all[ix_off[f] : ix_off[f + 1]]
+            fk_csr(order, dst, num_nodes[target], ip, ix)
+            ip2, ix2 = indptr_all[ip_off[r] : ip_off[r + 1]], indices_all[ix_off[r] : ix_off[r + 1]]
+            reverse_fk_csr(dst, ip2, ix2)
+            return int(np.diff(ip).max()) if ip.shape[0] > 1 else 0
+
+        fwd_degree = list(pool.map(lay_out, range(len(links))))
     max_degree: list[int] = []
-    for k, (t, _col, target, dst) in enumerate(links):
-        f, r = 2 * k, 2 * k + 1
-        ip, ix = indptr_all[ip_off[f] : ip_off[f + 1]], indices_all[ix_off[f] : ix_off[f + 1]]
-        src = np.arange(num_nodes[t], dtype=np.int64)
-        build_csr(src, dst, num_nodes[target], times[t], ip, ix, timed=timed[t])
-        max_degree.append(int(np.diff(ip).max()) if ip.shape[0] > 1 else 0)
-        ip, ix = indptr_all[ip_off[r] : ip_off[r + 1]], indices_all[ix_off[r] : ix_off[r + 1]]
-        reverse_fk_csr(dst, ip, ix)
-        max_degree.append(1 if ix.shape[0] else 0)
+    for k in range(len(links)):
+        max_degree += [fwd_degree[k], 1 if ix_off[2 * k + 2] > ix_off[2 * k + 1] else 0]
 
     time_all = (
         np.concatenate([times[t] for t in node_types]) if node_types else np.empty(0, np.int64)
@@ -191,6 +217,7 @@ def _build_arrays(snapshot: Snapshot) -> tuple[dict[str, IntArray], dict[str, An
         "max_degree": max_degree,
         "primary_keys": {t: (schema[t].primary_key if t in schema else None) for t in node_types},
         "dangling": dangling,
+        "timed": {t: bool((times[t] != NO_TIME).any()) for t in node_types},
         "num_edges": int(indices_all.shape[0]),
     }
     arrays = {"time_all": time_all, "indptr_all": indptr_all, "indices_all": indices_all}

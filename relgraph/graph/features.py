@@ -174,7 +174,7 @@ def _table_frame(
             "Change the offending column's stype in schema.yaml or mark it as `id`."
         ) from e
     stats = ds.col_stats
-    for name, st in stats.items():
+    for _name, st in stats.items():
         # A constant column has std 0; the linear encoder divides by it.
         std = st.get(StatType.STD)
         if std is not None and (not np.isfinite(std) or std == 0):

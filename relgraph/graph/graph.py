@@ -77,11 +77,12 @@ class RelGraph:
         time_all: IntArray,
         indptr_all: IntArray,
         indices_all: IntArray,
-        indptr_offsets: Sequence[int],
-        indices_offsets: Sequence[int],
+        indptr_offsets: Sequence[int] | IntArray,
+        indices_offsets: Sequence[int] | IntArray,
         max_degree: Sequence[int],
         primary_keys: Mapping[str, str | None] | None = None,
         key_loader: Callable[[str, str], pa.Array] | None = None,
+        timed: Mapping[str, bool] | None = None,
     ) -> None:
         self.node_types = list(node_types)
         self.num_nodes = {t: int(num_nodes[t]) for t in self.node_types}
@@ -108,6 +109,13 @@ class RelGraph:
             t: self.time_all[self.node_offsets[i] : self.node_offsets[i + 1]]
             for i, t in enumerate(self.node_types)
         }
+        # Whether a table has any time at all (else every node is NO_TIME): the
+        # sampler skips time lookups for untimed tables.
+        self.timed: dict[str, bool] = (
+            {t: bool(timed[t]) for t in self.node_types}
+            if timed is not None
+            else {t: bool((self.node_time[t] != NO_TIME).any()) for t in self.node_types}
+        )
         self.csr: dict[EdgeType, CSR] = {}
         for k, et in enumerate(self.edge_types):
             n_dst = self.num_nodes[et[2]]
@@ -185,7 +193,9 @@ class RelGraph:
         }
         for t, a in times.items():
             if a.shape != (int(num_nodes[t]),):
-                raise GraphError(f"node_time['{t}'] has {a.shape[0]} values for {num_nodes[t]} nodes")
+                raise GraphError(
+                    f"node_time['{t}'] has {a.shape[0]} values for {num_nodes[t]} nodes"
+                )
         edge_types = list(edges)
         pairs = []
         for et in edge_types:
@@ -196,7 +206,10 @@ class RelGraph:
                 if a.size and (a.min() < 0 or a.max() >= num_nodes[t]):
                     raise GraphError(f"edge type {et}: {name} ids out of range for '{t}'")
             pairs.append((s, d))
-        sizes = [(int(num_nodes[et[2]]) + 1, int(s.shape[0])) for et, (s, _) in zip(edge_types, pairs, strict=True)]
+        sizes = [
+            (int(num_nodes[et[2]]) + 1, int(s.shape[0]))
+            for et, (s, _) in zip(edge_types, pairs, strict=True)
+        ]
         ip_off = np.concatenate([[0], np.cumsum([a for a, _ in sizes])]).astype(np.int64)
         ix_off = np.concatenate([[0], np.cumsum([b for _, b in sizes])]).astype(np.int64)
         indptr_all = np.empty(int(ip_off[-1]), dtype=np.int64)
@@ -206,10 +219,11 @@ class RelGraph:
             s, d = pairs[k]
             ip = indptr_all[ip_off[k] : ip_off[k + 1]]
             ix = indices_all[ix_off[k] : ix_off[k + 1]]
-            st = times[et[0]]
-            build_csr(s, d, int(num_nodes[et[2]]), st, ip, ix, timed=bool(np.any(st != st[:1])) if st.size else False)
+            build_csr(s, d, int(num_nodes[et[2]]), times[et[0]], ip, ix)
             max_degree.append(int(np.diff(ip).max()) if ip.shape[0] > 1 else 0)
-        time_all = np.concatenate([times[t] for t in node_types]) if node_types else np.empty(0, np.int64)
+        time_all = (
+            np.concatenate([times[t] for t in node_types]) if node_types else np.empty(0, np.int64)
+        )
         key_map = dict(keys or {})
         return cls(
             node_types=node_types,

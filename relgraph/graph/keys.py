@@ -8,16 +8,39 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+from numba import njit
 
 from relgraph.errors import GraphError
 
 IntArray = npt.NDArray[np.int64]
 
 
-def _as_arrow(values: Any) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks()
-    if isinstance(values, pa.Array):
+@njit(cache=True, nogil=True)
+def _lut_gather(
+    values: IntArray, lut: IntArray, base: int, out: IntArray
+) -> None:  # pragma: no cover - compiled
+    # One pass (a numpy version makes six over 160 MB for 20M keys).
+    n = lut.shape[0]
+    for i in range(values.shape[0]):
+        j = values[i] - base
+        out[i] = lut[j] if 0 <= j < n else -1
+
+
+def _int64_chunks(arr: pa.Array | pa.ChunkedArray, null_as: int) -> list[IntArray]:
+    """numpy int64 views of an integer Arrow array, chunk by chunk (no copy when possible)."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    out = []
+    for c in chunks:
+        if c.type != pa.int64():
+            c = c.cast(pa.int64())
+        if c.null_count:
+            c = pc.fill_null(c, null_as)
+        out.append(np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.int64))
+    return out
+
+
+def _as_arrow(values: Any) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return values
     if hasattr(values, "detach") and hasattr(values, "numpy"):  # torch tensor
         values = values.detach().cpu().numpy()
@@ -63,11 +86,12 @@ class KeyIndex:
         """Row index of each value (-1 for NULL or a key not in the table)."""
         arr = _as_arrow(values)
         if self._lut is not None and pa.types.is_integer(arr.type):
-            v = np.asarray(pc.fill_null(arr.cast(pa.int64()), self._base - 1).to_numpy(), np.int64)
-            idx = v - self._base
-            ok = (idx >= 0) & (idx < self._lut.shape[0])
-            out = np.full(v.shape[0], -1, dtype=np.int64)
-            out[ok] = self._lut[idx[ok]]
+            out = np.empty(len(arr), dtype=np.int64)
+            a = 0
+            # NULL becomes base - 1: below the table, so -1.
+            for v in _int64_chunks(arr, self._base - 1):
+                _lut_gather(v, self._lut, self._base, out[a : a + v.shape[0]])
+                a += v.shape[0]
             return out
         if arr.type != self.keys.type:
             try:

@@ -37,7 +37,8 @@ def arrow_to_seconds(
         86400
     """
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+        parts = [arrow_to_seconds(c, what=what) for c in arr.chunks]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
     t = arr.type
     if pa.types.is_timestamp(t):
         div = _PER_SECOND[t.unit]
@@ -56,11 +57,15 @@ def arrow_to_seconds(
             f"{what} has type {t}, which is not a time; "
             "declare a timestamp or date column as the table's time column"
         )
-    values = np.asarray(pc.fill_null(raw, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    filled = pc.fill_null(raw, 0) if raw.null_count else raw
+    values = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if div == 1 and not raw.null_count:
+        return values  # seconds already: the (read-only) Arrow buffer itself
+    values = values.copy()
     if div < 0:
-        values = values * (-div)
+        values *= -div
     elif div > 1:
-        values = np.floor_divide(values, div)
+        np.floor_divide(values, div, out=values)
     if raw.null_count:
         nulls = np.asarray(raw.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         values[nulls] = UNKNOWN_TIME
@@ -71,7 +76,9 @@ def to_seconds(times: Any, *, what: str = "seed_times") -> npt.NDArray[np.int64]
     """Coerce seed times (int seconds, numpy datetime64, Arrow, pandas, torch) to int64 seconds."""
     if isinstance(times, (pa.Array, pa.ChunkedArray)):
         return arrow_to_seconds(times, what=what)
-    if hasattr(times, "detach") and hasattr(times, "numpy"):  # torch tensor, without importing torch
+    if hasattr(times, "detach") and hasattr(
+        times, "numpy"
+    ):  # torch tensor, without importing torch
         times = times.detach().cpu().numpy()
     a = np.asarray(times)
     if a.dtype.kind == "M":

@@ -108,7 +108,11 @@ class HeteroTemporalEncoder(nn.Module):
         out: dict[str, Tensor] = {}
         for nt, t in node_time.items():
             timed = t != NO_TIME
-            rel = (seed_time[batch[nt]] - torch.where(timed, t, seed_time[batch[nt]])).float()
-            enc = self.lin[key(nt)](self.pe(rel / DAY))
+            seed_t = seed_time[batch[nt]]
+            rel = seed_t - torch.where(timed, t, seed_t)
+            # Many nodes share an age (seeds share anchor times, rows share dates):
+            # encode each distinct age once and gather.
+            uniq, inv = torch.unique(rel, return_inverse=True)
+            enc = self.lin[key(nt)](self.pe(uniq.float() / DAY))[inv]
             out[nt] = enc * timed.unsqueeze(-1).to(enc.dtype)
         return out

@@ -18,7 +18,11 @@ def _et_key(et: EdgeType) -> str:
 
 
 def tree_depth(
-    num_nodes: dict[str, int], edge_index: dict[EdgeType, Tensor], seed_table: str, num_seeds: int, hops: int
+    num_nodes: dict[str, int],
+    edge_index: dict[EdgeType, Tensor],
+    seed_table: str,
+    num_seeds: int,
+    hops: int,
 ) -> dict[str, Tensor]:
     """Hop distance of each node from its seed in the sampler's computation trees.
 
@@ -40,7 +44,8 @@ class HeteroGNN(nn.Module):
 
     Each round: per edge type a ``SAGEConv`` (``aggr`` over neighbours; or a
     ``GATConv`` with ``attention``), summed over the edge types that reach a node
-    type (what PyG's ``HeteroConv(aggr="sum")`` does), then a node-wise layer norm,
+    type (what PyG's ``HeteroConv(aggr="sum")`` does) plus one root (self) linear
+    map per node type, then a node-wise layer norm,
     ReLU, dropout and a residual connection; nodes that get no message keep their
     state. With ``depth`` (hops from the seed), round ``l`` only updates nodes that
     can still influence a seed (depth ≤ num_layers − 1 − l): on the sampler's trees
@@ -63,9 +68,10 @@ class HeteroGNN(nn.Module):
         self.num_layers = num_layers
         self.aggr = aggr
         self.attention = attention
-        self.edge_types = [tuple(et) for et in edge_types]
+        self.edge_types: list[EdgeType] = [(et[0], et[1], et[2]) for et in edge_types]
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()
+        self.roots = nn.ModuleList()
         for _ in range(num_layers):
             convs: dict[str, nn.Module] = {}
             for et in self.edge_types:
@@ -74,8 +80,18 @@ class HeteroGNN(nn.Module):
                         (channels, channels), channels, heads=1, add_self_loops=False
                     )
                 else:
-                    convs[_et_key(et)] = SAGEConv((channels, channels), channels, aggr=aggr)
+                    # The root term lives once per node type (below), not once per
+                    # edge type: sum_et W_et x_dst is one linear map anyway, and
+                    # this saves a matmul per extra edge type on every node.
+                    convs[_et_key(et)] = SAGEConv(
+                        (channels, channels), channels, aggr=aggr, root_weight=False
+                    )
             self.convs.append(nn.ModuleDict(convs))
+            self.roots.append(
+                nn.ModuleDict(
+                    {key(nt): nn.Linear(channels, channels, bias=False) for nt in node_types}
+                )
+            )
             self.norms.append(
                 nn.ModuleDict({key(nt): PygLayerNorm(channels, mode="node") for nt in node_types})
             )
@@ -91,10 +107,13 @@ class HeteroGNN(nn.Module):
         edge_index: dict[EdgeType, Tensor],
         depth: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
-        edges = {tuple(et): ei for et, ei in edge_index.items() if ei.numel() > 0}
-        for layer, (convs, norms) in enumerate(zip(self.convs, self.norms, strict=True)):
+        edges = {(et[0], et[1], et[2]): ei for et, ei in edge_index.items() if ei.numel() > 0}
+        for layer in range(self.num_layers):
+            convs: nn.ModuleDict = self.convs[layer]  # type: ignore[assignment]
+            norms: nn.ModuleDict = self.norms[layer]  # type: ignore[assignment]
+            roots: nn.ModuleDict = self.roots[layer]  # type: ignore[assignment]
             # 1. Which destination nodes this round updates (all, or those near a seed).
-            active: dict[str, Tensor | None] = {}
+            active: dict[str, Tensor] = {}
             remap: dict[str, Tensor] = {}
             if depth is not None:
                 limit = self.num_layers - 1 - layer
@@ -106,27 +125,27 @@ class HeteroGNN(nn.Module):
                     remap[nt] = pos
             # 2. One convolution per edge type; sum over edge types per node type.
             msg: dict[str, Tensor] = {}
+            dst_x: dict[str, Tensor] = {}
             for et, ei in edges.items():
                 src, _rel, dst = et
-                x_dst = x[dst]
                 if depth is not None:
                     keep = remap[dst][ei[1]] >= 0
                     if not bool(keep.any()):
                         continue
                     ei = torch.stack([ei[0][keep], remap[dst][ei[1][keep]]])
-                    idx = active[dst]
-                    assert idx is not None
-                    x_dst = x_dst[idx]
-                out = convs[_et_key(et)]((x[src], x_dst), ei)
+                if dst not in dst_x:
+                    dst_x[dst] = x[dst][active[dst]] if dst in active else x[dst]
+                out = convs[_et_key(et)]((x[src], dst_x[dst]), ei)
                 msg[dst] = msg[dst] + out if dst in msg else out
-            # 3. Norm, ReLU, residual.
+            # 3. Root term, norm, ReLU, residual.
             new = dict(x)
             for nt, m in msg.items():
+                if not self.attention:
+                    m = m + roots[key(nt)](dst_x[nt])
                 h = self.dropout(norms[key(nt)](m).relu())
-                idx = active.get(nt)
-                if idx is None:
-                    new[nt] = x[nt] + h
+                if nt in active:
+                    new[nt] = x[nt].index_add(0, active[nt], h)
                 else:
-                    new[nt] = x[nt].index_add(0, idx, h)
+                    new[nt] = x[nt] + h
             x = new
         return x

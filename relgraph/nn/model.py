@@ -123,9 +123,7 @@ class RelGNN(nn.Module):
                 self.id_emb = nn.Embedding(num_targets, out_channels)
                 nn.init.zeros_(self.id_emb.weight)
 
-    def embed(
-        self, frames: dict[str, torch_frame.TensorFrame], batch: Any
-    ) -> Tensor:
+    def embed(self, frames: dict[str, torch_frame.TensorFrame], batch: Any) -> Tensor:
         """GNN embeddings (``channels`` wide) of the batch's seed nodes, in seed order.
 
         ``frames`` are the full tables' frames; ``batch`` is a ``relgraph.sample.Batch``.
@@ -167,6 +165,8 @@ class RelGNN(nn.Module):
         return vec
 
 
-def col_names(frames: dict[str, torch_frame.TensorFrame]) -> dict[str, dict[torch_frame.stype, list[str]]]:
+def col_names(
+    frames: dict[str, torch_frame.TensorFrame],
+) -> dict[str, dict[torch_frame.stype, list[str]]]:
     """The ``col_names_dict`` of every frame (what the encoders need besides stats)."""
     return {nt: dict(tf.col_names_dict) for nt, tf in frames.items()}

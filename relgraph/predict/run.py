@@ -44,7 +44,10 @@ class PredictResult:
     metrics: dict[str, float] | None = None
 
     def __repr__(self) -> str:
-        return f"PredictResult({self.model_id!r}, split={self.split!r}, rows={self.rows}, to={self.destination!r})"
+        return (
+            f"PredictResult({self.model_id!r}, split={self.split!r}, rows={self.rows}, "
+            f"to={self.destination!r})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,8 +100,14 @@ def now_table(snapshot: Snapshot, task: _Task) -> pa.Table:
         times = []
         for t in snapshot.schema.tables.values():
             if t.time_column:
-                times.append(f'SELECT max(CAST("{t.time_column}" AS TIMESTAMP)) AS t FROM "{t.name}"')
-        latest = con.execute(f"SELECT max(t) FROM ({' UNION ALL '.join(times)})").fetchall()[0][0] if times else None
+                times.append(
+                    f'SELECT max(CAST("{t.time_column}" AS TIMESTAMP)) AS t FROM "{t.name}"'
+                )
+        latest = (
+            con.execute(f"SELECT max(t) FROM ({' UNION ALL '.join(times)})").fetchall()[0][0]
+            if times
+            else None
+        )
         keys = con.execute(
             f'SELECT DISTINCT "{task.entity_column}" FROM "{task.entity_table}" '
             f'WHERE "{task.entity_column}" IS NOT NULL ORDER BY 1'
@@ -145,7 +154,9 @@ def prediction_table(
             labels = [[classes[j] for j in r] for r in order]
         elif kind == "link":
             k = int(trainer.task.k or 10)
-            idx, scores = trainer.rank(rows, k) if n else (np.zeros((0, k), np.int64), np.zeros((0, k)))
+            idx, scores = (
+                trainer.rank(rows, k) if n else (np.zeros((0, k), np.int64), np.zeros((0, k)))
+            )
             # Node i is row i of the target table: report its primary-key value.
             target = snapshot.schema[trainer.task.target_entity_table]
             keys = snapshot.read_table(target.name, columns=[target.primary_key or ""]).column(0)

@@ -51,7 +51,8 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     df = table.to_pandas()
     if "EMBEDDING" in df.columns:
         df["EMBEDDING"] = [
-            None if v is None else json.dumps([round(float(x), 6) for x in v]) for v in df["EMBEDDING"]
+            None if v is None else json.dumps([round(float(x), 6) for x in v])
+            for v in df["EMBEDDING"]
         ]
     return df
 

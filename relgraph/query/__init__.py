@@ -10,7 +10,13 @@ from relgraph.query.ast import Query
 from relgraph.query.parser import parse
 from relgraph.query.splits import Anchors, anchor_times
 from relgraph.query.sql import label_sql
-from relgraph.query.table import TaskTables, TrainingTable, build_task_tables, split_stats
+from relgraph.query.table import (
+    TaskTables,
+    TrainingTable,
+    build_task_tables,
+    make_labels,
+    split_stats,
+)
 from relgraph.query.task import Task, TaskType, compile_task
 from relgraph.query.validate import validate
 
@@ -25,6 +31,7 @@ __all__ = [
     "build_task_tables",
     "compile_task",
     "label_sql",
+    "make_labels",
     "parse",
     "split_stats",
     "validate",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Union
 
 AGGREGATES = (
     "COUNT",
@@ -41,7 +40,7 @@ KEYWORDS = frozenset(
 )  # fmt: skip
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
-Constant = Union[int, float, str, bool]
+Constant = int | float | str | bool
 
 
 def quote_name(name: str) -> str:
@@ -113,7 +112,7 @@ class Aggregate:
         return f"{self.func}({self.column.to_pql()}{where}, {self.window.to_pql()})"
 
 
-Operand = Union[Aggregate, ColumnRef]
+Operand = Aggregate | ColumnRef
 
 
 @dataclass(frozen=True)
@@ -166,13 +165,13 @@ class Or:
         return f"{_wrap(self.left, Or)} OR {_wrap(self.right, Or, right=True)}"
 
 
-Condition = Union[Comparison, Not, And, Or]
+Condition = Comparison | Not | And | Or
 
 
 def _wrap(c: Condition, parent: type, right: bool = False) -> str:
     """Parenthesise ``c`` where printing it bare under ``parent`` would parse differently."""
     text = c.to_pql()
-    if isinstance(c, Comparison) or isinstance(c, Not):
+    if isinstance(c, Comparison | Not):
         return text
     if parent is Not or (parent is And and isinstance(c, Or)) or (right and type(c) is parent):
         return f"({text})"
@@ -195,7 +194,7 @@ class Entity:
         return f"{self.ref.to_pql()} IN ({', '.join(format_constant(v) for v in self.values)})"
 
 
-Target = Union[Condition, Aggregate, ColumnRef]
+Target = Condition | Aggregate | ColumnRef
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import difflib
+
 from relgraph.errors import QueryError
 from relgraph.query.ast import (
     AGGREGATES,
@@ -31,6 +33,7 @@ from relgraph.query.ast import (
 )
 from relgraph.query.tokens import Kind, Token, tokenize
 
+MAX_DEPTH = 100
 _UNIT_ALIASES = {u.rstrip("s").upper(): u for u in UNITS} | {u.upper(): u for u in UNITS}
 
 
@@ -56,6 +59,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     # -- token helpers -------------------------------------------------------------
     @property
@@ -85,8 +89,15 @@ class _Parser:
 
     def expect_kw(self, word: str) -> Token:
         if not self.tok.is_keyword(word):
-            raise self.expected(word)
+            raise self.error(f"expected {word}, found {self.tok.describe()}{self.hint(word)}")
         return self.advance()
+
+    def hint(self, *words: str) -> str:
+        """A "did you mean" for a misspelt keyword at the current token."""
+        if self.tok.kind is not Kind.IDENT:
+            return ""
+        close = difflib.get_close_matches(self.tok.value.upper(), list(words), n=1, cutoff=0.7)
+        return f" (did you mean {close[0]}?)" if close else ""
 
     def expect(self, kind: Kind) -> Token:
         if self.tok.kind is not kind:
@@ -95,7 +106,8 @@ class _Parser:
 
     def expect_eof(self) -> None:
         if self.tok.kind is not Kind.EOF:
-            raise self.error(f"unexpected {self.tok.describe()} after the end of the query")
+            hint = self.hint("WHERE", "ASSUMING", "AND", "OR", "RANK", "CLASSIFY")
+            raise self.error(f"unexpected {self.tok.describe()} after the end of the query{hint}")
 
     # -- grammar -------------------------------------------------------------------
     def query(self) -> Query:
@@ -155,14 +167,21 @@ class _Parser:
 
     def negation(self) -> Condition:
         tok = self.tok
-        if self.accept_kw("NOT"):
-            return Not(self.negation(), line=tok.line, col=tok.col)
-        if self.tok.kind is Kind.LPAREN:
-            self.advance()
-            c = self.condition()
-            self.expect(Kind.RPAREN)
-            return c
-        return self.comparison()
+        # Bound the recursion so that hostile input gets a QueryError, not a RecursionError.
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"condition nested more than {MAX_DEPTH} levels deep")
+        self.depth += 1
+        try:
+            if self.accept_kw("NOT"):
+                return Not(self.negation(), line=tok.line, col=tok.col)
+            if self.tok.kind is Kind.LPAREN:
+                self.advance()
+                c = self.condition()
+                self.expect(Kind.RPAREN)
+                return c
+            return self.comparison()
+        finally:
+            self.depth -= 1
 
     def comparison(self) -> Comparison:
         tok = self.tok
@@ -210,9 +229,13 @@ class _Parser:
         raise self.expected("a comparison operator (=, !=, <, <=, >, >=, IN, IS NULL, LIKE, ...)")
 
     def operand(self) -> Operand:
-        if self.tok.kind is Kind.IDENT and self.tok.value.upper() in AGGREGATES:
-            if self.peek().kind is Kind.LPAREN:
-                return self.aggregate()
+        t = self.tok
+        if (
+            t.kind is Kind.IDENT
+            and t.value.upper() in AGGREGATES
+            and self.peek().kind is Kind.LPAREN
+        ):
+            return self.aggregate()
         return self.column_ref(allow_star=False)
 
     def aggregate(self) -> Aggregate:
@@ -239,13 +262,14 @@ class _Parser:
             self.advance()
             ut = self.tok
             if ut.kind is not Kind.IDENT or ut.value.upper() not in _UNIT_ALIASES:
-                raise self.expected("a unit (" + ", ".join(UNITS) + ")")
+                close = difflib.get_close_matches(ut.value.lower(), UNITS, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]}?)" if close and ut.kind is Kind.IDENT else ""
+                units = ", ".join(UNITS)
+                raise self.error(f"expected a unit ({units}), found {ut.describe()}{hint}")
             unit = _UNIT_ALIASES[self.advance().value.upper()]
         self.expect(Kind.RPAREN)
         if start is not None and start >= end:
-            raise self.error(
-                f"empty window ({start}, {end}]: the start must be before the end", st
-            )
+            raise self.error(f"empty window ({start}, {end}]: the start must be before the end", st)
         return Aggregate(func, ref, Window(start, end, unit), where, line=tok.line, col=tok.col)
 
     def name(self, what: str) -> Token:
@@ -254,6 +278,9 @@ class _Parser:
         raise self.expected(what)
 
     def column_ref(self, allow_star: bool) -> ColumnRef:
+        if self.tok.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN:
+            hint = self.hint(*AGGREGATES) or " (aggregates: " + ", ".join(AGGREGATES) + ")"
+            raise self.error(f"unknown aggregate '{self.tok.value}'{hint}")
         t = self.name("a table name (table.column)")
         self.expect(Kind.DOT)
         if self.tok.kind is Kind.STAR:
@@ -304,3 +331,26 @@ class _Parser:
             values.append(self.constant())
         self.expect(Kind.RPAREN)
         return tuple(values)
+
+
+def split_queries(text: str) -> list[tuple[str, str]]:
+    """Split a ``.pql`` file into ``(name, query)`` pairs.
+
+    One query per paragraph (blank-line separated); a paragraph's first line,
+    when it is a ``# name: description`` comment, names it (else ``query_<i>``).
+
+    Example:
+        >>> split_queries("# churn: no order\\nPREDICT ...\\n\\nPREDICT ...")[0][0]
+        'churn'
+    """
+    out: list[tuple[str, str]] = []
+    for block in text.split("\n\n"):
+        lines = [ln for ln in block.strip("\n").splitlines()]
+        if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines):
+            continue
+        name = f"query_{len(out) + 1}"
+        first = lines[0].strip()
+        if first.startswith("#"):
+            name = first.lstrip("#").split(":", 1)[0].strip() or name
+        out.append((name, "\n".join(lines)))
+    return out

@@ -15,7 +15,7 @@ depend on what happened after the test cut-off.
 
 Example:
     >>> from datetime import datetime
-    >>> s = anchor_times((30, "days"), datetime(2005, 1, 1), datetime(2005, 3, 1),
+    >>> s = anchor_times((30, "days"), datetime(2005, 1, 1), datetime(2005, 3, 2),
     ...                  datetime(2004, 10, 1), datetime(2006, 1, 1))
     >>> [t.date().isoformat() for t in s.train]
     ['2004-10-03', '2004-11-02', '2004-12-02']

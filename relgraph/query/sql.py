@@ -32,9 +32,11 @@ from relgraph.query.ast import (
     Not,
     Or,
     Query,
+    Window,
+    aggregates,
 )
-from relgraph.query.validate import value_kind
-from relgraph.schema.types import Schema
+from relgraph.query.validate import fk_paths, value_kind
+from relgraph.schema.types import Schema, TableSchema
 
 ZERO_WHEN_EMPTY = ("COUNT", "COUNT_DISTINCT", "SUM")
 
@@ -45,7 +47,13 @@ def q(name: str) -> str:
 
 
 def ts_literal(t: datetime) -> str:
-    return f"TIMESTAMP '{t.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+    fmt = "%Y-%m-%d %H:%M:%S.%f" if t.microsecond else "%Y-%m-%d %H:%M:%S"
+    return f"TIMESTAMP '{t.strftime(fmt)}'"
+
+
+def _one_line(text: str) -> str:
+    """Text safe inside an SQL ``--`` comment."""
+    return " ".join(text.splitlines())
 
 
 def _interval(n: int, unit: str) -> str:
@@ -61,18 +69,34 @@ def _constant(v: Constant, kind: str) -> str:
     return repr(v) if isinstance(v, float) else str(v)
 
 
+GroupKey = tuple[str, Window]
+
+
 @dataclass
 class _Plan:
     schema: Schema
     query: Query
     data_until: datetime | None
-    aggs: list[Aggregate] = field(default_factory=list)
+    # Aggregates over the same table and window share one CTE, one range join and one
+    # scan (`SUM(x) ... ASSUMING COUNT(x.*) > 0`; different WHEREs become FILTERs).
+    groups: dict[GroupKey, list[Aggregate]] = field(default_factory=dict)
     entity_cols: list[str] = field(default_factory=list)
+    # The group the entity rows are taken from (its values travel with them).
+    drive: GroupKey | None = None
 
-    def agg_name(self, a: Aggregate) -> str:
-        if a not in self.aggs:
-            self.aggs.append(a)
-        return f"agg_{self.aggs.index(a) + 1}"
+    def agg_ref(self, a: Aggregate) -> tuple[str, str]:
+        """(CTE name, column) holding aggregate ``a``."""
+        key = (a.column.table, a.window)
+        members = self.groups.setdefault(key, [])
+        if a not in members:
+            members.append(a)
+        g = list(self.groups).index(key) + 1
+        v = members.index(a) + 1
+        return f"agg_{g}", f"v{v}"
+
+    @property
+    def aggs(self) -> list[tuple[GroupKey, list[Aggregate]]]:
+        return list(self.groups.items())
 
     def entity_col(self, column: str) -> str:
         if column not in self.entity_cols:
@@ -87,8 +111,10 @@ class _Plan:
             if row_alias is not None:
                 return f"{row_alias}.{q(x.column)}", kind
             return self.entity_col(x.column), kind
-        name = self.agg_name(x)
-        expr = f"{name}.value"
+        name, column = self.agg_ref(x)
+        expr = f"{name}.{column}"
+        if (x.column.table, x.window) == self.drive:
+            expr = f"e.{name}_{column}"
         if x.func in ZERO_WHEN_EMPTY:
             expr = f"COALESCE({expr}, 0)"
         if x.func in ("COUNT", "COUNT_DISTINCT", "SUM", "AVG"):
@@ -119,13 +145,26 @@ class _Plan:
         return f"{left} {c.op} {right}"
 
     # -- CTEs ----------------------------------------------------------------------
-    def aggregate_cte(self, a: Aggregate, index: int) -> str:
-        t = self.schema[a.column.table]
+    def aggregate_cte(self, key: GroupKey, members: list[Aggregate], index: int) -> str:
+        table, w = key
+        # One shared WHERE is pushed into the scan; several become per-value FILTERs.
+        wheres = {a.where for a in members}
+        where_cond = next(iter(wheres)) if len(wheres) == 1 else None
+        t = self.schema[table]
         ent = self.query.entity.ref.table
-        link = next(fk.column for fk in t.foreign_keys if fk.target == ent)
+        # The entity key: the foreign key itself, or at the end of a chain of lookups
+        # (order_items -> orders -> users), one join per intermediate table.
+        path = fk_paths(self.schema, table, ent)[0]
+        lookups, alias = "", "r"
+        for i, (_, column, parent) in enumerate(path[:-1]):
+            pk = self.schema[parent].primary_key or ""
+            lookups += (
+                f"\n    JOIN {q(parent)} AS h{i + 1} ON h{i + 1}.{q(pk)} = {alias}.{q(column)}"
+            )
+            alias = f"h{i + 1}"
+        entity_key = f"{alias}.{q(path[-1][1])}"
         assert t.time_column is not None  # validation requires one
         time = f"r.{q(t.time_column)}"
-        w = a.window
         conds = []
         if w.start is not None:
             lo = "a.anchor" if w.start == 0 else f"a.anchor + {_interval(w.start, w.unit)}"
@@ -133,11 +172,34 @@ class _Plan:
         hi = "a.anchor" if w.end == 0 else f"a.anchor + {_interval(w.end, w.unit)}"
         conds.append(f"{time} <= {hi}")
         filters = []
-        if a.where is not None:
-            filters.append(self.condition(a.where, row_alias="r"))
+        if where_cond is not None:
+            filters.append(self.condition(where_cond, row_alias="r"))
         if self.data_until is not None:
             filters.append(f"{time} <= {ts_literal(self.data_until)}")
+        values = "".join(
+            f",\n           -- {_one_line(a.to_pql())}\n"
+            f"           {self.value(a, t, filtered=len(wheres) > 1)} AS v{j + 1}"
+            for j, a in enumerate(members)
+        )
+        where = ("\n    WHERE " + "\n      AND ".join(filters)) if filters else ""
+        return (
+            f"agg_{index} AS (\n"
+            f"    SELECT a.anchor, {entity_key} AS entity{values}\n"
+            f"    FROM anchors AS a\n"
+            f"    JOIN {q(t.name)} AS r\n"
+            f"      ON {' AND '.join(conds)}{lookups}{where}\n"
+            f"    GROUP BY a.anchor, {entity_key}\n"
+            f")"
+        )
+
+    def value(self, a: Aggregate, t: TableSchema, filtered: bool) -> str:
+        """The SQL aggregate for ``a`` over the window's rows ``r`` (its WHERE as a FILTER)."""
+        assert t.time_column is not None  # validation requires one
         col = "*" if a.column.is_star else f"r.{q(a.column.column)}"
+        conds = [f"{col} IS NOT NULL"] if a.func in ("FIRST", "LAST", "LIST_DISTINCT") else []
+        if filtered and a.where is not None:
+            conds.append(self.condition(a.where, row_alias="r"))
+        flt = f" FILTER (WHERE {' AND '.join(conds)})" if conds else ""
         order = f"r.{q(t.time_column)}" + (f", r.{q(t.primary_key)}" if t.primary_key else "")
         value = {
             "COUNT": f"COUNT({col})",
@@ -146,24 +208,15 @@ class _Plan:
             "AVG": f"AVG({col})",
             "MIN": f"MIN({col})",
             "MAX": f"MAX({col})",
-            "FIRST": f"FIRST({col} ORDER BY {order}) FILTER (WHERE {col} IS NOT NULL)",
-            "LAST": f"LAST({col} ORDER BY {order}) FILTER (WHERE {col} IS NOT NULL)",
+            "FIRST": f"FIRST({col} ORDER BY {order})",
+            "LAST": f"LAST({col} ORDER BY {order})",
         }.get(a.func)
         if value is None:  # LIST_DISTINCT
             item = col
             if self.query.mode != "RANK":
                 item = f"list_position($classes, {col}) - 1"
-            value = f"list(DISTINCT {item} ORDER BY {item}) FILTER (WHERE {col} IS NOT NULL)"
-        where = ("\n    WHERE " + "\n      AND ".join(filters)) if filters else ""
-        return (
-            f"agg_{index} AS (  -- {a.to_pql()}\n"
-            f"    SELECT a.anchor, r.{q(link)} AS entity, {value} AS value\n"
-            f"    FROM anchors AS a\n"
-            f"    JOIN {q(t.name)} AS r\n"
-            f"      ON {' AND '.join(conds)}{where}\n"
-            f"    GROUP BY a.anchor, r.{q(link)}\n"
-            f")"
-        )
+            value = f"list(DISTINCT {item} ORDER BY {item})"
+        return value + flt
 
 
 def _required_counts(c: Condition | None) -> list[Aggregate]:
@@ -191,7 +244,16 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
     et = schema[ent.table]
     pk = et.primary_key or ent.column
 
-    # 1. Expressions: target, WHERE, ASSUMING (registering the aggregates they use).
+    # 1. The entity rows per anchor. When a conjunct needs COUNT(x) > 0, start from the
+    # rows of that aggregate instead of every (anchor, entity) pair: same result, and
+    # far fewer rows when few entities are active at each anchor.
+    required = _required_counts(query.where) + _required_counts(query.assuming)
+    drive = None
+    if required:
+        drive, _ = plan.agg_ref(required[0])
+        plan.drive = (required[0].column.table, required[0].window)
+
+    # 2. Expressions: target, WHERE, ASSUMING (registering the aggregates they use).
     target = query.target
     if isinstance(target, Aggregate | ColumnRef):
         tgt, _ = plan.operand(target)
@@ -199,15 +261,15 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
             tgt = f"list_position($classes, {tgt}) - 1"
         elif plan.query.mode is None:
             tgt = f"CAST({tgt} AS DOUBLE)"
-    else:
+    elif aggregates(target):
         tgt = f"CASE WHEN {plan.condition(target)} THEN 1.0 ELSE 0.0 END"
+    else:
+        # A static condition (`PREDICT users.age > 30`): NULL is unknown, not false, so
+        # those rows are the ones to predict rather than negatives.
+        cond = plan.condition(target)
+        tgt = f"CASE WHEN {cond} THEN 1.0 WHEN NOT {cond} THEN 0.0 END"
     keep = [plan.condition(c) for c in (query.where, query.assuming) if c is not None]
 
-    # 2. The entity rows per anchor. When a conjunct needs COUNT(x) > 0, start from the
-    # rows of that aggregate instead of every (anchor, entity) pair: same result, and
-    # far fewer rows when few entities are active at each anchor.
-    required = _required_counts(query.where) + _required_counts(query.assuming)
-    drive = plan.agg_name(required[0]) if required else None
     ent_filters = []
     if et.time_column is not None:
         ent_filters.append(f"e.{q(et.time_column)} <= a.anchor")
@@ -217,11 +279,13 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
         kind = value_kind(et.column(pk).dtype)
         items = ", ".join(_constant(v, kind) for v in query.entity.values)
         ent_filters.append(f"e.{q(pk)} IN ({items})")
-    cols = "".join(
-        f", e.{q(c)} AS col_{i + 1}" for i, c in enumerate(plan.entity_cols)
-    )
+    cols = "".join(f", e.{q(c)} AS col_{i + 1}" for i, c in enumerate(plan.entity_cols))
+    if plan.drive is not None:
+        cols += "".join(
+            f", a.v{j + 1} AS {drive}_v{j + 1}" for j in range(len(plan.groups[plan.drive]))
+        )
     # Aggregates are numbered now that the expressions have registered them all.
-    agg_ctes = [plan.aggregate_cte(a, i + 1) for i, a in enumerate(plan.aggs)]
+    agg_ctes = [plan.aggregate_cte(k, m, i + 1) for i, (k, m) in enumerate(plan.aggs)]
     if drive is None:
         source = "anchors AS a\n    CROSS JOIN " + f"{q(et.name)} AS e"
     else:
@@ -237,6 +301,7 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
         f"\nLEFT JOIN agg_{i + 1} ON agg_{i + 1}.anchor = e.anchor "
         f"AND agg_{i + 1}.entity = e.entity"
         for i in range(len(plan.aggs))
+        if f"agg_{i + 1}" != drive
     )
     has_label = "target IS NOT NULL"
     if isinstance(target, Aggregate) and target.func == "LIST_DISTINCT":
@@ -248,14 +313,9 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
         f"{head}{until}\n"
         "WITH anchors AS (\n"
         "    SELECT DISTINCT CAST(unnest($anchors) AS TIMESTAMP) AS anchor\n"
-        "),\n"
-        + ",\n".join([*agg_ctes, entities])
-        + ",\nlabels AS (\n"
+        "),\n" + ",\n".join([*agg_ctes, entities]) + ",\nlabels AS (\n"
         f"    SELECT e.entity, e.anchor, {tgt} AS target\n"
-        "    FROM entities AS e"
-        + joins.replace("\n", "\n    ")
-        + keep_sql
-        + "\n)\n"
+        "    FROM entities AS e" + joins.replace("\n", "\n    ") + keep_sql + "\n)\n"
         'SELECT entity AS "ENTITY", anchor AS "ANCHOR_TIMESTAMP", target AS "TARGET"\n'
         "FROM labels\n"
         f"WHERE {has_label}\n"
@@ -275,4 +335,3 @@ def uses_classes(query: Query, schema: Schema) -> bool:
     if isinstance(t, Aggregate) and t.func == "LIST_DISTINCT":
         return query.mode != "RANK"
     return query.mode is None and _is_class_target(query, schema)
-

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from relgraph.errors import QueryError
-from relgraph.query.ast import Query
+from relgraph.query.ast import Query, aggregates
 from relgraph.query.splits import Anchors, anchor_times, default_cutoffs
 from relgraph.query.sql import label_sql, q
 from relgraph.query.task import Task, TaskType, compile_task, target_window
@@ -73,7 +73,9 @@ class TaskTables:
         return self._test_labels
 
 
-def _classes_of(con: duckdb.DuckDBPyConnection) -> Any:
+def classes_of(con: duckdb.DuckDBPyConnection) -> Any:
+    """A ``(table, column) -> sorted distinct non-NULL values`` lookup on ``con``."""
+
     def classes(table: str, column: str) -> tuple[Any, ...]:
         rows = con.execute(
             f"SELECT DISTINCT {q(column)} FROM {q(table)} WHERE {q(column)} IS NOT NULL ORDER BY 1"
@@ -83,13 +85,29 @@ def _classes_of(con: duckdb.DuckDBPyConnection) -> Any:
     return classes
 
 
-def time_range(snapshot: Snapshot, con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime]:
-    """The first and last row time over every table with a time column."""
+def compile_on_snapshot(snapshot: Snapshot, text: str) -> Task:
+    """Compile ``text`` against ``snapshot`` (its schema, and its data for class lists)."""
+    return compile_task(text, snapshot.schema, classes_of(snapshot.duckdb()))[0]
+
+
+# Snapshots are immutable, so time ranges can be remembered by snapshot id.
+_TIME_RANGES: dict[tuple[str, tuple[str, ...]], tuple[datetime, datetime]] = {}
+
+
+def time_range(
+    snapshot: Snapshot, con: duckdb.DuckDBPyConnection, tables: tuple[str, ...] | None = None
+) -> tuple[datetime, datetime]:
+    """The first and last row time over ``tables`` (default: every table with a time column)."""
+    key = (snapshot.id, tables or ())
+    if key in _TIME_RANGES:
+        return _TIME_RANGES[key]
     parts = [
         f"SELECT MIN(CAST({q(t.time_column)} AS TIMESTAMP)) AS lo, "
         f"MAX(CAST({q(t.time_column)} AS TIMESTAMP)) AS hi FROM {q(t.name)}"
         for t in snapshot.schema.tables.values()
-        if t.time_column is not None and t.name in snapshot.table_names
+        if t.time_column is not None
+        and t.name in snapshot.table_names
+        and (tables is None or t.name in tables)
     ]
     if not parts:
         raise QueryError(
@@ -98,9 +116,11 @@ def time_range(snapshot: Snapshot, con: duckdb.DuckDBPyConnection) -> tuple[date
             line=1,
             col=1,
         )
-    lo, hi = con.execute(f"SELECT MIN(lo), MAX(hi) FROM ({' UNION ALL '.join(parts)})").fetchall()[0]
+    sql = f"SELECT MIN(lo), MAX(hi) FROM ({' UNION ALL '.join(parts)})"
+    lo, hi = con.execute(sql).fetchall()[0]
     if lo is None or hi is None:
         raise QueryError("the snapshot's time columns are all empty", line=1, col=1)
+    _TIME_RANGES[key] = (lo, hi)
     return lo, hi
 
 
@@ -134,39 +154,89 @@ def run_labels(
     params: dict[str, Any] = {"anchors": list(anchors) or [placeholder]}
     if "$classes" in sql:
         params["classes"] = list(classes or ())
-    table = con.sql(sql, params=params).to_arrow_table()
+    try:
+        table = con.sql(sql, params=params).to_arrow_table()
+    except duckdb.Error as e:
+        # Validation should have caught the user's mistakes; what is left is data that
+        # the SQL cannot handle (e.g. a value that does not cast). Report it as such.
+        raise QueryError(
+            f"making the labels of '{task.query.strip()}' failed in DuckDB: {e}", line=1, col=1
+        ) from e
     if not anchors:
         table = table.slice(0, 0)
     return _cast_target(table, task)
 
 
-def _as_datetime(v: datetime | str | None, option: str) -> datetime | None:
-    if v is None or isinstance(v, datetime):
-        return v
-    try:
-        return datetime.fromisoformat(str(v))
-    except ValueError:
-        raise QueryError(
-            f"{option} {v!r} is not a date; write it like 2005-01-01", line=1, col=1
-        ) from None
+def make_labels(
+    snapshot: Snapshot,
+    task_or_text: Task | str,
+    anchors: list[datetime] | tuple[datetime, ...],
+    *,
+    data_until: datetime | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table:
+    """Labels (``ENTITY, ANCHOR_TIMESTAMP, TARGET``) of a query at the given anchors.
+
+    ``con`` is used as it is when given (its views stand for the snapshot's tables,
+    which is how the leakage test hides rows); otherwise a fresh connection is made.
+    """
+    con = con if con is not None else snapshot.duckdb()
+    text = task_or_text if isinstance(task_or_text, str) else task_or_text.query
+    task, query = compile_task(text, snapshot.schema, classes_of(con))
+    sql = label_sql(query, snapshot.schema, data_until=data_until)
+    placeholder = anchors[0] if anchors else datetime(2000, 1, 1)
+    return run_labels(con, sql, anchors, task, task.classes, placeholder)
+
+
+def _as_datetime(v: datetime | date | str | None, option: str) -> datetime | None:
+    """A cut-off as a naive datetime (snapshot times are naive; aware ones become UTC)."""
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        t = v
+    elif isinstance(v, date):
+        t = datetime(v.year, v.month, v.day)
+    else:
+        try:
+            t = datetime.fromisoformat(str(v))
+        except ValueError:
+            raise QueryError(
+                f"{option} {v!r} is not a date; write it like 2005-01-01", line=1, col=1
+            ) from None
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC).replace(tzinfo=None)
+    return t
 
 
 def build_task_tables(
     snapshot: Snapshot,
     task_or_text: Task | str,
     *,
-    val_cutoff: datetime | str | None = None,
-    test_cutoff: datetime | str | None = None,
+    val_cutoff: datetime | date | str | None = None,
+    test_cutoff: datetime | date | str | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> TaskTables:
-    """Compile a query (or take a compiled task) and make its train/val/test tables."""
-    con = snapshot.duckdb(con)
+    """Compile a query (or take a compiled task) and make its train/val/test tables.
+
+    ``con``, when given, must already hold the snapshot's views (``snapshot.duckdb()``);
+    it is used as it is, so repeated calls do not rebuild them.
+    """
+    con = con if con is not None else snapshot.duckdb()
     text = task_or_text if isinstance(task_or_text, str) else task_or_text.query
-    task, query = compile_task(text, snapshot.schema, _classes_of(con))
+    task, query = compile_task(text, snapshot.schema, classes_of(con))
     if not task.temporal:
         return _static_tables(snapshot, con, task, query)
     vc, tc = _as_datetime(val_cutoff, "--val-cutoff"), _as_datetime(test_cutoff, "--test-cutoff")
-    lo, hi = time_range(snapshot, con)
+    # Test anchors stop one Δ before the last row of the tables the labels read (target
+    # and ASSUMING): later windows would be incomplete, whatever other tables hold (a
+    # stray far-future date in an unrelated table must not create empty test anchors).
+    label_tables = tuple(
+        sorted({a.column.table for a in aggregates(query.target) + aggregates(query.assuming)})
+    )
+    _, hi = time_range(snapshot, con, label_tables)
+    # Training anchors reach back to the database's first row, as in RelBench (whose
+    # F1 sizes we reproduce exactly with this rule).
+    first_anchor, _ = time_range(snapshot, con)
     delta = target_window(query)
     assert delta is not None  # temporal tasks have a target window
     if vc is None or tc is None:
@@ -184,7 +254,8 @@ def build_task_tables(
             line=1,
             col=1,
         )
-    anchors = anchor_times(delta, vc, tc, lo, hi)
+    anchors = anchor_times(delta, vc, tc, first_anchor, hi)
+    _check_anchors(anchors, delta, first_anchor, hi)
     # Train and validation see the database only up to the test cut-off.
     sql_tv = label_sql(query, snapshot.schema, data_until=tc)
     sql_test = label_sql(query, snapshot.schema)
@@ -207,6 +278,24 @@ def build_task_tables(
         sql={"train": sql_tv, "val": sql_tv, "test": sql_test},
         _test_labels=test_labels,
     )
+
+
+def _check_anchors(anchors: Anchors, delta: tuple[int, str], lo: datetime, hi: datetime) -> None:
+    """Refuse cut-offs that leave a split without a single anchor."""
+    window = f"{delta[0]} {delta[1]}"
+    span = f"the data runs from {lo:%Y-%m-%d} to {hi:%Y-%m-%d}"
+    problems = {
+        "train": f"no training anchor fits before the validation cut-off "
+        f"{anchors.val_cutoff:%Y-%m-%d} ({span}); move it later",
+        "val": f"no {window} window fits between the validation cut-off "
+        f"{anchors.val_cutoff:%Y-%m-%d} and the test cut-off {anchors.test_cutoff:%Y-%m-%d}; "
+        "move them apart",
+        "test": f"no {window} window fits after the test cut-off "
+        f"{anchors.test_cutoff:%Y-%m-%d} ({span}); move it earlier",
+    }
+    for split, message in problems.items():
+        if not getattr(anchors, split):
+            raise QueryError(message, line=1, col=1)
 
 
 def _static_tables(
@@ -279,4 +368,11 @@ def split_stats(task: Task, labels: pa.Table) -> dict[str, Any]:
     return stats
 
 
-__all__ = ["TaskTables", "TrainingTable", "build_task_tables", "split_stats"]
+__all__ = [
+    "TaskTables",
+    "TrainingTable",
+    "build_task_tables",
+    "compile_on_snapshot",
+    "make_labels",
+    "split_stats",
+]

@@ -21,7 +21,7 @@ from relgraph.query.validate import validate, value_kind
 from relgraph.schema.types import Schema, SType
 
 
-class TaskType(str, Enum):
+class TaskType(str, Enum):  # noqa: UP042  (the contract names str + Enum)
     """What kind of prediction a query asks for."""
 
     binary = "binary"

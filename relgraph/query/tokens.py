@@ -17,7 +17,7 @@ from enum import Enum
 from relgraph.errors import QueryError
 
 
-class Kind(str, Enum):
+class Kind(Enum):
     """Token kinds."""
 
     IDENT = "identifier"
@@ -107,25 +107,29 @@ def tokenize(text: str) -> list[Token]:
             i = j
         elif ch in "'\"":
             # Quotes are doubled to escape them, as in SQL: 'it''s', "a ""b"" c".
-            j, buf = i + 1, []
+            # A string may span lines; the token keeps the position of its opening quote.
+            j, buf, tok_line = i + 1, [], line
             while True:
-                if j >= n or text[j] == "\n":
+                if j >= n:
                     what = "string" if ch == "'" else "quoted name"
                     raise QueryError(
-                        f"unclosed {what}: add the closing {ch}", line=line, col=col, query=text
-                    )
+                        f"unclosed {what}: add the closing {ch}", line=tok_line, col=col,
+                        query=text,
+                    )  # fmt: skip
                 if text[j] == ch:
                     if j + 1 < n and text[j + 1] == ch:
                         buf.append(ch)
                         j += 2
                         continue
                     break
+                if text[j] == "\n":
+                    line, line_start = line + 1, j + 1
                 buf.append(text[j])
                 j += 1
             kind = Kind.STRING if ch == "'" else Kind.QUOTED
             if kind is Kind.QUOTED and not buf:
-                raise QueryError("empty quoted name", line=line, col=col, query=text)
-            tokens.append(Token(kind, "".join(buf), line, col))
+                raise QueryError("empty quoted name", line=tok_line, col=col, query=text)
+            tokens.append(Token(kind, "".join(buf), tok_line, col))
             i = j + 1
         elif ch in _SINGLE:
             tokens.append(Token(_SINGLE[ch], ch, line, col))

@@ -8,6 +8,7 @@ misspelt tables and columns.
 from __future__ import annotations
 
 import difflib
+from datetime import datetime
 
 from relgraph.errors import QueryError
 from relgraph.query.ast import (
@@ -24,6 +25,45 @@ from relgraph.query.ast import (
 from relgraph.schema.types import Column, Schema, SType, TableSchema
 
 NUMERIC_AGGS = ("COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX")
+MAX_HOPS = 3
+Hop = tuple[str, str, str]  # (table, foreign-key column, referenced table)
+
+
+def fk_paths(
+    schema: Schema, source: str, target: str, max_hops: int = MAX_HOPS
+) -> list[tuple[Hop, ...]]:
+    """All shortest many-to-one paths ``source -> ... -> target`` along foreign keys.
+
+    Each row of ``source`` then belongs to exactly one ``target`` row (or none).
+
+    Example:
+        >>> from relgraph.schema.types import Column, ForeignKey, TableSchema
+        >>> t = lambda n, pk, *fks: TableSchema(n, (), pk, tuple(ForeignKey(c, d) for c, d in fks))
+        >>> s = Schema({"items": t("items", "id", ("order", "orders")),
+        ...             "orders": t("orders", "id", ("user", "users")), "users": t("users", "id")})
+        >>> fk_paths(s, "items", "users")
+        [(('items', 'order', 'orders'), ('orders', 'user', 'users'))]
+    """
+    frontier: list[tuple[tuple[Hop, ...], str]] = [((), source)]
+    for _ in range(max_hops):
+        found: list[tuple[Hop, ...]] = []
+        nxt: list[tuple[tuple[Hop, ...], str]] = []
+        for path, table in frontier:
+            for fk in schema[table].foreign_keys:
+                dst = schema.tables.get(fk.target)
+                if dst is None or dst.primary_key is None:
+                    continue
+                if fk.target == source or any(h[2] == fk.target for h in path):
+                    continue  # no cycles
+                hops = (*path, (table, fk.column, fk.target))
+                if fk.target == target:
+                    found.append(hops)
+                else:
+                    nxt.append((hops, fk.target))
+        if found:
+            return found
+        frontier = nxt
+    return []
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
@@ -76,23 +116,24 @@ class Validator:
             raise self.error(f"unknown column '{ref.table}.{ref.column}'{hint}", ref)
         return t.column(ref.column)
 
-    def link(self, agg_table: str, entity_table: str, node: object) -> str:
-        """The foreign-key column of ``agg_table`` that points at ``entity_table``."""
-        fks = [fk.column for fk in self.schema[agg_table].foreign_keys if fk.target == entity_table]
-        if not fks:
+    def link(self, agg_table: str, entity_table: str, node: object) -> tuple[Hop, ...]:
+        """The foreign-key path from ``agg_table`` to ``entity_table`` (must be unique)."""
+        paths = fk_paths(self.schema, agg_table, entity_table)
+        if not paths:
             raise self.error(
-                f"table '{agg_table}' has no foreign key to the entity table '{entity_table}'; "
-                f"aggregate a table that references '{entity_table}' or declare the key "
-                "in the schema overrides",
+                f"table '{agg_table}' has no foreign key to the entity table '{entity_table}' "
+                f"(directly or through up to {MAX_HOPS - 1} other tables); aggregate a table "
+                f"that references '{entity_table}' or declare the key in the schema overrides",
                 node,
             )
-        if len(fks) > 1:
+        if len(paths) > 1:
+            shown = "; ".join(" -> ".join(f"{t}.{c}" for t, c, _ in p) for p in paths)
             raise self.error(
-                f"table '{agg_table}' references '{entity_table}' through several columns "
-                f"({', '.join(fks)}); relgraph cannot tell which one to follow",
+                f"table '{agg_table}' reaches '{entity_table}' in several ways ({shown}); "
+                "relgraph cannot tell which one to follow",
                 node,
             )
-        return fks[0]
+        return paths[0]
 
     # -- the query -----------------------------------------------------------------
     def check(self, q: Query) -> None:
@@ -202,7 +243,7 @@ class Validator:
             raise self.error(
                 f"{a.func}({a.column.to_pql()}) aggregates over time, but table "
                 f"'{t.name}' has no time column; declare one in the schema overrides",
-                a,
+                a.column,
             )
         self.link(t.name, entity, a.column)
         w = a.window
@@ -273,12 +314,20 @@ class Validator:
             self.check_constant(kind, v, cmp, what)
 
     def check_constant(self, kind: str, v: Constant, node: object, what: str) -> None:
-        if kind == "number" and (isinstance(v, str) or isinstance(v, bool)):
+        if kind == "number" and isinstance(v, str | bool):
             raise self.error(f"{what} is a number; compare it with a number, not {v!r}", node)
         if kind == "text" and not isinstance(v, str):
             raise self.error(f"{what} is text; quote the constant: '{v}'", node)
-        if kind == "time" and not isinstance(v, str):
-            raise self.error(f"{what} is a time; compare it with a quoted date like '2020-01-31'", node)
+        if kind == "time":
+            try:
+                if not isinstance(v, str):
+                    raise ValueError(v)
+                datetime.fromisoformat(v)
+            except ValueError:
+                raise self.error(
+                    f"{what} is a time; compare it with a quoted date like '2020-01-31', not {v!r}",
+                    node,
+                ) from None
         if kind == "bool" and not isinstance(v, bool):
             raise self.error(f"{what} is a boolean; compare it with TRUE or FALSE", node)
 
@@ -286,5 +335,3 @@ class Validator:
 def validate(query: Query, schema: Schema, text: str | None = None) -> None:
     """Check ``query`` against ``schema``; raise :class:`QueryError` at the first problem."""
     Validator(schema, text).check(query)
-
-

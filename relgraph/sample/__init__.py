@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from relgraph.sample.batch import Batch
+from relgraph.sample.loader import SeedLoader
 from relgraph.sample.prefetch import Prefetcher
 from relgraph.sample.sampler import TemporalSampler
 
-__all__ = ["Batch", "Prefetcher", "TemporalSampler"]
+__all__ = ["Batch", "Prefetcher", "SeedLoader", "TemporalSampler"]

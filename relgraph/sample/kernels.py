@@ -1,15 +1,18 @@
 """The sampler's compiled core: one disjoint temporal subgraph per seed.
 
-Every seed is sampled by one thread with its own counter-based random stream
-(splitmix64 of the call key and the seed's position in the batch), so a batch
-does not depend on how many threads ran it or in which order.
+Every seed is sampled with its own counter-based random stream (splitmix64 of
+the call key and the seed's position in the batch), so a batch does not depend
+on how many threads ran it or in which order. The kernels take a range of seeds
+and release the GIL; the caller runs ranges on Python threads. (numba's
+``prange`` on OpenMP was tried first: on a shared 2-core machine its threads
+spin at every barrier while a core is taken, and 2 threads ran 9x slower than 1.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+from numba import njit
 
 IntArray = npt.NDArray[np.int64]
 
@@ -21,6 +24,7 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S1 = np.uint64(1)
 _INT64_MAX = np.iinfo(np.int64).max
+_NO_TIME = np.iinfo(np.int64).min
 
 
 @njit(cache=True, inline="always")
@@ -38,15 +42,17 @@ def derive_key(seed: np.uint64, call: np.uint64) -> np.uint64:  # pragma: no cov
 
 
 @njit(cache=True, inline="always")
-def _below(state: np.uint64, n: np.int64) -> tuple[np.uint64, np.int64]:  # pragma: no cover
+def _below(state: np.uint64, n: int) -> tuple[np.uint64, np.int64]:  # pragma: no cover
     """Advance the stream; a uniform integer in [0, n) (modulo bias < n / 2**63)."""
     state = state + _GOLDEN
     r = np.int64(mix64(state) >> _S1)
     return state, r % n
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def sample_disjoint(
+@njit(cache=True, nogil=True)
+def sample_range(
+    lo_seed: int,
+    hi_seed: int,
     indptr_all: IntArray,
     indices_all: IntArray,
     time_all: IntArray,
@@ -56,43 +62,43 @@ def sample_disjoint(
     et_ix_off: IntArray,
     in_ptr: IntArray,
     in_et: IntArray,
-    seed_type: np.int64,
+    type_timed: npt.NDArray[np.bool_],
+    seed_type: int,
     seeds: IntArray,
     seed_times: IntArray,
     fanouts: IntArray,
     recent: bool,
     key: np.uint64,
-    cap: np.int64,
-) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray, IntArray]:  # pragma: no cover
-    """Sample a computation tree per seed.
+    out_type: IntArray,
+    out_node: IntArray,
+    out_parent: IntArray,
+    out_et: IntArray,
+    count: IntArray,
+    type_count: IntArray,
+    et_count: IntArray,
+) -> None:  # pragma: no cover - compiled
+    """Sample the computation tree of seeds ``lo_seed..hi_seed-1`` into row ``s`` of the outputs.
 
-    Returns ``(nodes, batch, ntime, edges, type_total, et_total)``: ``nodes``,
-    ``batch`` and ``ntime`` are grouped by node type (``type_total`` nodes each,
-    seeds first in the seed type), ``edges`` holds one ``[2, E_e]`` block per
-    edge type (``et_total`` edges each) of local (src, dst) indices.
+    Breadth-first, hop by hop: every frontier node expands along every edge type
+    that ends at its type. Nodes are appended (never merged), each with the
+    local position of the node it was reached from (``out_parent``).
     """
-    n_seeds = seeds.shape[0]
-    n_types = node_off.shape[0] - 1
-    n_et = et_src.shape[0]
-    out_type = np.empty((n_seeds, cap), dtype=np.int64)
-    out_node = np.empty((n_seeds, cap), dtype=np.int64)
-    out_parent = np.empty((n_seeds, cap), dtype=np.int64)
-    out_et = np.empty((n_seeds, cap), dtype=np.int64)
-    count = np.empty(n_seeds, dtype=np.int64)
-    type_count = np.zeros((n_seeds, n_types), dtype=np.int64)
-    et_count = np.zeros((n_seeds, n_et), dtype=np.int64)
     maxk = 1
     for h in range(fanouts.shape[0]):
         maxk = max(maxk, fanouts[h])
-
-    # 1. Sample: breadth-first, hop by hop, every frontier node along every
-    #    edge type that ends at its type. Nodes are appended, never merged.
-    for s in prange(n_seeds):
-        sel = np.empty(maxk, dtype=np.int64)
+    sel = np.empty(maxk, dtype=np.int64)
+    max_in = 0
+    for t in range(in_ptr.shape[0] - 1):
+        max_in = max(max_in, in_ptr[t + 1] - in_ptr[t])
+    r_lo = np.empty(out_type.shape[1] * max_in, dtype=np.int64)
+    r_hi = np.empty(out_type.shape[1] * max_in, dtype=np.int64)
+    for s in range(lo_seed, hi_seed):
         state = mix64(key ^ mix64(np.uint64(s) + _GOLDEN))
         tlim = seed_times[s]
         if tlim == _INT64_MAX:  # UNKNOWN_TIME is never visible
             tlim = _INT64_MAX - 1
+        type_count[s, :] = 0
+        et_count[s, :] = 0
         out_type[s, 0] = seed_type
         out_node[s, 0] = seeds[s]
         out_parent[s, 0] = -1
@@ -102,18 +108,34 @@ def sample_disjoint(
         end = 1
         for h in range(fanouts.shape[0]):
             k = fanouts[h]
+            # Pass A: every (frontier node, edge type) range first. These loads are
+            # independent, so the CPU overlaps their cache misses (sampling is
+            # memory-latency bound); pass B then searches and draws.
+            nr = 0
             for i in range(start, end):
                 t = out_type[s, i]
                 v = out_node[s, i]
                 for q in range(in_ptr[t], in_ptr[t + 1]):
+                    p0 = et_ip_off[in_et[q]] + v
+                    r_lo[nr] = indptr_all[p0]
+                    r_hi[nr] = indptr_all[p0 + 1]
+                    nr += 1
+            nr = 0
+            for i in range(start, end):
+                t = out_type[s, i]
+                for q in range(in_ptr[t], in_ptr[t + 1]):
                     e = in_et[q]
-                    lo = indptr_all[et_ip_off[e] + v]
-                    hi = indptr_all[et_ip_off[e] + v + 1]
+                    lo = r_lo[nr]
+                    hi = r_hi[nr]
+                    nr += 1
                     ixb = et_ix_off[e]
                     toff = node_off[et_src[e]]
                     # Neighbours are sorted by time: the visible ones are a prefix.
+                    # A table without times is all visible: no memory reads needed.
                     a = lo
                     b = hi
+                    if not type_timed[et_src[e]]:
+                        a = hi
                     while a < b:
                         m = (a + b) >> 1
                         if time_all[toff + indices_all[ixb + m]] <= tlim:
@@ -142,7 +164,7 @@ def sample_disjoint(
                                         dup = True
                                         break
                                 sel[c] = j if dup else r
-                                c += 1
+                                c += 1  # noqa: SIM113 (numba: a plain counter)
                     st = et_src[e]
                     for j in range(take):
                         p = lo + (sel[j] if use_sel else first + j)
@@ -157,7 +179,20 @@ def sample_disjoint(
             end = n
         count[s] = n
 
-    # 2. Where each seed's nodes and edges go: seeds first, then seed by seed.
+
+@njit(cache=True, nogil=True)
+def plan_layout(
+    type_count: IntArray, et_count: IntArray, seed_type: int
+) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray, IntArray]:  # pragma: no cover
+    """Where each seed's nodes and edges go: per type, seeds first, then seed by seed.
+
+    Returns ``(type_start, type_total, type_base, et_start, et_total, et_base)``;
+    ``*_start[s, x]`` is seed ``s``'s first local index of type/edge type ``x``,
+    ``*_base`` the offsets of each type's block in the flat outputs (an edge
+    type's block is ``[2, E]``: all sources, then all destinations).
+    """
+    n_seeds, n_types = type_count.shape
+    n_et = et_count.shape[1]
     type_start = np.empty((n_seeds, n_types), dtype=np.int64)
     type_total = np.zeros(n_types, dtype=np.int64)
     for t in range(n_types):
@@ -180,16 +215,41 @@ def sample_disjoint(
     et_base = np.zeros(n_et + 1, dtype=np.int64)
     for e in range(n_et):
         et_base[e + 1] = et_base[e] + 2 * et_total[e]
-    nodes = np.empty(type_base[n_types], dtype=np.int64)
-    batch = np.empty(type_base[n_types], dtype=np.int64)
-    ntime = np.empty(type_base[n_types], dtype=np.int64)
-    edges = np.empty(et_base[n_et], dtype=np.int64)
+    return type_start, type_total, type_base, et_start, et_total, et_base
 
-    # 3. Scatter: local index = rank within the node type; one edge per non-seed node.
-    for s in prange(n_seeds):
-        local = np.empty(count[s], dtype=np.int64)
-        tcur = type_start[s].copy()
-        ecur = et_start[s].copy()
+
+@njit(cache=True, nogil=True)
+def scatter_range(
+    lo_seed: int,
+    hi_seed: int,
+    time_all: IntArray,
+    node_off: IntArray,
+    type_timed: npt.NDArray[np.bool_],
+    seed_type: int,
+    seeds: IntArray,
+    out_type: IntArray,
+    out_node: IntArray,
+    out_parent: IntArray,
+    out_et: IntArray,
+    count: IntArray,
+    type_start: IntArray,
+    type_base: IntArray,
+    et_start: IntArray,
+    et_total: IntArray,
+    et_base: IntArray,
+    nodes: IntArray,
+    batch: IntArray,
+    ntime: IntArray,
+    edges: IntArray,
+) -> None:  # pragma: no cover - compiled
+    """Write seeds ``lo_seed..hi_seed-1``: local index = rank within the node type;
+    one edge per non-seed node, towards the node it was reached from."""
+    local = np.empty(out_type.shape[1], dtype=np.int64)
+    tcur = np.empty(type_start.shape[1], dtype=np.int64)
+    ecur = np.empty(et_start.shape[1], dtype=np.int64)
+    for s in range(lo_seed, hi_seed):
+        tcur[:] = type_start[s]
+        ecur[:] = et_start[s]
         pos = type_base[seed_type] + s
         nodes[pos] = seeds[s]
         batch[pos] = s
@@ -203,10 +263,9 @@ def sample_disjoint(
             pos = type_base[t] + li
             nodes[pos] = out_node[s, i]
             batch[pos] = s
-            ntime[pos] = time_all[node_off[t] + out_node[s, i]]
+            ntime[pos] = time_all[node_off[t] + out_node[s, i]] if type_timed[t] else _NO_TIME
             e = out_et[s, i]
             j = ecur[e]
             ecur[e] += 1
             edges[et_base[e] + j] = li
             edges[et_base[e] + et_total[e] + j] = local[out_parent[s, i]]
-    return nodes, batch, ntime, edges, type_total, et_total

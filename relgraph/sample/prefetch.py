@@ -39,33 +39,41 @@ class Prefetcher(Generic[T]):
         self.depth = depth
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._source = iter(batches)
+        self._source: Iterator[object] = iter(batches)
         self._finished = False
-        self._thread = threading.Thread(target=self._run, name="relgraph-prefetch", daemon=True)
+        self._thread = threading.Thread(
+            target=Prefetcher._run,
+            args=(self._source, self._queue, self._stop),
+            name="relgraph-prefetch",
+            daemon=True,
+        )
         self._thread.start()
 
     def __repr__(self) -> str:
         return f"Prefetcher(depth={self.depth}, running={self._thread.is_alive()})"
 
-    def _put(self, item: object) -> bool:
-        # Wake up now and then to notice close(): a full queue must not pin the thread.
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
+    @staticmethod
+    def _run(source: Iterator[object], q: queue.Queue[object], stop: threading.Event) -> None:
+        # A static method on purpose: the thread must not hold ``self``, so a
+        # consumer that drops the prefetcher lets ``__del__`` stop the thread.
+        def put(item: object) -> bool:
+            # Wake up now and then to notice close(): a full queue must not pin the thread.
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    continue
+            return False
 
-    def _run(self) -> None:
         try:
-            for item in self._source:
-                if not self._put(item):
+            for item in source:
+                if not put(item):
                     return
         except BaseException as e:  # re-raised in the consumer's thread
-            self._put(_Failure(e))
+            put(_Failure(e))
             return
-        self._put(_DONE)
+        put(_DONE)
 
     def __iter__(self) -> Iterator[T]:
         return self
@@ -107,4 +115,6 @@ class Prefetcher(Generic[T]):
         self.close()
 
     def __del__(self) -> None:
-        self._stop.set()
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numba
 import numpy as np
 import torch
 
@@ -14,16 +14,22 @@ from relgraph.errors import GraphError
 from relgraph.graph.graph import IntArray, RelGraph
 from relgraph.graph.times import to_seconds
 from relgraph.sample.batch import Batch
-from relgraph.sample.kernels import derive_key, mix64, sample_disjoint
+from relgraph.sample.kernels import derive_key, mix64, plan_layout, sample_range, scatter_range
 
 _STRATEGIES = ("uniform", "recent")
-# numba's fallback "workqueue" threading layer aborts on concurrent parallel
-# launches from two Python threads; one lock keeps a Prefetcher beside another
-# sampling thread safe whatever layer is installed.
-_KERNEL_LOCK = threading.Lock()
 # A batch whose per-seed buffers would exceed this many slots is refused: the
 # fan-outs are too large for one call (split the seeds).
-_MAX_SLOTS = 1 << 28
+_MAX_SLOTS = 1 << 25
+# Seeds per task handed to a thread: small enough to balance two threads when a
+# core is busy elsewhere, large enough that the hand-over (~20 µs) is noise.
+_CHUNK = 256
+
+
+def _default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class TemporalSampler:
@@ -45,7 +51,7 @@ class TemporalSampler:
         fanouts: neighbours kept per edge type and node, per hop.
         strategy: ``"uniform"`` or ``"recent"``.
         seed: seed of the random streams.
-        num_threads: numba threads (default: numba's default, all cores).
+        num_threads: threads that sample (default: the cores this process may use).
 
     Example:
         >>> g = RelGraph.from_edges({"u": 1, "o": 3},
@@ -69,15 +75,15 @@ class TemporalSampler:
         fo = [int(k) for k in fanouts]
         if not fo or any(k < -1 for k in fo):
             raise GraphError(f"fanouts {list(fanouts)} must be a non-empty list of ints ≥ -1")
-        if num_threads is not None and not 1 <= num_threads <= numba.config.NUMBA_NUM_THREADS:
-            raise GraphError(
-                f"num_threads={num_threads} is outside 1..{numba.config.NUMBA_NUM_THREADS}"
-            )
+        if num_threads is not None and num_threads < 1:
+            raise GraphError(f"num_threads={num_threads} must be ≥ 1")
         self.graph = graph
         self.fanouts = fo
         self.strategy = strategy
         self.seed = int(seed)
-        self.num_threads = num_threads
+        self.num_threads = num_threads or _default_threads()
+        self._pool: ThreadPoolExecutor | None = None
+        self._caps: dict[str, int] = {}
         self.calls_ = 0
         g = graph
         self._et_src = np.array([g.type_index[e[0]] for e in g.edge_types], dtype=np.int64)
@@ -89,9 +95,12 @@ class TemporalSampler:
         ).astype(np.int64)
         self._et_dst = et_dst
         self._fanouts = np.array(fo, dtype=np.int64)
+        self._type_timed = np.array([g.timed[t] for t in g.node_types], dtype=np.bool_)
 
     def __repr__(self) -> str:
-        return f"TemporalSampler(fanouts={self.fanouts}, strategy={self.strategy!r}, seed={self.seed})"
+        return (
+            f"TemporalSampler(fanouts={self.fanouts}, strategy={self.strategy!r}, seed={self.seed})"
+        )
 
     def max_nodes_per_seed(self, seed_table: str) -> int:
         """Upper bound on the nodes one seed's subgraph can hold (sizes the buffers)."""
@@ -143,7 +152,9 @@ class TemporalSampler:
                 f"seed node {bad} is not a row of '{seed_table}' (0..{n - 1}); "
                 "map keys with RelGraph.key_to_node and drop the -1s"
             )
-        cap = self.max_nodes_per_seed(seed_table)
+        cap = self._caps.get(seed_table)
+        if cap is None:
+            cap = self._caps[seed_table] = self.max_nodes_per_seed(seed_table)
         if cap * max(nodes.shape[0], 1) > _MAX_SLOTS:
             raise GraphError(
                 f"fanouts {self.fanouts} can reach {cap} nodes per seed; "
@@ -156,28 +167,69 @@ class TemporalSampler:
             k64 = mix64(np.uint64(key & mask))
         self.calls_ += 1
         st = g.type_index[seed_table]
-        with _KERNEL_LOCK:
-            if self.num_threads is not None:
-                numba.set_num_threads(self.num_threads)
-            out = sample_disjoint(
-                g.indptr_all,
-                g.indices_all,
-                g.time_all,
-                g.node_offsets,
-                self._et_src,
-                g.indptr_offsets,
-                g.indices_offsets,
-                self._in_ptr,
-                self._in_et,
-                np.int64(st),
-                nodes,
-                times,
-                self._fanouts,
-                self.strategy == "recent",
-                np.uint64(k64),
-                np.int64(cap),
-            )
-        return _to_batch(g, seed_table, nodes.shape[0], times, *out)
+        n_seeds = nodes.shape[0]
+        n_types, n_et = len(g.node_types), len(g.edge_types)
+        key64 = np.uint64(k64)
+        # 1. Sample every seed's tree into its row of the buffers.
+        out_type, out_node, out_parent, out_et = (
+            np.empty((n_seeds, cap), dtype=np.int64) for _ in range(4)
+        )
+        count = np.empty(n_seeds, dtype=np.int64)
+        type_count = np.empty((n_seeds, n_types), dtype=np.int64)
+        et_count = np.empty((n_seeds, n_et), dtype=np.int64)
+        self._run_chunks(
+            n_seeds,
+            lambda a, b: sample_range(
+                a, b, g.indptr_all, g.indices_all, g.time_all, g.node_offsets, self._et_src,
+                g.indptr_offsets, g.indices_offsets, self._in_ptr, self._in_et,
+                self._type_timed, st, nodes, times, self._fanouts, self.strategy == "recent",
+                key64, out_type, out_node, out_parent, out_et, count, type_count, et_count,
+            ),
+        )  # fmt: skip
+        # 2. Offsets of every seed's nodes/edges in the outputs.
+        type_start, type_total, type_base, et_start, et_total, et_base = plan_layout(
+            type_count, et_count, st
+        )
+        # 3. Scatter into per-type node arrays and per-edge-type [2, E] blocks.
+        out_nodes = np.empty(int(type_base[-1]), dtype=np.int64)
+        out_batch = np.empty_like(out_nodes)
+        out_time = np.empty_like(out_nodes)
+        edges = np.empty(int(et_base[-1]), dtype=np.int64)
+        self._run_chunks(
+            n_seeds,
+            lambda a, b: scatter_range(
+                a, b, g.time_all, g.node_offsets, self._type_timed, st, nodes, out_type,
+                out_node, out_parent, out_et, count, type_start, type_base, et_start, et_total,
+                et_base, out_nodes, out_batch, out_time, edges,
+            ),
+        )  # fmt: skip
+        return _to_batch(
+            g, seed_table, n_seeds, times, out_nodes, out_batch, out_time, edges, type_total,
+            et_total,
+        )  # fmt: skip
+
+    def _run_chunks(self, n: int, fn: Callable[[int, int], None]) -> None:
+        """Run ``fn(a, b)`` over ``[0, n)`` in chunks; the kernels release the GIL."""
+        chunk = min(_CHUNK, -(-n // self.num_threads))
+        if self.num_threads == 1 or chunk >= n:
+            fn(0, n)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.num_threads, thread_name_prefix="relgraph-sample")
+        jobs = [self._pool.submit(fn, a, min(a + chunk, n)) for a in range(0, n, chunk)]
+        for job in jobs:
+            job.result()
+
+    def close(self) -> None:
+        """Stop the sampling threads (they also stop when the sampler is dropped)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __del__(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False)
 
 
 def _to_batch(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from relgraph.errors import SchemaError
 from relgraph.schema.types import Schema
@@ -63,22 +64,15 @@ def derive_time_columns(tables: dict[str, pa.Table], schema: Schema) -> dict[str
                         f"table '{name}' inherits its time from '{fk.target}', "
                         "which has no time column or no primary key"
                     )
-                con.register("t", base)
-                con.register("p", out[fk.target].select([parent.primary_key, parent.time_column]))
-                # Row order is kept (ORDER BY the row number) so snapshots hash the same.
-                res = (
-                    con.sql(
-                        f"SELECT t.*, CAST(p.{_q(parent.time_column)} AS TIMESTAMP){offset} "
-                        f"AS {_q(col)} "
-                        f"FROM (SELECT *, row_number() OVER () AS __rg_row FROM t) t "
-                        f"LEFT JOIN p ON t.{_q(spec.via or '')} = p.{_q(parent.primary_key)} "
-                        f"ORDER BY __rg_row"
-                    )
-                    .to_arrow_table()
-                    .drop_columns(["__rg_row"])
+                res = base.append_column(
+                    col,
+                    _inherited_time(
+                        base.column(spec.via or ""),
+                        out[fk.target].column(parent.primary_key),
+                        out[fk.target].column(parent.time_column),
+                        spec.offset_seconds,
+                    ),
                 )
-                con.unregister("t")
-                con.unregister("p")
             else:
                 pending.discard(name)
                 progressed = True
@@ -91,3 +85,25 @@ def derive_time_columns(tables: dict[str, pa.Table], schema: Schema) -> dict[str
                 "time columns inherit from each other in a cycle: " + ", ".join(sorted(pending))
             )
     return out
+
+
+def _inherited_time(
+    fk: pa.ChunkedArray, keys: pa.ChunkedArray, times: pa.ChunkedArray, offset_seconds: int
+) -> pa.ChunkedArray:
+    """For each foreign-key value, the time of the parent row it points at (+ offset).
+
+    A hash lookup in Arrow: row order is kept by construction (snapshots hash
+    the same) and, unlike a join, a duplicated parent key cannot multiply rows.
+    Dangling or NULL keys get a NULL time.
+    """
+    if keys.type != fk.type:
+        keys = keys.cast(fk.type)
+    idx = pc.index_in(fk, value_set=keys.combine_chunks())
+    parent_times = times.combine_chunks().cast(pa.timestamp("us"))
+    out = parent_times.take(idx)
+    if offset_seconds:
+        # Built from bytes: pa.scalar()/pa.array() import pandas (~1 s) on first use.
+        micros = (offset_seconds * 1_000_000).to_bytes(8, "little", signed=True)
+        shift = pa.Array.from_buffers(pa.duration("us"), 1, [None, pa.py_buffer(micros)])[0]
+        out = pc.add(out, shift)
+    return out if isinstance(out, pa.ChunkedArray) else pa.chunked_array([out])

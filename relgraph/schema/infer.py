@@ -116,7 +116,7 @@ def _is_unique_not_null(col: pa.ChunkedArray) -> bool:
 
 
 def _is_temporal(t: pa.DataType) -> bool:
-    return pa.types.is_date(t) or pa.types.is_timestamp(t)
+    return bool(pa.types.is_date(t) or pa.types.is_timestamp(t))
 
 
 def _names_table(column: str, table: str) -> bool:
@@ -133,8 +133,8 @@ def infer_primary_key(name: str, table: pa.Table) -> str | None:
     it has a few duplicates or NULLs, so that validation reports them as errors
     instead of the table silently losing its key and its links.
     """
-    keyish = [
-        f.name
+    keyish: list[str] = [
+        str(f.name)
         for f in table.schema
         if is_id_like(f.name) and (pa.types.is_integer(f.type) or pa.types.is_string(f.type))
     ]
@@ -147,7 +147,7 @@ def infer_primary_key(name: str, table: pa.Table) -> str | None:
     if table.num_columns:
         first = table.schema[0]
         if pa.types.is_integer(first.type) and _is_unique_not_null(table.column(0)):
-            return first.name
+            return str(first.name)
     return None
 
 
@@ -242,6 +242,11 @@ def _mostly_timestamps(col: pa.ChunkedArray) -> bool:
     """At least 90% of a text column's values read as ISO dates/timestamps."""
     values = col.drop_null()
     if len(values) == 0:
+        return False
+    # Cheap pre-test on the first values: ISO forms start with a YYYY-MM-DD date.
+    head = values.slice(0, 1000)
+    iso = pc.sum(pc.match_substring_regex(head, r"^\s*\d{4}-\d{1,2}-\d{1,2}")).as_py() or 0
+    if iso < 0.9 * len(head):
         return False
     con = duckdb.connect()
     con.register("c", pa.table({"v": values}))
@@ -377,12 +382,14 @@ def make_table_schema(
         if spec.kind in ("column", "parse"):
             time_column = spec.date_column
             dtype = next((c.dtype for c in cols if c.name == time_column), "")
-            # Text timestamps are parsed in place at ingest; real ones need nothing.
-            is_text = dtype in ("string", "large_string")
-            spec = TimeSpec(kind="parse", date_column=time_column) if is_text else None
+            # Every stored time column is a TIMESTAMP (CONTRACTS): text, DATEs and
+            # other units are cast in place at ingest (validation first refuses
+            # what cannot be cast); timestamp[us] columns need nothing.
+            cast = dtype != "timestamp[us]"
+            spec = TimeSpec(kind="parse", date_column=time_column) if cast else None
             cols = [
                 Column(c.name, "timestamp[us]", SType.timestamp)
-                if c.name == time_column and is_text
+                if c.name == time_column and cast
                 else c
                 for c in cols
             ]

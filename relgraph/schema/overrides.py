@@ -70,7 +70,8 @@ def schema_to_yaml(schema: Schema) -> str:
         + ".\n# time: a column, {combine: [date, clock]}, "
         "{inherit: fk_column, offset: -1 day}, or null.\n"
     )
-    return header + yaml.safe_dump({"tables": tables}, sort_keys=False, allow_unicode=True)
+    body: str = yaml.safe_dump({"tables": tables}, sort_keys=False, allow_unicode=True)
+    return header + body
 
 
 def load_overrides(path: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from relgraph.errors import DataValidationError
 from relgraph.schema.infer import distinct_count
@@ -133,7 +134,9 @@ def validate(tables: dict[str, pa.Table], schema: Schema) -> ValidationReport:
                     )
                 )
                 continue
-            report.findings += _check_foreign_key(con, ts, fk.column, tables[fk.target], target)
+            report.findings += _check_foreign_key(
+                con, ts, tables[name], fk.column, tables[fk.target], target
+            )
         con.unregister("t")
     return report
 
@@ -236,28 +239,48 @@ def _check_time(con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table
     ]
 
 
+# What DuckDB's TRY_CAST(x AS DOUBLE) accepts, near enough for a warning.
+_NUMBER_RE = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(inf|infinity|nan)\s*$"
+
+
+def _mask_rows(
+    mask: pa.ChunkedArray | pa.Array, col: pa.ChunkedArray
+) -> tuple[int | None, list[Any], int]:
+    """(first 1-based row, example values, count) of the rows where ``mask`` is true."""
+    if isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks()
+    if mask.null_count:
+        # NULL counts as false. (Not fill_null(mask, False): pa.scalar imports pandas.)
+        mask = pc.and_kleene(pc.is_valid(mask), mask)
+    count = int(pc.sum(mask).as_py() or 0)
+    if not count:
+        return None, [], 0
+    idx = pc.indices_nonzero(mask).slice(0, MAX_EXAMPLES)
+    return int(idx[0].as_py()) + 1, col.take(idx).to_pylist(), count
+
+
 def _check_mixed_types(
     con: duckdb.DuckDBPyConnection, ts: TableSchema, table: pa.Table
 ) -> list[Finding]:
+    """Text columns that are mostly numbers: a typo or a sentinel hides in them."""
     out: list[Finding] = []
-    names = [
-        f.name for f in table.schema if pa.types.is_string(f.type) and f.name != ts.time_column
-    ]
-    if not names:
-        return out
-    # One scan for every text column of the table.
-    counts = _one(
-        con,
-        "SELECT "
-        + ", ".join(f"count({_q(c)}), count(TRY_CAST({_q(c)} AS DOUBLE))" for c in names)
-        + " FROM t",
-    )
-    for i, name in enumerate(names):
-        n, k = int(counts[2 * i]), int(counts[2 * i + 1])
-        f = table.schema.field(name)
-        if n and 0.5 * n <= k < n:
-            where = f"{_q(f.name)} IS NOT NULL AND TRY_CAST({_q(f.name)} AS DOUBLE) IS NULL"
-            row, ex, count = _first_rows(con, where, f.name)
+    for f in table.schema:
+        if not pa.types.is_string(f.type) or f.name == ts.time_column:
+            continue
+        col = table.column(f.name)
+        n = len(col) - col.null_count
+        if not n:
+            continue
+        # Test each distinct value once, then weigh it by how often it occurs.
+        counts = pc.value_counts(col.drop_null())
+        numeric = pc.match_substring_regex(counts.field("values"), _NUMBER_RE, ignore_case=True)
+        k = int(pc.sum(pc.filter(counts.field("counts"), numeric)).as_py() or 0)
+        if 0.5 * n <= k < n:
+            mask = pc.and_kleene(
+                pc.is_valid(col),
+                pc.invert(pc.match_substring_regex(col, _NUMBER_RE, ignore_case=True)),
+            )
+            row, ex, count = _mask_rows(mask, col)
             out.append(
                 Finding(
                     "warning",
@@ -278,6 +301,7 @@ def _check_mixed_types(
 def _check_foreign_key(
     con: duckdb.DuckDBPyConnection,
     ts: TableSchema,
+    table: pa.Table,
     column: str,
     target: pa.Table,
     tschema: TableSchema,
@@ -285,12 +309,21 @@ def _check_foreign_key(
     """Dangling links are usable (the edge is simply absent) but always reported."""
     pk = tschema.primary_key
     assert pk is not None  # checked by the caller
-    con.register("p", target.select([pk]))
+    col = table.column(column)
+    keys = target.column(pk)
     try:
-        where = f"{_q(column)} IS NOT NULL AND {_q(column)} NOT IN (SELECT {_q(pk)} FROM p)"
-        row, ex, count = _first_rows(con, where, column)
-    finally:
-        con.unregister("p")
+        if keys.type != col.type:
+            keys = keys.cast(col.type)
+        inside = pc.is_in(col, value_set=keys.combine_chunks())
+        row, ex, count = _mask_rows(pc.and_(pc.is_valid(col), pc.invert(inside)), col)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Types Arrow will not compare directly (e.g. text against integers): SQL does.
+        con.register("p", target.select([pk]))
+        try:
+            where = f"{_q(column)} IS NOT NULL AND {_q(column)} NOT IN (SELECT {_q(pk)} FROM p)"
+            row, ex, count = _first_rows(con, where, column)
+        finally:
+            con.unregister("p")
     if not count:
         return []
     return [

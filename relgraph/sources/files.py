@@ -19,7 +19,6 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 SUPPORTED = CSV_SUFFIXES + PARQUET_SUFFIXES + JSON_SUFFIXES
 OVERRIDES_NAMES = ("schema.yaml", "schema.yml")
-FULL_SCAN_BYTES = 16 * 2**20
 
 # ``\N`` is MySQL's NULL (the F1 dump uses it); an empty field is NULL too.
 NULL_STRINGS = ["\\N", ""]
@@ -68,10 +67,13 @@ def sniff_header(path: Path) -> tuple[str, list[str]]:
     return delim, header
 
 
-def csv_reader_sql(path: Path, *, full_scan: bool, delimiter: str = ",") -> str:
+def csv_reader_sql(
+    path: Path, *, full_scan: bool, delimiter: str = ",", parallel: bool = True
+) -> str:
     """The DuckDB ``read_csv`` call relgraph uses; the benchmark times it too."""
     nulls = "[" + ", ".join(_sql_str(s) for s in NULL_STRINGS) + "]"
     sample = ", sample_size=-1" if full_scan else ""
+    serial = "" if parallel else ", parallel=false"
     # null_padding: rows with fewer fields than the header (F1 races.csv 2025
     # rows) get NULLs; rows with *more* fields are refused by read_file.
     # dateformat: only ISO dates are dates; DuckDB would otherwise read
@@ -80,7 +82,7 @@ def csv_reader_sql(path: Path, *, full_scan: bool, delimiter: str = ",") -> str:
     return (
         f"read_csv({_sql_str(str(path))}, header=true, delim={_sql_str(delimiter)}, "
         f"quote='\"', escape='\"', nullstr={nulls}, null_padding=true, "
-        f"dateformat='%Y-%m-%d', auto_detect=true{sample})"
+        f"dateformat='%Y-%m-%d', auto_detect=true{sample}{serial})"
     )
 
 
@@ -115,22 +117,27 @@ _LINE_RE = re.compile(r"[Ll]ine:?\s*(\d+)")
 
 def _read_csv(path: Path, con: duckdb.DuckDBPyConnection) -> pa.Table:
     delim, header = sniff_header(path)
-    # Small files get full-scan type detection (cheap). Larger ones are typed
-    # from DuckDB's sample, the type detection pass costing nearly as much as the
-    # read; a late odd value then raises a ConversionException and the file is
-    # read again with a full scan, so a wrong guess costs time, never data.
-    full = path.stat().st_size <= FULL_SCAN_BYTES
+    # Types come from DuckDB's sample (a full-scan detection pass costs nearly
+    # as much as the read itself). A late odd value then raises a
+    # ConversionException and the file is read again with a full scan: a wrong
+    # guess costs time, never data.
+    full, parallel = False, True
     try:
-        try:
-            table = con.sql(
-                f"SELECT * FROM {csv_reader_sql(path, full_scan=full, delimiter=delim)}"
-            ).to_arrow_table()
-        except duckdb.ConversionException:
-            if full:
-                raise
-            table = con.sql(
-                f"SELECT * FROM {csv_reader_sql(path, full_scan=True, delimiter=delim)}"
-            ).to_arrow_table()
+        while True:
+            try:
+                sql = csv_reader_sql(path, full_scan=full, delimiter=delim, parallel=parallel)
+                table = con.sql(f"SELECT * FROM {sql}").to_arrow_table()
+                break
+            except duckdb.ConversionException:
+                if full:
+                    raise
+                full = True
+            except duckdb.Error as e:
+                # DuckDB's parallel scanner cannot pad short rows when quoted
+                # fields hold newlines; the serial one can.
+                if not parallel or "parallel=false" not in str(e):
+                    raise
+                parallel = False
     except duckdb.Error as e:
         problem = diagnose_csv(path, delim)
         if problem is not None:

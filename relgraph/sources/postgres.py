@@ -199,6 +199,10 @@ class PostgresSource:
             return pa.table({})
         select = ", ".join(c.select_expr() for c in cols)
         sql = f"COPY (SELECT {select} FROM {_q(self.schema)}.{_q(table)}) TO STDOUT (FORMAT csv)"
+        # The CSV text is buffered whole, then parsed by Arrow's threads: COPY
+        # sends one message per row, and feeding Arrow a Python file over that
+        # stream measured about 2x slower on 1M rows (benchmarks/ingest.py
+        # --postgres). The price is memory: the text and the table, briefly.
         buf = io.BytesIO()
         with con.cursor().copy(sql) as copy:
             for chunk in copy:

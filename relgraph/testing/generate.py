@@ -75,9 +75,7 @@ def write_planted(
     for u in range(num_users):
         n = int(rng.integers(orders_per_user[0], orders_per_user[1] + 1))
         picks_bad = rng.random(n) < taste[u]
-        items = np.where(
-            picks_bad, rng.choice(bad_ids, n), rng.choice(good_ids, n)
-        )
+        items = np.where(picks_bad, rng.choice(bad_ids, n), rng.choice(good_ids, n))
         days = np.sort(rng.uniform(1, 150, n))
         for it, d in zip(items, days, strict=True):
             t = ANCHOR - timedelta(days=float(d))
@@ -96,9 +94,7 @@ def write_planted(
     )
     (root / "items.csv").write_text(
         "item_id,kind,price\n"
-        + "".join(
-            f"{i},{'bad' if bad[i] else 'good'},{prices[i]}\n" for i in range(num_items)
-        )
+        + "".join(f"{i},{'bad' if bad[i] else 'good'},{prices[i]}\n" for i in range(num_items))
     )
     (root / "orders.csv").write_text(
         "order_id,user_id,item_id,quantity,ordered_at\n"

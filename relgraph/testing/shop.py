@@ -32,8 +32,14 @@ ORDERS = """order_id,user_id,item_id,quantity,ordered_at
 """
 
 SCHEMA = """tables:
-  users: {primary_key: user_id, time: null, columns: {name: text, age: numerical, country: categorical}}
-  items: {primary_key: item_id, time: null, columns: {title: text, category: categorical, price: numerical}}
+  users:
+    primary_key: user_id
+    time: null
+    columns: {name: text, age: numerical, country: categorical}
+  items:
+    primary_key: item_id
+    time: null
+    columns: {title: text, category: categorical, price: numerical}
   orders:
     primary_key: order_id
     time: ordered_at

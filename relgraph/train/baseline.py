@@ -40,15 +40,13 @@ def _windows(task: Any) -> list[timedelta | None]:
 
 
 def feature_sql(snapshot: Snapshot, task: Any) -> str:
-    """The SELECT that computes baseline features for table ``anchors`` (ENTITY, ANCHOR_TIMESTAMP, _rid)."""
+    """The SELECT computing baseline features for ``anchors`` (ENTITY, ANCHOR_TIMESTAMP, _rid)."""
     schema = snapshot.schema
     ent = schema[task.entity_table]
     pk = ent.primary_key or task.entity_column
     # 1. The entity's own columns (numerical as is, categorical as dictionary codes later).
-    own = [
-        c for c in ent.feature_columns() if c.stype in (SType.numerical, SType.categorical)
-    ]
-    selects = [f"a._rid"] + [f"e.{_q(c.name)} AS {_q('own__' + c.name)}" for c in own]
+    own = [c for c in ent.feature_columns() if c.stype in (SType.numerical, SType.categorical)]
+    selects = ["a._rid"] + [f"e.{_q(c.name)} AS {_q('own__' + c.name)}" for c in own]
     joins = [f"LEFT JOIN {_q(ent.name)} e ON e.{_q(pk)} = a.ENTITY"]
     # 2. One subquery per child table (a table with a foreign key to the entity table).
     n = 0
@@ -62,15 +60,24 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
             nums = [c.name for c in child.feature_columns() if c.stype is SType.numerical]
             parts = []
             for w in _windows(task):
-                tag = f"{child.name}.{fk.column}.{int(w.total_seconds() // 86400)}d" if w else f"{child.name}.{fk.column}.all"
+                tag = (
+                    f"{child.name}.{fk.column}.{int(w.total_seconds() // 86400)}d"
+                    if w
+                    else f"{child.name}.{fk.column}.all"
+                )
                 cond = "TRUE"
                 if w is not None and tcol is not None:
-                    cond = f"r.{_q(tcol)} > a.ANCHOR_TIMESTAMP - INTERVAL {int(w.total_seconds())} SECOND"
+                    secs = int(w.total_seconds())
+                    cond = f"r.{_q(tcol)} > a.ANCHOR_TIMESTAMP - INTERVAL {secs} SECOND"
                 elif w is not None:
                     continue  # a timeless table has no windows
-                parts.append(f"count(r.{_q(fk.column)}) FILTER (WHERE {cond}) AS {_q(tag + '.count')}")
+                parts.append(
+                    f"count(r.{_q(fk.column)}) FILTER (WHERE {cond}) AS {_q(tag + '.count')}"
+                )
                 for c in nums:
-                    parts.append(f"avg(r.{_q(c)}) FILTER (WHERE {cond}) AS {_q(tag + '.mean.' + c)}")
+                    parts.append(
+                        f"avg(r.{_q(c)}) FILTER (WHERE {cond}) AS {_q(tag + '.mean.' + c)}"
+                    )
             if tcol is not None:
                 parts.append(
                     f"date_diff('second', max(r.{_q(tcol)}), max(a.ANCHOR_TIMESTAMP)) / 86400.0 "
@@ -78,7 +85,8 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
                 )
                 for c in nums:
                     parts.append(
-                        f"arg_max(r.{_q(c)}, r.{_q(tcol)}) AS {_q(child.name + '.' + fk.column + '.last.' + c)}"
+                        f"arg_max(r.{_q(c)}, r.{_q(tcol)}) "
+                        f"AS {_q(child.name + '.' + fk.column + '.last.' + c)}"
                     )
             visible = f"AND r.{_q(tcol)} <= a.ANCHOR_TIMESTAMP" if tcol else ""
             sub = (
@@ -109,19 +117,36 @@ def compute_features(snapshot: Snapshot, task: Any, table: pa.Table) -> pa.Table
     return out.drop(["_rid"])
 
 
-def _to_matrix(t: pa.Table, categories: dict[str, list[Any]] | None) -> tuple[np.ndarray, list[str], dict[str, list[Any]]]:
+def _to_matrix(
+    t: pa.Table, categories: dict[str, list[Any]] | None
+) -> tuple[np.ndarray, list[str], dict[str, list[Any]]]:
     cats: dict[str, list[Any]] = {} if categories is None else categories
     cols, names = [], []
     for name in t.column_names:
         col = t.column(name)
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_boolean(col.type) or pa.types.is_dictionary(col.type):
+        if (
+            pa.types.is_string(col.type)
+            or pa.types.is_large_string(col.type)
+            or pa.types.is_boolean(col.type)
+            or pa.types.is_dictionary(col.type)
+        ):
             values = col.cast(pa.string()).to_pylist()
             if categories is None:
                 cats[name] = sorted({v for v in values if v is not None})
             lookup = {v: i for i, v in enumerate(cats.get(name, []))}
-            cols.append(np.array([lookup.get(v, np.nan) if v is not None else np.nan for v in values], dtype=np.float64))
+            cols.append(
+                np.array(
+                    [lookup.get(v, np.nan) if v is not None else np.nan for v in values],
+                    dtype=np.float64,
+                )
+            )
         elif pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
-            cols.append(col.cast(pa.timestamp("s")).cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64))
+            cols.append(
+                col.cast(pa.timestamp("s"))
+                .cast(pa.int64())
+                .to_numpy(zero_copy_only=False)
+                .astype(np.float64)
+            )
         else:
             cols.append(col.cast(pa.float64()).to_numpy(zero_copy_only=False))
         names.append(name)
@@ -137,6 +162,9 @@ class LightGBMBaseline:
     seed: int = 0
     num_rounds: int = 2000
     params: dict[str, Any] = field(default_factory=dict)
+
+    categories_: dict[str, list[Any]] = field(init=False, default_factory=dict)
+    feature_names_: list[str] = field(init=False, default_factory=list)
 
     def __repr__(self) -> str:
         return f"LightGBMBaseline(task={task_kind(self.task)})"
@@ -180,7 +208,11 @@ class LightGBMBaseline:
             self.clip_ = (float(np.percentile(yt, 2)), float(np.percentile(yt, 98)))
         else:
             self.num_class_ = len(self.task.classes or ()) or int(yt.max()) + 1
-            params |= {"objective": "multiclass", "metric": "multi_logloss", "num_class": self.num_class_}
+            params |= {
+                "objective": "multiclass",
+                "metric": "multi_logloss",
+                "num_class": self.num_class_,
+            }
         params |= self.params
         dtrain = lgb.Dataset(xt, yt, feature_name=self.feature_names_, free_raw_data=False)
         dval = lgb.Dataset(xv, yv, reference=dtrain)
@@ -207,7 +239,11 @@ class LightGBMBaseline:
         t = labels if labels is not None else table
         y = t.column("TARGET").to_numpy(zero_copy_only=False)
         kind = task_kind(self.task)
-        return evaluate(kind, y.astype(np.int64 if kind == "multiclass" else np.float64), self.predict_raw(table))
+        return evaluate(
+            kind,
+            y.astype(np.int64 if kind == "multiclass" else np.float64),
+            self.predict_raw(table),
+        )
 
     @property
     def better(self) -> bool:

@@ -118,7 +118,9 @@ class GNNTrainer:
             if self.kind == "link":
                 tgt_table = self.task.target_entity_table
                 target = [
-                    np.asarray(self.graph.key_to_node(tgt_table, np.asarray(v or [])), dtype=np.int64)
+                    np.asarray(
+                        self.graph.key_to_node(tgt_table, np.asarray(v or [])), dtype=np.int64
+                    )
                     for v in col.to_pylist()
                 ]
                 target = [t[t >= 0] for t in target]
@@ -128,7 +130,9 @@ class GNNTrainer:
                 )
         return SeedSet(nodes=nodes, times=anchor_seconds(table), target=target)
 
-    def _batches(self, s: SeedSet, order: np.ndarray, sampler: Any) -> Iterator[tuple[np.ndarray, Any]]:
+    def _batches(
+        self, s: SeedSet, order: np.ndarray, sampler: Any
+    ) -> Iterator[tuple[np.ndarray, Any]]:
         bs = self.config.batch_size
         chunks = [order[i : i + bs] for i in range(0, len(order), bs)]
 
@@ -181,7 +185,9 @@ class GNNTrainer:
             y = torch.from_numpy(s.target[idx]).long()
             return F.cross_entropy(out, y, weight=self.class_weight_)
         if self.kind == "link":
-            cand = self.model_.candidates(self.features.frames.get(self.task.target_entity_table), self.num_targets_)
+            cand = self.model_.candidates(
+                self.features.frames.get(self.task.target_entity_table), self.num_targets_
+            )
             logits = out @ cand.t()
             y = torch.zeros_like(logits)
             for row, i in enumerate(idx):
@@ -257,10 +263,10 @@ class GNNTrainer:
             for idx, batch in self._batches(tr, rng.permutation(len(tr)), sampler):
                 opt.zero_grad()
                 loss = self._loss(self.model_(self.features.frames, batch), tr, idx)
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
                 opt.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
                 n += len(idx)
                 if time_limit is not None and time.monotonic() - start > time_limit:
                     break
@@ -384,5 +390,7 @@ def _default_sampler(graph: Any, fanouts: list[int], strategy: str, seed: int) -
     try:
         from relgraph.sample import TemporalSampler
     except ImportError as e:  # pragma: no cover - depends on the graph branch being merged
-        raise TrainingError("relgraph.sample is not available: the temporal sampler is missing") from e
+        raise TrainingError(
+            "relgraph.sample is not available: the temporal sampler is missing"
+        ) from e
     return TemporalSampler(graph, fanouts=fanouts, strategy=strategy, seed=seed)

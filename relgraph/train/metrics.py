@@ -77,8 +77,15 @@ def map_at_k(truth: Sequence[Sequence[int]], ranked: np.ndarray, k: int) -> floa
 
 
 def link_metrics(truth: Sequence[Sequence[int]], ranked: np.ndarray, k: int) -> dict[str, float]:
-    hit = [bool(set(map(int, t)) & set(map(int, r[:k]))) for t, r in zip(truth, ranked, strict=True) if len(t)]
-    return {f"map@{k}": map_at_k(truth, ranked, k), f"hit@{k}": float(np.mean(hit)) if hit else float("nan")}
+    hit = [
+        bool(set(map(int, t)) & set(map(int, r[:k])))
+        for t, r in zip(truth, ranked, strict=True)
+        if len(t)
+    ]
+    return {
+        f"map@{k}": map_at_k(truth, ranked, k),
+        f"hit@{k}": float(np.mean(hit)) if hit else float("nan"),
+    }
 
 
 def evaluate(task_type: str, y: np.ndarray, out: np.ndarray) -> dict[str, float]:

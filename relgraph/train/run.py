@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -101,7 +101,8 @@ def label_warnings(task: Any, train: pa.Table) -> list[str]:
             if share < 0.05:
                 out.append(
                     f"labels are heavily skewed: the rarest class is {share:.1%} of "
-                    f"{train.num_rows} training rows; rare classes are up-weighted, judge by AUROC/AP"
+                    f"{train.num_rows} training rows; rare classes are up-weighted, "
+                    "judge by AUROC/AP"
                 )
     elif kind == "regression":
         y = train.column("TARGET").to_numpy(zero_copy_only=False).astype(np.float64)
@@ -149,6 +150,9 @@ def train_task(
             "move --val-cutoff later or widen the query"
         )
     metric = metric_key(task)
+    if task_kind(task) == "link":
+        # Shallow per-item vectors let the ranker remember popular targets.
+        budget = replace(budget, base=budget.base.replace(id_embeddings=True))
     result_gnn: ModelScores | None = None
     result_bl: ModelScores | None = None
     trials: list[dict[str, Any]] = []
@@ -176,7 +180,12 @@ def train_task(
 
         def on_trial(r: TrialResult) -> None:
             trials.append(
-                {"trial": r.number, "value": r.value, "seconds": round(r.seconds, 1), "config": r.config.to_dict()}
+                {
+                    "trial": r.number,
+                    "value": r.value,
+                    "seconds": round(r.seconds, 1),
+                    "config": r.config.to_dict(),
+                }
             )
 
         best, _ = search(budget, metric, fit, seed=seed, on_trial=on_trial)

@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 
@@ -37,10 +37,14 @@ class Budget:
     base: ModelConfig
 
     @classmethod
-    def preset(cls, name: str, *, trials: int | None = None, minutes: float | None = None) -> Budget:
+    def preset(
+        cls, name: str, *, trials: int | None = None, minutes: float | None = None
+    ) -> Budget:
         presets = {
             # A quick look: small model, few epochs.
-            "fast": cls("fast", 1, 5.0, ModelConfig(channels=64, fanouts=(32, 16), epochs=3, batch_size=256)),
+            "fast": cls(
+                "fast", 1, 5.0, ModelConfig(channels=64, fanouts=(32, 16), epochs=3, batch_size=256)
+            ),
             # RelBench's reference GNN, one run, early-stopped on validation.
             "normal": cls("normal", 1, 15.0, ModelConfig()),
             # Search around the reference.
@@ -100,7 +104,9 @@ def search(
     The first trial is always ``budget.base``.
     """
     deadline = time.monotonic() + budget.minutes * 60
-    direction = "maximize" if higher_is_better(metric) else "minimize"
+    direction: Literal["maximize", "minimize"] = (
+        "maximize" if higher_is_better(metric) else "minimize"
+    )
     study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=seed))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results: list[TrialResult] = []
@@ -116,7 +122,11 @@ def search(
         value, trainer = fit(config, share if budget.trials > 1 else left)
         res = TrialResult(i, config, value, time.monotonic() - start, trainer)
         results.append(res)
-        study.tell(trial, value if not math.isnan(value) else None, state=None if not math.isnan(value) else optuna.trial.TrialState.FAIL)
+        study.tell(
+            trial,
+            value if not math.isnan(value) else None,
+            state=None if not math.isnan(value) else optuna.trial.TrialState.FAIL,
+        )
         if on_trial is not None:
             on_trial(res)
     if not results:

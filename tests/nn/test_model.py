@@ -8,8 +8,8 @@ import torch
 
 from relgraph.graph.features import build_features
 from relgraph.nn import HeteroGNN, ModelConfig, RelGNN, col_names
-from relgraph.nn.gnn import tree_depth
 from relgraph.nn.encoder import NO_TIME
+from relgraph.nn.gnn import tree_depth
 from relgraph.testing import shop_snapshot
 
 EDGE_TYPES = [
@@ -76,7 +76,10 @@ def test_features_skip_keys_and_time(shop_features) -> None:  # type: ignore[no-
     users = {c for names in shop_features.frames["users"].col_names_dict.values() for c in names}
     assert users == {"name", "age", "country"}
     # Text is embedded with the 384-d MiniLM model.
-    assert shop_features.frames["users"].feat_dict[__import__("torch_frame").embedding].values.shape[1] == 384
+    assert (
+        shop_features.frames["users"].feat_dict[__import__("torch_frame").embedding].values.shape[1]
+        == 384
+    )
 
 
 @pytest.mark.parametrize("attention", [False, True])

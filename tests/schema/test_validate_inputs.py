@@ -116,3 +116,32 @@ def test_unknown_column_in_schema_file(make_shop, tmp_path: Path) -> None:  # ty
     (tmp_path / "s.yaml").write_text("tables:\n  users: {primary_key: uid}\n")
     with pytest.raises(SchemaError, match=r"primary key 'uid' is not a column; columns: user_id"):
         api.read_and_infer(str(make_shop()), schema_file=tmp_path / "s.yaml")
+
+
+def test_time_column_that_is_not_a_time(make_shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "s.yaml").write_text("tables:\n  items: {time: price}\n")
+    with pytest.raises(
+        DataValidationError, match=r"table 'items' time column 'price' has type double"
+    ):
+        api.ingest(str(make_shop()), workspace=tmp_path / "ws", schema_file=tmp_path / "s.yaml")
+
+
+def test_inherited_time_keeps_rows_and_order(make_shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # reviews inherit their order's time; a dangling order gets a NULL time, no row is lost.
+    reviews = "review_id,order_id,stars\n" + "".join(f"{i},{6 - i},{i % 5}\n" for i in range(1, 6))
+    folder = make_shop(orders=orders_csv(5), reviews=reviews + "6,77,1\n")
+    (tmp_path / "s.yaml").write_text(
+        "tables:\n  reviews: {foreign_keys: {order_id: orders}, time: {inherit: order_id, "
+        "offset: 2 hours}}\n"
+    )
+    snap = api.ingest(
+        str(folder), workspace=tmp_path / "ws", schema_file=tmp_path / "s.yaml"
+    ).snapshot
+    got = snap.read_table("reviews").to_pylist()
+    orders = {r["order_id"]: r["created_at"] for r in snap.read_table("orders").to_pylist()}
+    assert [r["review_id"] for r in got] == [1, 2, 3, 4, 5, 6]
+    import datetime as dt
+
+    for r in got[:5]:
+        assert r["_rg_time"] == orders[r["order_id"]] + dt.timedelta(hours=2)
+    assert got[5]["_rg_time"] is None

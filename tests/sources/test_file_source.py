@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from relgraph.errors import SourceError
 from relgraph.sources import FileSource, SQLiteSource, open_source, redact
@@ -39,6 +41,17 @@ def test_empty_field_and_backslash_n_are_null(tmp_path: Path) -> None:
     t = read_file(p)
     assert t.column("a").to_pylist() == [None, None, "z"]
     assert t.column("b").to_pylist() == ["x", "y", None]
+
+
+def test_quoted_newlines_with_short_rows(tmp_path: Path) -> None:
+    # DuckDB's parallel scanner refuses padding short rows next to quoted
+    # newlines; relgraph falls back to the serial scanner.
+    p = tmp_path / "t.csv"
+    p.write_text('id,note,extra\n1,"two\nlines",x\n2,short\n')
+    assert read_file(p).to_pylist() == [
+        {"id": 1, "note": "two\nlines", "extra": "x"},
+        {"id": 2, "note": "short", "extra": None},
+    ]
 
 
 def test_iso_datetimes_and_zones_become_naive_utc(tmp_path: Path) -> None:
@@ -172,3 +185,46 @@ def test_open_source_dispatch(tmp_path: Path) -> None:
 )
 def test_redact(uri: str, expected: str) -> None:
     assert redact(uri) == expected
+
+
+def test_late_odd_value_is_read_not_lost(tmp_path: Path) -> None:
+    # DuckDB types a column from a sample of the first rows; a value far past
+    # it that does not fit must make the column text, not fail or vanish.
+    p = tmp_path / "t.csv"
+    rows = [f"{i},{i}" for i in range(1, 60_001)] + ["60001,n/a"]
+    p.write_text("id,v\n" + "\n".join(rows) + "\n")
+    t = read_file(p)
+    assert t.schema.field("v").type == pa.string()
+    assert t.column("v")[-1].as_py() == "n/a"
+    assert t.num_rows == 60_001
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(-(2**40), 2**40),
+            # Text that no reader could take for a number, date or NULL marker.
+            st.text(alphabet="ab ,;\"\n'é|", max_size=12).map(lambda s: "x" + s),
+            st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: round(f, 3))),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_csv_round_trip(tmp_path: Path, rows: list[tuple[int, str, float | None]]) -> None:
+    import csv as pycsv
+
+    p = tmp_path / "t.csv"
+    with p.open("w", newline="") as f:
+        w = pycsv.writer(f)
+        w.writerow(["n", "s", "v"])
+        for n, s, v in rows:
+            w.writerow([n, s, "\\N" if v is None else v])
+    t = read_file(p)
+    assert t.column("n").to_pylist() == [r[0] for r in rows]
+    assert t.column("s").to_pylist() == [r[1] for r in rows]
+    got = t.column("v").to_pylist()
+    assert [None if g is None else float(g) for g in got] == [r[2] for r in rows]

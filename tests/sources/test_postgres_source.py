@@ -145,3 +145,50 @@ def test_url_parsing() -> None:
     assert (conninfo, schema) == ("postgresql://u:p@h:5/db?sslmode=disable", "s")
     with pytest.raises(SourceError, match="names no database"):
         PostgresSource("postgresql://u@h:5")
+
+
+def test_values_arrow_cannot_hold_are_a_clear_error(postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute("DROP SCHEMA IF EXISTS odd CASCADE; CREATE SCHEMA odd")
+        con.execute("CREATE TABLE odd.events (id int PRIMARY KEY, day date)")
+        con.execute("INSERT INTO odd.events VALUES (1, '2024-01-01'), (2, 'infinity')")
+    with pytest.raises(SourceError, match=r"cannot convert PostgreSQL table 'odd\.events'"):
+        open_source(postgres_url + "?schema=odd").read()
+
+
+def test_large_table_reads_whole(postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute("DROP SCHEMA IF EXISTS big CASCADE; CREATE SCHEMA big")
+        con.execute(
+            "CREATE TABLE big.t AS SELECT i AS id, md5(i::text) AS h, "
+            "TIMESTAMP '2024-01-01' + i * INTERVAL '1 second' AS at "
+            "FROM generate_series(1, 200000) i"
+        )
+    t = open_source(postgres_url + "?schema=big").read().tables["t"]
+    assert t.num_rows == 200_000
+    assert t.column("id")[-1].as_py() == 200_000
+    assert t.column("at")[0].as_py() == dt.datetime(2024, 1, 1, 0, 0, 1)
+
+
+def test_cli_output_never_shows_the_password(shop_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from relgraph.cli import app
+
+    url = shop_url.replace("postgres@", "postgres:hunter2@")
+    ws = str(tmp_path / "ws")
+    for args in (
+        ["ingest", url, "-w", ws],
+        ["ingest", url, "-w", ws, "--json"],
+        ["snapshots", "-w", ws, "--json"],
+    ):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+        assert "hunter2" not in res.stdout + res.stderr
+    bad = CliRunner().invoke(app, ["ingest", url.replace("/postgres?", "/nodb?"), "-w", ws])
+    assert bad.exit_code == SourceError.exit_code
+    assert "hunter2" not in bad.stdout + bad.stderr

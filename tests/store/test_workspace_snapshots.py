@@ -79,7 +79,10 @@ def test_snapshot_lookup_and_reading(make_shop, tmp_path: Path) -> None:  # type
         snap.read_table("nope")
     con = snap.duckdb()
     assert con.execute("SELECT count(*) FROM orders").fetchall() == [(5,)]
+    # Every time column is stored as TIMESTAMP, whatever its source type (text, DATE).
     assert snap.read_table("orders").schema.field("created_at").type == pa.timestamp("us")
+    assert snap.read_table("users").schema.field("signup_date").type == pa.timestamp("us")
+    assert snap.schema["users"].column("signup_date").dtype == "timestamp[us]"
     assert repr(snap) == f"Snapshot(id={snap.id[:12]!r}, tables=3)"
 
 
