@@ -282,15 +282,24 @@ KINDS: dict[str, JobFn] = {
 
 
 # -- fingerprints of what a job reads besides its upstream outputs -------------------------------
-def path_fingerprint(p: str | Path) -> str | None:
-    """sha256 of a file's bytes, or of a folder's files (names and bytes); None when absent."""
+def path_fingerprint(p: str | Path, *, only: tuple[str, ...] | None = None) -> str | None:
+    """sha256 of a file's bytes, or of a folder's files (names and bytes); None when absent.
+
+    ``only``: in a folder, hash just the files whose names end so (what a reader reads).
+    """
     path = Path(p)
     h = hashlib.sha256()
     if path.is_file():
         files = [path]
         root = path.parent
     elif path.is_dir():
-        files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+        files = sorted(
+            f
+            for f in path.rglob("*")
+            if f.is_file()
+            and not f.name.startswith(".")
+            and (only is None or f.name.lower().endswith(only))
+        )
         root = path
     else:
         return None
@@ -309,7 +318,11 @@ def source_fingerprint(uri: str) -> str | None:
         return path_fingerprint(uri[len("sqlite:///") :])
     if "://" in uri:
         return None
-    return path_fingerprint(uri)
+    # A folder source reads its data files and schema.yaml, not a pipeline spec or a README
+    # lying beside them.
+    from relgraph.sources.files import OVERRIDES_NAMES, SUPPORTED
+
+    return path_fingerprint(uri, only=(*SUPPORTED, *OVERRIDES_NAMES))
 
 
 def extra_fingerprint(job_type: str, params: Mapping[str, Any]) -> dict[str, Any]:
