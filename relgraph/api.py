@@ -269,3 +269,149 @@ def demo(
         progress=progress,
     )
     return result, predict(result.model_id, workspace=workspace)
+
+
+# --- jobs ---
+# Pipelines of jobs (relgraph.jobs) and the analyses they run (relgraph.analyze).
+# relgraph.jobs is imported lazily: it pulls in SQLAlchemy and Alembic.
+
+
+def run_pipeline(
+    spec: str | Path | Any,
+    *,
+    workspace: str | Path | None = None,
+    meta: str | None = None,
+    executor: str | None = None,
+    webhook: str | None = None,
+    on_update: Any = None,
+) -> Any:
+    """Run a pipeline spec (a YAML file or a :class:`relgraph.jobs.PipelineSpec`).
+
+    Returns a :class:`relgraph.jobs.RunResult`.
+    ``workspace`` defaults to the spec's ``workspace:`` (relative to the spec), then
+    ``.relgraph``; ``meta`` to ``workspace/meta.db``.
+    """
+    from relgraph.jobs.runner import run_pipeline as _run
+    from relgraph.jobs.spec import PipelineSpec
+
+    s = spec if isinstance(spec, PipelineSpec) else PipelineSpec.load(spec)
+    ws = workspace or (s.resolve_path(s.workspace) if s.workspace else DEFAULT_WORKSPACE)
+    return _run(s, workspace=ws, meta=meta, executor=executor, webhook=webhook, on_update=on_update)
+
+
+def jobs(
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    meta: str | None = None,
+    run_id: int | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Recent jobs (newest run first), as JSON-ready dicts."""
+    from relgraph.jobs.control import list_jobs
+
+    return list_jobs(workspace=workspace, meta=meta, run_id=run_id, limit=limit)
+
+
+def job(
+    job_id: int, *, workspace: str | Path = DEFAULT_WORKSPACE, meta: str | None = None
+) -> dict[str, Any]:
+    """One job with its logs, events and lineage."""
+    from relgraph.jobs.control import show_job
+
+    return show_job(job_id, workspace=workspace, meta=meta)
+
+
+def cancel_job(
+    job_id: int, *, workspace: str | Path = DEFAULT_WORKSPACE, meta: str | None = None
+) -> dict[str, Any]:
+    from relgraph.jobs.control import cancel_job as _cancel
+
+    return _cancel(job_id, workspace=workspace, meta=meta)
+
+
+def retry_job(
+    job_id: int,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    meta: str | None = None,
+    executor: str | None = None,
+    webhook: str | None = None,
+    on_update: Any = None,
+) -> Any:
+    """Re-run a failed, cancelled or blocked job (and what it blocked) in its run."""
+    from relgraph.jobs.control import retry_job as _retry
+
+    return _retry(
+        job_id,
+        workspace=workspace,
+        meta=meta,
+        executor=executor,
+        webhook=webhook,
+        on_update=on_update,
+    )
+
+
+def ingest_labels(
+    source: str,
+    *,
+    table: str,
+    key: str | None = None,
+    label_table: str | None = None,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    snapshot: str | None = None,
+    to: str | Path,
+    unknown_to: str | Path | None = None,
+) -> Any:
+    """Join labels from ``source`` to ``table`` by key; unknown keys are counted and kept aside."""
+    from relgraph.analyze.labels import join_labels
+
+    src = open_source(source).read()
+    return join_labels(
+        src.tables,
+        Workspace(workspace).snapshot(snapshot),
+        table=table,
+        key=key,
+        label_table=label_table,
+        to=Path(to),
+        unknown_to=Path(unknown_to) if unknown_to else None,
+    )
+
+
+def embed_text(
+    table: str,
+    *,
+    columns: list[str] | None = None,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    snapshot: str | None = None,
+    to: str | Path | None = None,
+    progress: ProgressFn | None = None,
+) -> Any:
+    """Embed each row's text columns with the packaged sentence model; a pyarrow Table
+    (``ENTITY``, ``embedding``), also written to ``to`` as Parquet when given."""
+    import pyarrow.parquet as pq
+
+    from relgraph.analyze.text import embed_table
+
+    out = embed_table(
+        Workspace(workspace).snapshot(snapshot), table, columns=columns, progress=progress
+    )
+    if to is not None:
+        pq.write_table(out, str(to))
+    return out
+
+
+def cluster(embeddings: str | Path, *, k: int, seed: int = 0) -> Any:
+    """k-means on an embeddings Parquet file: ``ENTITY``, ``cluster_label`` (cluster_0…)."""
+    from relgraph.analyze import cluster_embeddings, load_embeddings
+
+    return cluster_embeddings(load_embeddings(embeddings), k=k, seed=seed)
+
+
+def project(embeddings: str | Path, *, methods: list[str] | None = None, seed: int = 0) -> Any:
+    """3-D PCA and UMAP coordinates of an embeddings Parquet file."""
+    from relgraph.analyze import load_embeddings, project_embeddings
+    from relgraph.analyze.project import METHODS
+
+    return project_embeddings(
+        load_embeddings(embeddings), methods=methods or list(METHODS), seed=seed
+    )
