@@ -115,9 +115,9 @@ def snapshot_summary(snap: Snapshot) -> dict[str, Any]:
                 "rows": m.row_counts.get(name, 0),
                 "primary_key": t.primary_key,
                 "time_column": t.time_column,
-                "time": t.time_spec.to_dict() if t.time_spec else (
-                    {"kind": "column", "date_column": t.time_column} if t.time_column else None
-                ),
+                "time": t.time_spec.to_dict()
+                if t.time_spec
+                else ({"kind": "column", "date_column": t.time_column} if t.time_column else None),
                 "foreign_keys": {fk.column: fk.target for fk in t.foreign_keys},
                 "columns": {c.name: c.stype.value for c in t.columns},
             }
@@ -232,7 +232,20 @@ def models(workspace: str | Path = DEFAULT_WORKSPACE) -> list[dict[str, Any]]:
     out = []
     for p in sorted((Path(workspace) / "models").glob("*/model.json")):
         meta = json.loads(p.read_text())
-        out.append({k: meta.get(k) for k in ("model_id", "query", "metric", "gnn", "lightgbm", "created", "snapshot_id")})
+        out.append(
+            {
+                k: meta.get(k)
+                for k in (
+                    "model_id",
+                    "query",
+                    "metric",
+                    "gnn",
+                    "lightgbm",
+                    "created",
+                    "snapshot_id",
+                )
+            }
+        )
     return sorted(out, key=lambda m: str(m.get("created")), reverse=True)
 
 

@@ -35,6 +35,7 @@ from torch_frame.data import Dataset
 from torch_frame.data.stats import StatType
 
 from relgraph.errors import GraphError
+from relgraph.schema.numeric_text import parse_numbers
 from relgraph.schema.types import SType, TableSchema
 from relgraph.store.snapshot import Snapshot
 
@@ -142,6 +143,11 @@ def _table_frame(
     for c in cols:
         if c.stype is SType.numerical:
             # Coerce first: a column of unparseable strings is all-NULL, not a feature.
+            if not pd.api.types.is_numeric_dtype(df[c.name]):
+                # Text numbers and clock times ("1:26.572") become seconds.
+                df[c.name] = parse_numbers(
+                    None if pd.isna(v) else str(v) for v in df[c.name].tolist()
+                )
             df[c.name] = pd.to_numeric(df[c.name], errors="coerce").astype("float64")
             df.loc[~np.isfinite(df[c.name]), c.name] = np.nan
         if not _usable(df[c.name], c.stype):

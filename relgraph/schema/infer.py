@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from relgraph.schema.numeric_text import mostly_numbers
 from relgraph.schema.types import (
     DERIVED_TIME_COLUMN,
     Column,
@@ -307,6 +308,9 @@ def _string_stype(col: pa.ChunkedArray) -> SType:
     n = len(nonnull)
     if n == 0:
         return SType.categorical
+    if mostly_numbers(nonnull):
+        # Numbers and clock times stored as text ("1:26.572"): read as seconds.
+        return SType.numerical
     distinct = pc.count_distinct(nonnull).as_py()
     lengths = pc.utf8_length(nonnull)
     mean_len = float(pc.mean(lengths).as_py() or 0.0)

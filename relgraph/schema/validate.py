@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from relgraph.errors import DataValidationError
 from relgraph.schema.infer import distinct_count
-from relgraph.schema.types import Schema, TableSchema
+from relgraph.schema.types import Schema, SType, TableSchema
 
 MAX_EXAMPLES = 5
 _PK_FIX = "fix the data, or set another primary_key (or null) for the table in a schema file"
@@ -281,6 +281,8 @@ def _check_mixed_types(
                 pc.invert(pc.match_substring_regex(col, _NUMBER_RE, ignore_case=True)),
             )
             row, ex, count = _mask_rows(mask, col)
+            numerical = ts.has_column(f.name) and ts.column(f.name).stype is SType.numerical
+            read_as = "the others are missing values" if numerical else "it is read as text"
             out.append(
                 Finding(
                     "warning",
@@ -289,7 +291,7 @@ def _check_mixed_types(
                     f.name,
                     f"table '{ts.name}' column '{f.name}' is mostly numbers "
                     f"but {count} values are not "
-                    f"(first at row {row}: {ex[0]!r}); it is read as text",
+                    f"(first at row {row}: {ex[0]!r}); {read_as}",
                     count,
                     tuple(dict.fromkeys(ex)),
                     row,

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from relgraph.errors import StoreError
+from relgraph.schema.numeric_text import NUMBER_TEXT_MACRO
 from relgraph.schema.types import Schema
 
 MANIFEST = "manifest.json"
@@ -100,8 +101,13 @@ class Snapshot:
         return pq.read_table(self.table_path(name), columns=columns)
 
     def duckdb(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with one view per table, named as the table."""
+        """A DuckDB connection with one view per table, named as the table.
+
+        It also has the macro ``rg_number(text)``, which reads numbers and clock
+        times stored as text (``'1:26.572'`` -> 86.572), as schema inference does.
+        """
         con = con or duckdb.connect()
+        con.execute(NUMBER_TEXT_MACRO)
         for name in self.table_names:
             path = str(self.table_path(name)).replace("'", "''")
             con.execute(

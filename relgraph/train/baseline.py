@@ -46,7 +46,12 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
     pk = ent.primary_key or task.entity_column
     # 1. The entity's own columns (numerical as is, categorical as dictionary codes later).
     own = [c for c in ent.feature_columns() if c.stype in (SType.numerical, SType.categorical)]
-    selects = ["a._rid"] + [f"e.{_q(c.name)} AS {_q('own__' + c.name)}" for c in own]
+    selects = ["a._rid"] + [
+        f"rg_number(e.{_q(c.name)}) AS {_q('own__' + c.name)}"
+        if c.stype is SType.numerical and c.dtype in ("string", "large_string")
+        else f"e.{_q(c.name)} AS {_q('own__' + c.name)}"
+        for c in own
+    ]
     joins = [f"LEFT JOIN {_q(ent.name)} e ON e.{_q(pk)} = a.ENTITY"]
     # 2. One subquery per child table (a table with a foreign key to the entity table).
     n = 0
@@ -57,7 +62,17 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
             n += 1
             alias = f"c{n}"
             tcol = child.time_column
-            nums = [c.name for c in child.feature_columns() if c.stype is SType.numerical]
+            num_cols = [c for c in child.feature_columns() if c.stype is SType.numerical]
+            nums = [c.name for c in num_cols]
+            # Numbers stored as text ("1:26.572") are read with the snapshot's rg_number macro.
+            value = {
+                c.name: (
+                    f"rg_number(r.{_q(c.name)})"
+                    if c.dtype in ("string", "large_string")
+                    else f"r.{_q(c.name)}"
+                )
+                for c in num_cols
+            }
             parts = []
             for w in _windows(task):
                 tag = (
@@ -76,7 +91,7 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
                 )
                 for c in nums:
                     parts.append(
-                        f"avg(r.{_q(c)}) FILTER (WHERE {cond}) AS {_q(tag + '.mean.' + c)}"
+                        f"avg({value[c]}) FILTER (WHERE {cond}) AS {_q(tag + '.mean.' + c)}"
                     )
             if tcol is not None:
                 parts.append(
@@ -85,7 +100,7 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
                 )
                 for c in nums:
                     parts.append(
-                        f"arg_max(r.{_q(c)}, r.{_q(tcol)}) "
+                        f"arg_max({value[c]}, r.{_q(tcol)}) "
                         f"AS {_q(child.name + '.' + fk.column + '.last.' + c)}"
                     )
             visible = f"AND r.{_q(tcol)} <= a.ANCHOR_TIMESTAMP" if tcol else ""
