@@ -134,7 +134,7 @@ def predict(
     model: str = typer.Argument(..., help="Model id (see `relgraph models`)."),
     workspace: Path = WorkspaceOpt,
     to: str | None = typer.Option(
-        None, "--to", help="sqlite:///file.db or postgresql://… (optionally #table)."
+        None, "--to", help="FILE.parquet, sqlite:///file.db or postgresql://… (optionally #table)."
     ),
     now: bool = typer.Option(
         False, "--now", help="Predict for every entity as of the latest data."

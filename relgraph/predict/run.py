@@ -215,6 +215,9 @@ def predict_model(
     if to is None:
         dest = Path(workspace) / "outputs" / model_id / f"predictions-{split}.parquet"
         destination = str(write_parquet(table, dest))
+    elif "://" not in to and to.endswith(".parquet"):
+        # A plain file path: the jobs' predict step writes into its own output folder.
+        destination = str(write_parquet(table, Path(to)))
     else:
         destination = write_sql(table, to, model_id)
     return PredictResult(

@@ -60,6 +60,16 @@ def test_predict_parquet_matches_stored_model(trained) -> None:  # type: ignore[
     assert now.rows == 80  # every user, as of the latest data
 
 
+def test_predict_to_a_parquet_path(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ws, result = trained
+    dest = tmp_path / "out" / "preds.parquet"
+    pred = api.predict(result.model_id, workspace=ws, to=str(dest))
+    assert pred.destination == str(dest)
+    t = pq.read_table(dest)
+    assert t.num_rows == pred.rows == result.rows["test"]
+    assert set(t.column("MODEL_ID").to_pylist()) == {result.model_id}
+
+
 def test_predict_to_sqlite_reads_back(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ws, result = trained
     db = tmp_path / "out.db"
