@@ -22,7 +22,9 @@ JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout, n
 
 @app.command()
 def ingest(
-    source: str = typer.Argument(..., help="Folder/file, sqlite:///file.db, postgresql://…, s3://bucket/prefix"),
+    source: str = typer.Argument(
+        ..., help="Folder/file, sqlite:///file.db, postgresql://…, s3://bucket/prefix"
+    ),
     workspace: Path = WorkspaceOpt,
     schema: Path | None = typer.Option(None, "--schema", help="Schema overrides (YAML)."),
     s3_endpoint: str | None = typer.Option(
@@ -35,8 +37,12 @@ def ingest(
     try:
         with progress_bar(not as_json, "reading") as progress:
             result = api.ingest(
-                source, workspace=workspace, schema_file=schema, s3_endpoint=s3_endpoint,
-                strict=strict, progress=progress,
+                source,
+                workspace=workspace,
+                schema_file=schema,
+                s3_endpoint=s3_endpoint,
+                strict=strict,
+                progress=progress,
             )
     except RelgraphError as e:
         fail(e, as_json)
@@ -65,9 +71,7 @@ def schema(
     """Show the schema graph (keys, links, time columns, semantic types)."""
     try:
         if source is not None:
-            inferred = api.read_and_infer(
-                source, schema_file=overrides, s3_endpoint=s3_endpoint
-            )
+            inferred = api.read_and_infer(source, schema_file=overrides, s3_endpoint=s3_endpoint)
             sch = inferred.schema
             rows = {n: t.num_rows for n, t in inferred.source.tables.items()}
             summary = {
@@ -98,17 +102,33 @@ def snapshots(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     except RelgraphError as e:
         fail(e, as_json)
     if as_json:
-        emit_json({"snapshots": [
-            {"snapshot_id": s.id, "parent": s.manifest.parent, "source": s.manifest.source,
-             "created": s.manifest.created, "tables": len(s.table_names),
-             "rows": sum(s.manifest.row_counts.values())} for s in snaps
-        ]})
+        emit_json(
+            {
+                "snapshots": [
+                    {
+                        "snapshot_id": s.id,
+                        "parent": s.manifest.parent,
+                        "source": s.manifest.source,
+                        "created": s.manifest.created,
+                        "tables": len(s.table_names),
+                        "rows": sum(s.manifest.row_counts.values()),
+                    }
+                    for s in snaps
+                ]
+            }
+        )
         return
     t = Table("snapshot", "created", "source", "tables", "rows", "parent")
     for s in snaps:
         m = s.manifest
-        t.add_row(s.id, m.created[:19], m.source, str(len(s.table_names)),
-                  f"{sum(m.row_counts.values()):,}", (m.parent or "")[:16])
+        t.add_row(
+            s.id,
+            m.created[:19],
+            m.source,
+            str(len(s.table_names)),
+            f"{sum(m.row_counts.values()):,}",
+            (m.parent or "")[:16],
+        )
     out.print(t)
 
 

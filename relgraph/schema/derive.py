@@ -9,12 +9,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from relgraph._sql import quote_ident as _q
 from relgraph.errors import SchemaError
 from relgraph.schema.types import Schema
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def derive_time_columns(tables: dict[str, pa.Table], schema: Schema) -> dict[str, pa.Table]:

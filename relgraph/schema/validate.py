@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from relgraph._sql import quote_ident as _q
 from relgraph.errors import DataValidationError
 from relgraph.schema.infer import distinct_count
 from relgraph.schema.types import Schema, SType, TableSchema
@@ -82,10 +83,6 @@ class ValidationReport:
         raise DataValidationError(
             first.message + more, table=first.table, column=first.column, row=first.row
         )
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:

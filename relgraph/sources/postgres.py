@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from relgraph._sql import quote_ident as _q
 from relgraph.errors import SourceError
 from relgraph.schema.types import ForeignKey
 from relgraph.sources.base import DeclaredKeys, ProgressFn, SourceTables, redact
@@ -62,10 +63,6 @@ class _PgColumn:
             return q
         # Arrays, JSON, UUID, enums, intervals, …: their canonical text form.
         return f"{q}::text AS {q}"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def split_url(uri: str) -> tuple[str, str]:

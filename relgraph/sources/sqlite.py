@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from relgraph._sql import quote_ident as _q
 from relgraph.errors import SourceError
 from relgraph.schema.types import ForeignKey
 from relgraph.sources.base import DeclaredKeys, ProgressFn, SourceTables
@@ -45,10 +46,6 @@ def _column(name: str, table: str, declared: str, values: list[Any]) -> pa.Array
         # SQLite lets a column hold mixed types; keep every value as text rather
         # than drop anything; validation reports the column as mixed.
         return pa.array([None if v is None else str(v) for v in values], pa.string())
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class SQLiteSource:

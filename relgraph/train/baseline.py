@@ -19,6 +19,7 @@ import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 
+from relgraph._sql import quote_ident as _q
 from relgraph.errors import TrainingError
 from relgraph.schema.types import SType
 from relgraph.store.snapshot import Snapshot
@@ -26,10 +27,6 @@ from relgraph.train.loop import task_kind
 from relgraph.train.metrics import evaluate, higher_is_better
 
 log = logging.getLogger(__name__)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _windows(task: Any) -> list[timedelta | None]:
