@@ -62,6 +62,7 @@ def sample_range(
     et_ix_off: IntArray,
     in_ptr: IntArray,
     in_et: IntArray,
+    et_unit: npt.NDArray[np.bool_],
     type_timed: npt.NDArray[np.bool_],
     seed_type: int,
     seeds: IntArray,
@@ -116,9 +117,17 @@ def sample_range(
                 t = out_type[s, i]
                 v = out_node[s, i]
                 for q in range(in_ptr[t], in_ptr[t + 1]):
-                    p0 = et_ip_off[in_et[q]] + v
-                    r_lo[nr] = indptr_all[p0]
-                    r_hi[nr] = indptr_all[p0 + 1]
+                    e = in_et[q]
+                    if et_unit[e]:
+                        # Exactly one neighbour per node (a foreign key without
+                        # NULLs, child -> parent): its indptr is the identity, so
+                        # skip that load (one cache miss per node and edge type).
+                        r_lo[nr] = v
+                        r_hi[nr] = v + 1
+                    else:
+                        p0 = et_ip_off[e] + v
+                        r_lo[nr] = indptr_all[p0]
+                        r_hi[nr] = indptr_all[p0 + 1]
                     nr += 1
             nr = 0
             for i in range(start, end):
