@@ -189,9 +189,9 @@ class TemporalSampler:
             n_seeds,
             lambda a, b: sample_range(
                 a, b, g.indptr_all, g.indices_all, g.time_all, g.node_offsets, self._et_src,
-                g.indptr_offsets, g.indices_offsets, self._in_ptr, self._in_et,
-                self._et_unit, self._type_timed, st, nodes, times, self._fanouts, self.strategy == "recent",
-                key64, out_type, out_node, out_parent, out_et, count, type_count, et_count,
+                g.indptr_offsets, g.indices_offsets, self._in_ptr, self._in_et, self._et_unit,
+                self._type_timed, st, nodes, times, self._fanouts, self.strategy == "recent", key64,
+                out_type, out_node, out_parent, out_et, count, type_count, et_count,
             ),
         )  # fmt: skip
         # 2. Offsets of every seed's nodes/edges in the outputs.

@@ -82,6 +82,11 @@ class TrainResult:
         }
 
 
+# Part of the budget kept for scoring the chosen model on val/test and saving it.
+_EVAL_RESERVE = 0.03
+_EVAL_RESERVE_S = 15.0
+
+
 def label_warnings(task: Any, train: pa.Table) -> list[str]:
     """Warnings about training labels that make a model useless or misleading."""
     kind = task_kind(task)
@@ -158,7 +163,20 @@ def train_task(
     trials: list[dict[str, Any]] = []
     best_trainer: GNNTrainer | None = None
     config = budget.base
-    # 2. GNN: graph, features, search.
+    # 2. The LightGBM baseline on as-of aggregates (first: its time is bounded, the
+    # GNN's search then gets whatever is left of the budget).
+    booster_model: LightGBMBaseline | None = None
+    if baseline and task_kind(task) in ("binary", "regression", "multiclass"):
+        say("lightgbm", {})
+        booster_model = LightGBMBaseline(task, snapshot, seed=seed).fit(train_t, val_t)
+        result_bl = ModelScores(
+            val=booster_model.score(val_t),
+            test=booster_model.score(test_labels) if test_labels.num_rows else {},
+            seconds=booster_model.fit_seconds_,
+        )
+    # 3. GNN: graph, features, search — all within the budget's wall time from the
+    # start of this run, less a reserve for scoring val/test and saving.
+    deadline = start + budget.minutes * 60 * (1 - _EVAL_RESERVE) - _EVAL_RESERVE_S
     if gnn:
         say("graph", {})
         graph = build_graph(snapshot)
@@ -188,7 +206,7 @@ def train_task(
                 }
             )
 
-        best, _ = search(budget, metric, fit, seed=seed, on_trial=on_trial)
+        best, _ = search(budget, metric, fit, seed=seed, on_trial=on_trial, deadline=deadline)
         best_trainer = best.trainer
         config = best.config
         say("evaluate", {})
@@ -197,16 +215,6 @@ def train_task(
             val=best_trainer.score(val_t) if val_t.num_rows else {},
             test=best_trainer.score(test_labels) if test_labels.num_rows else {},
             seconds=best_trainer.fit_seconds_,
-        )
-    # 3. The LightGBM baseline on as-of aggregates.
-    booster_model: LightGBMBaseline | None = None
-    if baseline and task_kind(task) in ("binary", "regression", "multiclass"):
-        say("lightgbm", {})
-        booster_model = LightGBMBaseline(task, snapshot, seed=seed).fit(train_t, val_t)
-        result_bl = ModelScores(
-            val=booster_model.score(val_t),
-            test=booster_model.score(test_labels) if test_labels.num_rows else {},
-            seconds=booster_model.fit_seconds_,
         )
     # 4. Store.
     mid = model_id or new_model_id(task)

@@ -97,13 +97,17 @@ def search(
     *,
     seed: int = 0,
     on_trial: Callable[[TrialResult], None] | None = None,
+    deadline: float | None = None,
 ) -> tuple[TrialResult, list[TrialResult]]:
     """Run up to ``budget.trials`` trials within ``budget.minutes``; return the best and all.
 
     ``fit(config, seconds_left)`` trains one model and returns (val metric, trainer).
-    The first trial is always ``budget.base``.
+    The first trial is always ``budget.base``. ``deadline`` (``time.monotonic()``
+    seconds) overrides ``budget.minutes`` from now, for callers that spend part of
+    the budget on other work.
     """
-    deadline = time.monotonic() + budget.minutes * 60
+    if deadline is None:
+        deadline = time.monotonic() + budget.minutes * 60
     direction: Literal["maximize", "minimize"] = (
         "maximize" if higher_is_better(metric) else "minimize"
     )
@@ -111,7 +115,9 @@ def search(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results: list[TrialResult] = []
     for i in range(budget.trials):
-        left = deadline - time.monotonic()
+        # The first trial always runs (at least a batch and a validation pass), so a
+        # budget eaten by features and the baseline still yields a model.
+        left = max(deadline - time.monotonic(), 1.0 if i == 0 else 0.0)
         if left <= 0:
             break
         trial = study.ask()
