@@ -100,7 +100,8 @@ def phase_build(workdir: Path, sid: str) -> dict[str, Any]:
     # Compile (or load from numba's cache) the kernels on a toy input first:
     # compile time is not build time.
     z = np.array([2, 1, 0], np.int64)
-    fk_csr(time_order(z), z, 3, np.empty(4, np.int64), np.empty(3, np.int64))
+    e = np.empty(3, np.int64)
+    fk_csr(time_order(z)[0], z, 3, z, np.empty(4, np.int64), e, e.copy())
     rss0 = current_rss()
     t, cpu = time.perf_counter(), time.process_time()
     g = build_graph(snap, rebuild=True)

@@ -21,8 +21,12 @@ _UNKNOWN_TIME = np.iinfo(np.int64).max
 
 
 @njit(cache=True, nogil=True)
-def time_order(times: IntArray) -> IntArray:  # pragma: no cover - compiled
-    """Stable argsort of ``times`` (sentinels included) by LSD radix sort."""
+def time_order(times: IntArray) -> tuple[IntArray, IntArray]:  # pragma: no cover - compiled
+    """Stable argsort of ``times`` (sentinels included) by LSD radix sort.
+
+    Returns ``(order, times[order])``: the sort has the sorted keys at hand, so
+    the sorted times cost nothing here (a gather afterwards is a random read per row).
+    """
     n = times.shape[0]
     order = np.arange(n)
     # 1. Range of the real times; the sentinels go below and above it.
@@ -53,7 +57,7 @@ def time_order(times: IntArray) -> IntArray:  # pragma: no cover - compiled
         if i and k < keys[i - 1]:
             done = False
     if done:  # already in time order (data often arrives so)
-        return order
+        return order, times.copy()
     # 2. As few passes of at most 11 bits (2048 buckets stay in cache) as the keys need.
     top = span + np.uint64(2)
     bits = 0
@@ -80,7 +84,17 @@ def time_order(times: IntArray) -> IntArray:  # pragma: no cover - compiled
             order2[q] = order[i]
         keys, keys2 = keys2, keys
         order, order2 = order2, order
-    return order
+    # Back from keys to times (keys2 is free now).
+    out = keys2.view(np.int64)
+    for i in range(n):
+        k = keys[i]
+        if k == np.uint64(0):
+            out[i] = _NO_TIME
+        elif k == span + np.uint64(2):
+            out[i] = _UNKNOWN_TIME
+        else:
+            out[i] = np.int64(k - np.uint64(1) + np.uint64(lo))
+    return order, out
 
 
 @njit(cache=True, nogil=True)
@@ -90,13 +104,17 @@ def scatter_in_order(
     dst: IntArray,
     identity_src: bool,
     n_dst: int,
+    src_time: IntArray,
     out_indptr: IntArray,
     out_indices: IntArray,
+    out_time: IntArray,
 ) -> None:  # pragma: no cover - compiled
     """Counting sort of edges ``src[j] -> dst[j]`` by ``dst``, visiting ``j`` in ``order``.
 
     ``dst[j] < 0`` is no edge. With ``identity_src`` the source of edge ``j`` is ``j``
     (a foreign key: row ``j`` of the child table) and ``src`` is not read.
+    ``src_time[q]`` is the time of edge ``order[q]``'s source; it is copied next to
+    the neighbour (``out_time``) so the sampler's binary search reads one array.
     """
     out_indptr[:] = 0
     for j in range(dst.shape[0]):
@@ -110,8 +128,10 @@ def scatter_in_order(
         j = order[q]
         d = dst[j]
         if d >= 0:
-            out_indices[pos[d]] = j if identity_src else src[j]
-            pos[d] += 1
+            p = pos[d]
+            out_indices[p] = j if identity_src else src[j]
+            out_time[p] = src_time[q]
+            pos[d] = p + 1
 
 
 def build_csr(
@@ -121,8 +141,9 @@ def build_csr(
     src_time: IntArray,
     out_indptr: IntArray,
     out_indices: IntArray,
+    out_time: IntArray,
 ) -> None:
-    """Fill ``out_indptr`` (n_dst+1) and ``out_indices`` for arbitrary edges ``src -> dst``.
+    """Fill ``out_indptr`` (n_dst+1), ``out_indices`` and ``out_time`` for edges ``src -> dst``.
 
     Args:
         src: source node of each edge.
@@ -131,27 +152,48 @@ def build_csr(
         src_time: time of every source node (the sort key).
         out_indptr: output offsets, length ``n_dst + 1``.
         out_indices: output neighbour ids, length = number of edges with ``dst >= 0``.
+        out_time: output neighbour times, aligned with ``out_indices``.
     """
-    order = time_order(np.ascontiguousarray(src_time[src], dtype=np.int64))
-    scatter_in_order(order, src, dst, False, n_dst, out_indptr, out_indices)
+    order, sorted_time = time_order(np.ascontiguousarray(src_time[src], dtype=np.int64))
+    scatter_in_order(order, src, dst, False, n_dst, sorted_time, out_indptr, out_indices, out_time)
 
 
 def fk_csr(
-    order: IntArray, dst: IntArray, n_dst: int, out_indptr: IntArray, out_indices: IntArray
+    order: IntArray,
+    dst: IntArray,
+    n_dst: int,
+    sorted_time: IntArray,
+    out_indptr: IntArray,
+    out_indices: IntArray,
+    out_time: IntArray,
 ) -> None:
-    """CSR from parents to the child rows that reference them, ``order`` = children by time."""
-    scatter_in_order(order, dst, dst, True, n_dst, out_indptr, out_indices)
+    """CSR from parents to the child rows that reference them.
+
+    ``order`` = the children by time, ``sorted_time`` = their times in that order.
+    """
+    scatter_in_order(order, dst, dst, True, n_dst, sorted_time, out_indptr, out_indices, out_time)
 
 
 @njit(cache=True, nogil=True)
 def reverse_fk_csr(
-    dst: IntArray, out_indptr: IntArray, out_indices: IntArray
+    dst: IntArray,
+    dst_time: IntArray,
+    dst_timed: bool,
+    out_indptr: IntArray,
+    out_indices: IntArray,
+    out_time: IntArray,
 ) -> None:  # pragma: no cover - compiled
-    """CSR from each child row to its (at most one) parent: ``dst[i]`` or none when < 0."""
+    """CSR from each child row to its (at most one) parent: ``dst[i]`` or none when < 0.
+
+    ``out_time`` gets the parent's time (``NO_TIME`` throughout when the parent
+    table has no time: no lookups).
+    """
     out_indptr[0] = 0
     m = 0
     for i in range(dst.shape[0]):
-        if dst[i] >= 0:
-            out_indices[m] = dst[i]
+        d = dst[i]
+        if d >= 0:
+            out_indices[m] = d
+            out_time[m] = dst_time[d] if dst_timed else _NO_TIME
             m += 1
         out_indptr[i + 1] = m

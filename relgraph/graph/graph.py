@@ -26,10 +26,13 @@ class CSR:
     ``indices[indptr[i]:indptr[i+1]]`` are the source nodes that send messages
     to destination node ``i``, sorted by the source node's time (ties keep row
     order), so the part visible at time ``t`` is a prefix found by binary search.
+    ``times`` holds each neighbour's time, aligned with ``indices`` (the search
+    then reads contiguous memory instead of one random node time per probe).
     """
 
     indptr: IntArray
     indices: IntArray
+    times: IntArray
 
     @property
     def num_edges(self) -> int:
@@ -53,10 +56,11 @@ def _readonly(a: IntArray) -> IntArray:
 class RelGraph:
     """Heterogeneous graph of a snapshot: tables are node types, rows are nodes.
 
-    All CSR arrays of all edge types live in two flat int64 arrays (``indptr_all``,
+    All CSR arrays of all edge types live in three flat int64 arrays (``indptr_all``,
+    ``indices_all`` and the neighbours' times ``nbr_time_all``, aligned with
     ``indices_all``) and all node times in one (``time_all``); the public
     ``csr``/``node_time`` dicts are views into them. One flat layout is what the
-    compiled sampler reads, and it memory-maps as three files.
+    compiled sampler reads, and it memory-maps as four files.
 
     Attributes:
         node_types: table names.
@@ -83,6 +87,7 @@ class RelGraph:
         primary_keys: Mapping[str, str | None] | None = None,
         key_loader: Callable[[str, str], pa.Array] | None = None,
         timed: Mapping[str, bool] | None = None,
+        nbr_time_all: IntArray | None = None,
     ) -> None:
         self.node_types = list(node_types)
         self.num_nodes = {t: int(num_nodes[t]) for t in self.node_types}
@@ -116,14 +121,29 @@ class RelGraph:
             if timed is not None
             else {t: bool((self.node_time[t] != NO_TIME).any()) for t in self.node_types}
         )
+        if nbr_time_all is None:
+            nbr_time_all = np.empty_like(self.indices_all)
+            for k, et in enumerate(self.edge_types):
+                i0 = int(self.indices_offsets[k])
+                n = int(self.indptr_all[int(self.indptr_offsets[k]) + self.num_nodes[et[2]]])
+                src_time = self.node_time[et[0]]
+                nbr_time_all[i0 : i0 + n] = src_time[self.indices_all[i0 : i0 + n]]
+        if nbr_time_all.shape != self.indices_all.shape:
+            raise GraphError(
+                f"graph arrays are inconsistent: {nbr_time_all.shape[0]} neighbour times for "
+                f"{self.indices_all.shape[0]} neighbours; delete the graph cache and rebuild"
+            )
+        self.nbr_time_all = _readonly(nbr_time_all)
         self.csr: dict[EdgeType, CSR] = {}
         for k, et in enumerate(self.edge_types):
             n_dst = self.num_nodes[et[2]]
             p0 = int(self.indptr_offsets[k])
             indptr = self.indptr_all[p0 : p0 + n_dst + 1]
             i0 = int(self.indices_offsets[k])
-            indices = self.indices_all[i0 : i0 + int(indptr[-1])]
-            self.csr[et] = CSR(indptr=indptr, indices=indices)
+            sl = slice(i0, i0 + int(indptr[-1]))
+            self.csr[et] = CSR(
+                indptr=indptr, indices=self.indices_all[sl], times=self.nbr_time_all[sl]
+            )
 
     def __repr__(self) -> str:
         return (
@@ -137,8 +157,13 @@ class RelGraph:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the graph's arrays (CSR and node times)."""
-        return int(self.time_all.nbytes + self.indptr_all.nbytes + self.indices_all.nbytes)
+        """Bytes of the graph's arrays (CSR with neighbour times, and node times)."""
+        return int(
+            self.time_all.nbytes
+            + self.indptr_all.nbytes
+            + self.indices_all.nbytes
+            + self.nbr_time_all.nbytes
+        )
 
     def incoming(self, node_type: str) -> list[EdgeType]:
         """Edge types whose destination is ``node_type`` (what a frontier node expands along)."""
@@ -214,12 +239,14 @@ class RelGraph:
         ix_off = np.concatenate([[0], np.cumsum([b for _, b in sizes])]).astype(np.int64)
         indptr_all = np.empty(int(ip_off[-1]), dtype=np.int64)
         indices_all = np.empty(int(ix_off[-1]), dtype=np.int64)
+        nbr_time_all = np.empty(int(ix_off[-1]), dtype=np.int64)
         max_degree = []
         for k, et in enumerate(edge_types):
             s, d = pairs[k]
             ip = indptr_all[ip_off[k] : ip_off[k + 1]]
             ix = indices_all[ix_off[k] : ix_off[k + 1]]
-            build_csr(s, d, int(num_nodes[et[2]]), times[et[0]], ip, ix)
+            tx = nbr_time_all[ix_off[k] : ix_off[k + 1]]
+            build_csr(s, d, int(num_nodes[et[2]]), times[et[0]], ip, ix, tx)
             max_degree.append(int(np.diff(ip).max()) if ip.shape[0] > 1 else 0)
         time_all = (
             np.concatenate([times[t] for t in node_types]) if node_types else np.empty(0, np.int64)
@@ -232,6 +259,7 @@ class RelGraph:
             time_all=time_all.astype(np.int64),
             indptr_all=indptr_all,
             indices_all=indices_all,
+            nbr_time_all=nbr_time_all,
             indptr_offsets=ip_off[:-1],
             indices_offsets=ix_off[:-1],
             max_degree=max_degree,

@@ -24,7 +24,6 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S1 = np.uint64(1)
 _INT64_MAX = np.iinfo(np.int64).max
-_NO_TIME = np.iinfo(np.int64).min
 
 
 @njit(cache=True, inline="always")
@@ -55,8 +54,7 @@ def sample_range(
     hi_seed: int,
     indptr_all: IntArray,
     indices_all: IntArray,
-    time_all: IntArray,
-    node_off: IntArray,
+    nbr_time_all: IntArray,
     et_src: IntArray,
     et_ip_off: IntArray,
     et_ix_off: IntArray,
@@ -74,6 +72,7 @@ def sample_range(
     out_node: IntArray,
     out_parent: IntArray,
     out_et: IntArray,
+    out_time: IntArray,
     count: IntArray,
     type_count: IntArray,
     et_count: IntArray,
@@ -138,7 +137,6 @@ def sample_range(
                     hi = r_hi[nr]
                     nr += 1
                     ixb = et_ix_off[e]
-                    toff = node_off[et_src[e]]
                     # Neighbours are sorted by time: the visible ones are a prefix.
                     # A table without times is all visible: no memory reads needed.
                     a = lo
@@ -147,7 +145,7 @@ def sample_range(
                         a = hi
                     while a < b:
                         m = (a + b) >> 1
-                        if time_all[toff + indices_all[ixb + m]] <= tlim:
+                        if nbr_time_all[ixb + m] <= tlim:
                             a = m + 1
                         else:
                             b = m
@@ -181,6 +179,7 @@ def sample_range(
                         out_node[s, n] = indices_all[ixb + p]
                         out_parent[s, n] = i
                         out_et[s, n] = e
+                        out_time[s, n] = nbr_time_all[ixb + p]
                         n += 1
                     type_count[s, st] += take
                     et_count[s, e] += take
@@ -233,13 +232,13 @@ def scatter_range(
     hi_seed: int,
     time_all: IntArray,
     node_off: IntArray,
-    type_timed: npt.NDArray[np.bool_],
     seed_type: int,
     seeds: IntArray,
     out_type: IntArray,
     out_node: IntArray,
     out_parent: IntArray,
     out_et: IntArray,
+    out_time: IntArray,
     count: IntArray,
     type_start: IntArray,
     type_base: IntArray,
@@ -272,7 +271,7 @@ def scatter_range(
             pos = type_base[t] + li
             nodes[pos] = out_node[s, i]
             batch[pos] = s
-            ntime[pos] = time_all[node_off[t] + out_node[s, i]] if type_timed[t] else _NO_TIME
+            ntime[pos] = out_time[s, i]
             e = out_et[s, i]
             j = ecur[e]
             ecur[e] += 1

@@ -179,8 +179,8 @@ class TemporalSampler:
         n_types, n_et = len(g.node_types), len(g.edge_types)
         key64 = np.uint64(k64)
         # 1. Sample every seed's tree into its row of the buffers.
-        out_type, out_node, out_parent, out_et = (
-            np.empty((n_seeds, cap), dtype=np.int64) for _ in range(4)
+        out_type, out_node, out_parent, out_et, tree_time = (
+            np.empty((n_seeds, cap), dtype=np.int64) for _ in range(5)
         )
         count = np.empty(n_seeds, dtype=np.int64)
         type_count = np.empty((n_seeds, n_types), dtype=np.int64)
@@ -188,10 +188,10 @@ class TemporalSampler:
         self._run_chunks(
             n_seeds,
             lambda a, b: sample_range(
-                a, b, g.indptr_all, g.indices_all, g.time_all, g.node_offsets, self._et_src,
+                a, b, g.indptr_all, g.indices_all, g.nbr_time_all, self._et_src,
                 g.indptr_offsets, g.indices_offsets, self._in_ptr, self._in_et, self._et_unit,
                 self._type_timed, st, nodes, times, self._fanouts, self.strategy == "recent", key64,
-                out_type, out_node, out_parent, out_et, count, type_count, et_count,
+                out_type, out_node, out_parent, out_et, tree_time, count, type_count, et_count,
             ),
         )  # fmt: skip
         # 2. Offsets of every seed's nodes/edges in the outputs.
@@ -206,9 +206,9 @@ class TemporalSampler:
         self._run_chunks(
             n_seeds,
             lambda a, b: scatter_range(
-                a, b, g.time_all, g.node_offsets, self._type_timed, st, nodes, out_type,
-                out_node, out_parent, out_et, count, type_start, type_base, et_start, et_total,
-                et_base, out_nodes, out_batch, out_time, edges,
+                a, b, g.time_all, g.node_offsets, st, nodes, out_type, out_node, out_parent,
+                out_et, tree_time, count, type_start, type_base, et_start, et_total, et_base,
+                out_nodes, out_batch, out_time, edges,
             ),
         )  # fmt: skip
         return _to_batch(

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from relgraph.errors import GraphError
 from relgraph.graph import NO_TIME, UNKNOWN_TIME, RelGraph, build_graph
+from relgraph.graph.build import GRAPH_FORMAT
+from relgraph.graph.csr import time_order
 from relgraph.graph.times import arrow_to_seconds, to_seconds
 from relgraph.schema.types import Column, ForeignKey, Schema, SType, TableSchema
 from relgraph.store.snapshot import Snapshot
@@ -112,7 +114,7 @@ def test_shop_graph_structure(tmp_path: Path) -> None:
 def test_cache_is_reused_and_memory_mapped(tmp_path: Path) -> None:
     snap = shop_snapshot(tmp_path)
     g1 = build_graph(snap)
-    root = snap.cache_dir("graph") / "v1"
+    root = snap.cache_dir("graph") / f"v{GRAPH_FORMAT}"
     manifest = root / "manifest.json"
     stamp = manifest.stat().st_mtime_ns
     meta = json.loads(manifest.read_text())
@@ -122,12 +124,16 @@ def test_cache_is_reused_and_memory_mapped(tmp_path: Path) -> None:
     assert isinstance(g2.indices_all.base, np.memmap)
     assert not g2.indices_all.flags.writeable
     assert np.array_equal(g1.indices_all, g2.indices_all)
+    assert np.array_equal(g1.nbr_time_all, g2.nbr_time_all)
+    # The neighbour times stored beside the CSR are the neighbours' own times.
+    for (src, _rel, _dst), csr in g2.csr.items():
+        assert np.array_equal(csr.times, g2.node_time[src][csr.indices])
     assert not list(root.parent.glob(".tmp-*"))
     # A damaged cache is rebuilt, not trusted.
     manifest.write_text("{not json")
     g3 = build_graph(snap)
     assert np.array_equal(g3.indptr_all, g1.indptr_all)
-    assert json.loads(manifest.read_text())["format"] == 1
+    assert json.loads(manifest.read_text())["format"] == GRAPH_FORMAT
 
 
 def test_fk_to_table_without_primary_key_is_an_error(tmp_path: Path) -> None:
@@ -188,3 +194,17 @@ def test_csr_matches_brute_force(n_parent: int, fk: list[int], data: st.DataObje
         # Expected: children of p, by (time, row) — ties keep row order.
         want = sorted(np.flatnonzero(fk_arr == p).tolist(), key=lambda r: (times[r], r))
         assert got == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.integers(-(2**40), 2**40), st.sampled_from([int(NO_TIME), int(UNKNOWN_TIME)])),
+        max_size=60,
+    )
+)
+def test_time_order_is_a_stable_sort_with_sorted_times(values: list[int]) -> None:
+    times = np.array(values, dtype=np.int64)
+    order, sorted_times = time_order(times)
+    assert order.tolist() == np.argsort(times, kind="stable").tolist()
+    assert sorted_times.tolist() == times[order].tolist()
