@@ -83,8 +83,8 @@ class TrainResult:
 
 
 # Part of the budget kept for scoring the chosen model on val/test and saving it.
-_EVAL_RESERVE = 0.03
-_EVAL_RESERVE_S = 15.0
+_EVAL_RESERVE = 0.05
+_EVAL_RESERVE_S = 30.0
 
 
 def label_warnings(task: Any, train: pa.Table) -> list[str]:
