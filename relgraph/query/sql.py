@@ -20,7 +20,7 @@ Semantics (DESIGN.md §3), for each anchor *t*:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from relgraph._sql import quote_ident
@@ -278,8 +278,22 @@ def _exists_only(agg: Aggregate, query: Query) -> bool:
     )
 
 
-def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = None) -> str:
-    """The SQL that makes the labels of a (validated) query for the anchors in ``rg_anchors``."""
+def label_sql(
+    query: Query,
+    schema: Schema,
+    *,
+    data_until: datetime | None = None,
+    entities_only: bool = False,
+) -> str:
+    """The SQL that makes the labels of a (validated) query for the anchors in ``rg_anchors``.
+
+    With ``entities_only`` it makes the rows to predict at each anchor instead (``TARGET``
+    is 1): the entities that exist then, are among the query's ``FOR`` values and pass
+    its ``WHERE``. ``ASSUMING`` is left out: it is a condition on the future, which a
+    prediction made now cannot check, so the prediction assumes it (as its name says).
+    """
+    if entities_only:
+        query = replace(query, assuming=None)
     plan = _Plan(schema, query, data_until)
     ent = query.entity.ref
     et = schema[ent.table]
@@ -297,7 +311,9 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
 
     # 2. Expressions: target, WHERE, ASSUMING (registering the aggregates they use).
     target = query.target
-    if isinstance(target, Aggregate | ColumnRef):
+    if entities_only:
+        tgt = "1"
+    elif isinstance(target, Aggregate | ColumnRef):
         tgt, _ = plan.operand(target)
         if plan.query.mode is None and _is_class_target(query, schema):
             tgt = f"list_position($classes, {tgt}) - 1"
@@ -348,7 +364,9 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
         if f"agg_{i + 1}" != drive
     )
     has_label = "target IS NOT NULL"
-    if isinstance(target, Aggregate) and target.func == "LIST_DISTINCT":
+    if entities_only:
+        has_label = "TRUE"
+    elif isinstance(target, Aggregate) and target.func == "LIST_DISTINCT":
         has_label = "len(target) > 0"
     keep_sql = ("\n    WHERE " + "\n      AND ".join(keep)) if keep else ""
     head = "\n".join(f"-- {line}" for line in query.to_pql().splitlines())

@@ -227,6 +227,19 @@ def run_labels(
     schema: Schema | None = None,
 ) -> pa.Table:
     """Execute label SQL for ``anchors`` (an empty list gives an empty, typed table)."""
+    table = _execute(con, sql, anchors, task, classes, placeholder, schema)
+    return _cast_target(table, task)
+
+
+def _execute(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    anchors: list[datetime] | tuple[datetime, ...],
+    task: Task,
+    classes: tuple[Any, ...] | None,
+    placeholder: datetime,
+    schema: Schema | None,
+) -> pa.Table:
     params: dict[str, Any] = {}
     if "$classes" in sql:
         params["classes"] = list(classes or ())
@@ -241,7 +254,7 @@ def run_labels(
         con.unregister(ANCHORS)
     if not anchors:
         table = table.slice(0, 0)
-    return _cast_target(table, task)
+    return table
 
 
 def make_labels(
@@ -263,6 +276,30 @@ def make_labels(
     sql = label_sql(query, snapshot.schema, data_until=data_until)
     placeholder = anchors[0] if anchors else datetime(2000, 1, 1)
     return run_labels(con, sql, anchors, task, task.classes, placeholder, snapshot.schema)
+
+
+def prediction_rows(
+    snapshot: Snapshot,
+    task_or_text: Task | str,
+    anchors: list[datetime] | tuple[datetime, ...],
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table:
+    """The rows a query predicts for at ``anchors``: ``ENTITY, ANCHOR_TIMESTAMP``.
+
+    They are the entities that training would label there, before looking at the
+    future: those that exist at the anchor, match the query's ``FOR ... IN (...)`` and
+    pass its ``WHERE``. ``ASSUMING`` is not checked (it needs the future); a prediction
+    made at the anchor is one made assuming it holds.
+    """
+    con = con if con is not None else snapshot.duckdb()
+    text = task_or_text if isinstance(task_or_text, str) else task_or_text.query
+    task, query = compile_task(text, snapshot.schema)
+    sql = label_sql(query, snapshot.schema, entities_only=True)
+    placeholder = anchors[0] if anchors else datetime(2000, 1, 1)
+    table = _execute(con, sql, anchors, task, None, placeholder, snapshot.schema)
+    ts = table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us"))
+    return pa.table({"ENTITY": table.column("ENTITY"), "ANCHOR_TIMESTAMP": ts})
 
 
 def _as_datetime(v: datetime | date | str | None, option: str) -> datetime | None:
@@ -451,5 +488,6 @@ __all__ = [
     "build_task_tables",
     "compile_on_snapshot",
     "make_labels",
+    "prediction_rows",
     "split_stats",
 ]
