@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 from relgraph.errors import QueryError
+from relgraph.query import TaskType, compile_task
 from relgraph.query.table import make_labels
 from relgraph.store.snapshot import Snapshot
 
@@ -114,3 +115,22 @@ def test_duckdb_failure_names_the_column(shop: Snapshot) -> None:
         make_labels(shop, text, [datetime(2020, 1, 31)], con=con)
     assert (info.value.line, info.value.col) == (1, 13)
     assert "sum(VARCHAR)" in str(info.value)
+
+
+def test_static_clock_time_target_is_regression_in_seconds(f1: Snapshot) -> None:
+    text = "PREDICT qualifying.q1 FOR EACH qualifying.qualifyId"
+    task, _ = compile_task(text, f1.schema)
+    assert task.task_type is TaskType.regression
+    later = [datetime(2030, 1, 1)]
+    got = labels(make_labels(f1, text, later))
+    assert got[1] == pytest.approx(86.572) and got[3] == pytest.approx(85.664)
+    assert len(got) == sum(1 for v in _q1_column() if v is not None)  # NULL q1: no label
+    # A static WHERE compares the seconds too: 1:26.572 is not under 86 s, 1:25.664 is.
+    fast = labels(make_labels(f1, f"{text} WHERE qualifying.q1 < 86", later))
+    assert 1 not in fast and fast[3] == pytest.approx(85.664)
+    assert len(fast) == sum(1 for v in _q1_column() if v is not None and v < 86)
+
+
+def _q1_column() -> list[float | None]:
+    with (F1 / "qualifying.csv").open(newline="") as f:
+        return [_seconds(r["q1"]) for r in csv.DictReader(f)]
