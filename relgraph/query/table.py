@@ -180,7 +180,8 @@ def label_error(task: Task, error: duckdb.Error, schema: Schema | None = None) -
         cols = []
     quoted = [c for f, c in cols if f'"{c.column}"' in text or f"'{c.column}'" in text]
     funcs = {m.lower() for m in re.findall(r"(\w+)\(", text)}
-    by_func = [c for f, c in cols if f is not None and f.lower() in funcs]
+    sql_name = {"COUNT_DISTINCT": "count"}  # PQL aggregate -> the DuckDB function it becomes
+    by_func = [c for f, c in cols if f is not None and sql_name.get(f, f.lower()) in funcs]
     suspects = quoted or by_func or [c for _, c in cols]
     unique: dict[tuple[str, str], ColumnRef] = {}
     for c in suspects:
