@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from relgraph.errors import QueryError
 from relgraph.query import TaskType, compile_task
-from relgraph.query.table import make_labels
+from relgraph.query.table import label_error, make_labels
 from relgraph.store.snapshot import Snapshot
 
 F1 = Path(__file__).resolve().parents[2] / "examples" / "f1"
@@ -134,3 +135,17 @@ def test_static_clock_time_target_is_regression_in_seconds(f1: Snapshot) -> None
 def _q1_column() -> list[float | None]:
     with (F1 / "qualifying.csv").open(newline="") as f:
         return [_seconds(r["q1"]) for r in csv.DictReader(f)]
+
+
+def test_duckdb_failure_without_a_clue_lists_the_columns_read(shop: Snapshot) -> None:
+    text = (
+        "PREDICT SUM(orders.amount WHERE orders.status = 'done', 0, 30) FOR EACH users.user_id "
+        "WHERE users.age > 30"
+    )
+    task, _ = compile_task(text, shop.schema)
+    err = label_error(task, duckdb.ConversionException("Conversion Error: out of range"))
+    message = str(err)
+    for column in ("'orders.amount'", "'orders.status'", "'users.age'"):
+        assert column in message
+    assert "Conversion Error: out of range" in message
+    assert (err.line, err.col) == (1, 13)  # the first column read: the target's
