@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import pickle
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import torch_frame
 from torch_frame.config.text_embedder import TextEmbedderConfig
 from torch_frame.data import Dataset
 from torch_frame.data.stats import StatType
+from torch_frame.utils.io import deserialize_feat_dict
 
 from relgraph.errors import GraphError
 from relgraph.schema.numeric_text import parse_numbers
@@ -179,13 +181,51 @@ def _table_frame(
             f"could not encode the features of table '{table.name}': {e}. "
             "Change the offending column's stype in schema.yaml or mark it as `id`."
         ) from e
-    stats = ds.col_stats
+    stats = _plain(ds.col_stats)
     for _name, st in stats.items():
         # A constant column has std 0; the linear encoder divides by it.
         std = st.get(StatType.STD)
         if std is not None and (not np.isfinite(std) or std == 0):
             st[StatType.STD] = 1.0
     return ds.tensor_frame, stats
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with NumPy scalars and arrays as Python numbers and lists.
+
+    pytorch-frame's statistics hold NumPy scalars (a timestamp column's YEAR_RANGE is
+    two ``np.int64``), which ``torch.load(weights_only=True)`` refuses to unpickle.
+    Plain numbers are what the encoders read anyway.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _load_frame(
+    path: Path,
+) -> tuple[torch_frame.TensorFrame, dict[str, dict[StatType, Any]]] | None:
+    """A cached frame and its stats, read with ``weights_only=True``; None if it cannot be.
+
+    ``torch_frame.load`` would fall back to unpickling arbitrary objects (with a
+    warning) where the safe loader refuses; a cache that is not plain data is rebuilt
+    instead.
+    """
+    try:
+        tf_dict, col_stats = torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as e:
+        log.info("rebuilding the feature cache %s: %s", path, str(e).splitlines()[0])
+        return None
+    tf_dict["feat_dict"] = deserialize_feat_dict(tf_dict.pop("feat_serialized_dict"))
+    return torch_frame.TensorFrame(**tf_dict), col_stats
 
 
 def build_features(snapshot: Snapshot, *, embedder: TextEmbedder | None = None) -> FeatureSet:
@@ -212,8 +252,9 @@ def build_features(snapshot: Snapshot, *, embedder: TextEmbedder | None = None) 
         marker = cache / f"{name}.none"
         if marker.is_file():
             continue
-        if path.is_file():
-            frames[name], stats[name] = torch_frame.load(str(path))
+        cached = _load_frame(path) if path.is_file() else None
+        if cached is not None:
+            frames[name], stats[name] = cached
             continue
         built = _table_frame(snapshot, table, embed)
         if built is None:

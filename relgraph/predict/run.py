@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from relgraph.errors import TrainingError
+from relgraph.errors import QueryError, TrainingError
 from relgraph.graph.features import build_features
 from relgraph.nn.model import ModelConfig
 from relgraph.predict.sinks import write_parquet, write_sql
@@ -94,33 +94,25 @@ def load_trainer(files: ModelFiles, snapshot: Snapshot) -> GNNTrainer:
 
 
 def now_table(snapshot: Snapshot, task: _Task) -> pa.Table:
-    """Every entity, anchored at the latest time in the snapshot ("now")."""
+    """The rows to predict "now": anchored at the latest time in the snapshot.
+
+    They are the entities the query's training rows are drawn from, as of that time:
+    those that exist then, match its ``FOR ... IN (...)`` and pass its ``WHERE``.
+    ``ASSUMING`` speaks of the future, so it cannot filter rows now; a prediction made
+    now is one made assuming it holds.
+    """
+    from relgraph.query import prediction_rows
+    from relgraph.query.table import time_range
+
     con = snapshot.duckdb()
     try:
-        times = []
-        for t in snapshot.schema.tables.values():
-            if t.time_column:
-                times.append(
-                    f'SELECT max(CAST("{t.time_column}" AS TIMESTAMP)) AS t FROM "{t.name}"'
-                )
-        latest = (
-            con.execute(f"SELECT max(t) FROM ({' UNION ALL '.join(times)})").fetchall()[0][0]
-            if times
-            else None
-        )
-        keys = con.execute(
-            f'SELECT DISTINCT "{task.entity_column}" FROM "{task.entity_table}" '
-            f'WHERE "{task.entity_column}" IS NOT NULL ORDER BY 1'
-        ).fetchall()
+        try:
+            _, latest = time_range(snapshot, con)
+        except QueryError:  # no time column anywhere: a static task
+            latest = datetime.now().replace(microsecond=0)
+        return prediction_rows(snapshot, task.query, [latest], con=con)
     finally:
         con.close()
-    anchor = latest or datetime.now()
-    return pa.table(
-        {
-            "ENTITY": pa.array([k[0] for k in keys]),
-            "ANCHOR_TIMESTAMP": pa.array([anchor] * len(keys), pa.timestamp("us")),
-        }
-    )
 
 
 def prediction_table(

@@ -15,6 +15,7 @@ from relgraph.query.table import (
     TrainingTable,
     build_task_tables,
     make_labels,
+    prediction_rows,
     split_stats,
 )
 from relgraph.query.task import Task, TaskType, compile_task
@@ -33,6 +34,7 @@ __all__ = [
     "label_sql",
     "make_labels",
     "parse",
+    "prediction_rows",
     "split_stats",
     "validate",
 ]

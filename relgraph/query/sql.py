@@ -20,7 +20,7 @@ Semantics (DESIGN.md §3), for each anchor *t*:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from relgraph._sql import quote_ident
@@ -39,7 +39,7 @@ from relgraph.query.ast import (
     aggregates,
     comparisons,
 )
-from relgraph.query.validate import fk_paths, value_kind
+from relgraph.query.validate import column_kind, fk_paths, is_number_text, value_kind
 from relgraph.schema.types import Schema, TableSchema
 
 ZERO_WHEN_EMPTY = ("COUNT", "COUNT_DISTINCT", "SUM")
@@ -110,12 +110,19 @@ class _Plan:
         return f"e.col_{self.entity_cols.index(column) + 1}"
 
     # -- expressions ---------------------------------------------------------------
+    def column(self, table: str, column: str, alias: str) -> str:
+        """SQL for a column of a row; numbers stored as text are read as numbers."""
+        expr = f"{alias}.{q(column)}"
+        if is_number_text(self.schema[table].column(column)):
+            expr = f"rg_number({expr})"
+        return expr
+
     def operand(self, x: Aggregate | ColumnRef, row_alias: str | None = None) -> tuple[str, str]:
         """SQL for an operand and the kind of constant it compares with."""
         if isinstance(x, ColumnRef):
-            kind = value_kind(self.schema[x.table].column(x.column).dtype)
+            kind = column_kind(self.schema[x.table].column(x.column))
             if row_alias is not None:
-                return f"{row_alias}.{q(x.column)}", kind
+                return self.column(x.table, x.column, row_alias), kind
             return self.entity_col(x.column), kind
         name, column = self.agg_ref(x)
         expr = f"{name}.{column}"
@@ -125,7 +132,7 @@ class _Plan:
             expr = f"COALESCE({expr}, 0)"
         if x.func in ("COUNT", "COUNT_DISTINCT", "SUM", "AVG"):
             return expr, "number"
-        return expr, value_kind(self.schema[x.column.table].column(x.column.column).dtype)
+        return expr, column_kind(self.schema[x.column.table].column(x.column.column))
 
     def condition(self, c: Condition, row_alias: str | None = None) -> str:
         if isinstance(c, And):
@@ -194,7 +201,7 @@ class _Plan:
             select, group = "SELECT DISTINCT", ""
             values = f", 1 AS v1  -- {_one_line(a.to_pql())} > 0"
             if not a.column.is_star:
-                filters.append(f"r.{q(a.column.column)} IS NOT NULL")
+                filters.append(f"{self.column(table, a.column.column, 'r')} IS NOT NULL")
         where = ("\n    WHERE " + "\n      AND ".join(filters)) if filters else ""
         return (
             f"agg_{index} AS (\n"
@@ -208,7 +215,10 @@ class _Plan:
     def value(self, a: Aggregate, t: TableSchema, filtered: bool) -> str:
         """The SQL aggregate for ``a`` over the window's rows ``r`` (its WHERE as a FILTER)."""
         assert t.time_column is not None  # validation requires one
-        col = "*" if a.column.is_star else f"r.{q(a.column.column)}"
+        col = "*" if a.column.is_star else self.column(t.name, a.column.column, "r")
+        if a.func == "LIST_DISTINCT" and not a.column.is_star:
+            # Classes and ranked keys are the stored values, as `classes_of` lists them.
+            col = f"r.{q(a.column.column)}"
         conds = [f"{col} IS NOT NULL"] if a.func in ("FIRST", "LAST", "LIST_DISTINCT") else []
         if filtered and a.where is not None:
             conds.append(self.condition(a.where, row_alias="r"))
@@ -268,8 +278,22 @@ def _exists_only(agg: Aggregate, query: Query) -> bool:
     )
 
 
-def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = None) -> str:
-    """The SQL that makes the labels of a (validated) query for the anchors in ``rg_anchors``."""
+def label_sql(
+    query: Query,
+    schema: Schema,
+    *,
+    data_until: datetime | None = None,
+    entities_only: bool = False,
+) -> str:
+    """The SQL that makes the labels of a (validated) query for the anchors in ``rg_anchors``.
+
+    With ``entities_only`` it makes the rows to predict at each anchor instead (``TARGET``
+    is 1): the entities that exist then, are among the query's ``FOR`` values and pass
+    its ``WHERE``. ``ASSUMING`` is left out: it is a condition on the future, which a
+    prediction made now cannot check, so the prediction assumes it (as its name says).
+    """
+    if entities_only:
+        query = replace(query, assuming=None)
     plan = _Plan(schema, query, data_until)
     ent = query.entity.ref
     et = schema[ent.table]
@@ -287,7 +311,9 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
 
     # 2. Expressions: target, WHERE, ASSUMING (registering the aggregates they use).
     target = query.target
-    if isinstance(target, Aggregate | ColumnRef):
+    if entities_only:
+        tgt = "1"
+    elif isinstance(target, Aggregate | ColumnRef):
         tgt, _ = plan.operand(target)
         if plan.query.mode is None and _is_class_target(query, schema):
             tgt = f"list_position($classes, {tgt}) - 1"
@@ -311,7 +337,9 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
         kind = value_kind(et.column(pk).dtype)
         items = ", ".join(_constant(v, kind) for v in query.entity.values)
         ent_filters.append(f"e.{q(pk)} IN ({items})")
-    cols = "".join(f", e.{q(c)} AS col_{i + 1}" for i, c in enumerate(plan.entity_cols))
+    cols = "".join(
+        f", {plan.column(et.name, c, 'e')} AS col_{i + 1}" for i, c in enumerate(plan.entity_cols)
+    )
     if plan.drive is not None:
         cols += "".join(
             f", a.v{j + 1} AS {drive}_v{j + 1}" for j in range(len(plan.groups[plan.drive]))
@@ -336,7 +364,9 @@ def label_sql(query: Query, schema: Schema, *, data_until: datetime | None = Non
         if f"agg_{i + 1}" != drive
     )
     has_label = "target IS NOT NULL"
-    if isinstance(target, Aggregate) and target.func == "LIST_DISTINCT":
+    if entities_only:
+        has_label = "TRUE"
+    elif isinstance(target, Aggregate) and target.func == "LIST_DISTINCT":
         has_label = "len(target) > 0"
     keep_sql = ("\n    WHERE " + "\n      AND ".join(keep)) if keep else ""
     head = "\n".join(f"-- {line}" for line in query.to_pql().splitlines())

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,10 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from relgraph.errors import QueryError
-from relgraph.query.ast import Query, aggregates
+from relgraph.query.ast import Aggregate, ColumnRef, Query, aggregates, comparisons
+from relgraph.query.parser import parse
 from relgraph.query.splits import Anchors, anchor_times, default_cutoffs
 from relgraph.query.sql import ANCHORS, label_sql, q
 from relgraph.query.task import Task, TaskType, compile_task, target_window
+from relgraph.schema.types import Schema
 from relgraph.store.snapshot import Snapshot
 
 SPLITS = ("train", "val", "test")
@@ -142,6 +145,79 @@ def _cast_target(t: pa.Table, task: Task) -> pa.Table:
     return t.set_column(ai, "ANCHOR_TIMESTAMP", t.column(ai).cast(pa.timestamp("us")))
 
 
+def _columns_read(query: Query) -> list[tuple[str | None, ColumnRef]]:
+    """``(aggregate function or None, column)`` for every column the query reads."""
+    out: list[tuple[str | None, ColumnRef]] = []
+    t = query.target
+    if isinstance(t, ColumnRef):
+        out.append((None, t))
+    conds = [c for c in (query.where, query.assuming) if c is not None]
+    if not isinstance(t, Aggregate | ColumnRef):
+        conds.append(t)
+    aggs = aggregates(t) + [a for c in conds for a in aggregates(c)]
+    for a in aggs:
+        if not a.column.is_star:
+            out.append((a.func, a.column))
+        out += [(None, c.left) for c in comparisons(a.where) if isinstance(c.left, ColumnRef)]
+    out += [(None, c.left) for c in conds for c in comparisons(c) if isinstance(c.left, ColumnRef)]
+    return out
+
+
+def label_error(task: Task, error: duckdb.Error, schema: Schema | None = None) -> QueryError:
+    """A DuckDB failure while making labels, as a :class:`QueryError` naming the column.
+
+    Validation catches the user's mistakes; what is left is data that the SQL cannot
+    read as the schema says (a column whose stored type changed, a value that does not
+    cast). The error points at the column most likely at fault: the one whose name
+    DuckDB quotes, else the argument of the aggregate DuckDB names, else every column
+    the query reads.
+    """
+    text = str(error)
+    short = text.strip().splitlines()[0].rstrip(".") if text.strip() else type(error).__name__
+    try:
+        cols = _columns_read(parse(task.query))
+    except QueryError:  # the task was compiled from this text, so this cannot happen
+        cols = []
+    quoted = [c for f, c in cols if f'"{c.column}"' in text or f"'{c.column}'" in text]
+    funcs = {m.lower() for m in re.findall(r"(\w+)\(", text)}
+    sql_name = {"COUNT_DISTINCT": "count"}  # PQL aggregate -> the DuckDB function it becomes
+    by_func = [c for f, c in cols if f is not None and sql_name.get(f, f.lower()) in funcs]
+    suspects = quoted or by_func or [c for _, c in cols]
+    unique: dict[tuple[str, str], ColumnRef] = {}
+    for c in suspects:
+        unique.setdefault((c.table, c.column), c)
+
+    def describe(c: ColumnRef) -> str:
+        name = f"'{c.table}.{c.column}'"
+        if schema is not None and c.table in schema.tables:
+            t = schema[c.table]
+            if t.has_column(c.column):
+                col = t.column(c.column)
+                name += f" (stored as {col.dtype}, read as {col.stype.value})"
+        return name
+
+    if not unique:
+        return QueryError(
+            f"making the labels of '{task.query.strip()}' failed in DuckDB: {short}",
+            line=1,
+            col=1,
+            query=task.query,
+        )
+    refs = list(unique.values())
+    what = (
+        "column " + describe(refs[0])
+        if len(refs) == 1
+        else "columns " + ", ".join(describe(c) for c in refs)
+    )
+    return QueryError(
+        f"making the labels failed in DuckDB on {what}: {short}; check that the column's "
+        "values fit its semantic type, or set its stype in the schema overrides",
+        line=refs[0].line or 1,
+        col=refs[0].col or 1,
+        query=task.query,
+    )
+
+
 def run_labels(
     con: duckdb.DuckDBPyConnection,
     sql: str,
@@ -149,8 +225,22 @@ def run_labels(
     task: Task,
     classes: tuple[Any, ...] | None,
     placeholder: datetime,
+    schema: Schema | None = None,
 ) -> pa.Table:
     """Execute label SQL for ``anchors`` (an empty list gives an empty, typed table)."""
+    table = _execute(con, sql, anchors, task, classes, placeholder, schema)
+    return _cast_target(table, task)
+
+
+def _execute(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    anchors: list[datetime] | tuple[datetime, ...],
+    task: Task,
+    classes: tuple[Any, ...] | None,
+    placeholder: datetime,
+    schema: Schema | None,
+) -> pa.Table:
     params: dict[str, Any] = {}
     if "$classes" in sql:
         params["classes"] = list(classes or ())
@@ -160,16 +250,12 @@ def run_labels(
     try:
         table = con.sql(sql, params=params or None).to_arrow_table()
     except duckdb.Error as e:
-        # Validation should have caught the user's mistakes; what is left is data that
-        # the SQL cannot handle (e.g. a value that does not cast). Report it as such.
-        raise QueryError(
-            f"making the labels of '{task.query.strip()}' failed in DuckDB: {e}", line=1, col=1
-        ) from e
+        raise label_error(task, e, schema) from e
     finally:
         con.unregister(ANCHORS)
     if not anchors:
         table = table.slice(0, 0)
-    return _cast_target(table, task)
+    return table
 
 
 def make_labels(
@@ -190,7 +276,31 @@ def make_labels(
     task, query = compile_task(text, snapshot.schema, classes_of(con))
     sql = label_sql(query, snapshot.schema, data_until=data_until)
     placeholder = anchors[0] if anchors else datetime(2000, 1, 1)
-    return run_labels(con, sql, anchors, task, task.classes, placeholder)
+    return run_labels(con, sql, anchors, task, task.classes, placeholder, snapshot.schema)
+
+
+def prediction_rows(
+    snapshot: Snapshot,
+    task_or_text: Task | str,
+    anchors: list[datetime] | tuple[datetime, ...],
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table:
+    """The rows a query predicts for at ``anchors``: ``ENTITY, ANCHOR_TIMESTAMP``.
+
+    They are the entities that training would label there, before looking at the
+    future: those that exist at the anchor, match the query's ``FOR ... IN (...)`` and
+    pass its ``WHERE``. ``ASSUMING`` is not checked (it needs the future); a prediction
+    made at the anchor is one made assuming it holds.
+    """
+    con = con if con is not None else snapshot.duckdb()
+    text = task_or_text if isinstance(task_or_text, str) else task_or_text.query
+    task, query = compile_task(text, snapshot.schema)
+    sql = label_sql(query, snapshot.schema, entities_only=True)
+    placeholder = anchors[0] if anchors else datetime(2000, 1, 1)
+    table = _execute(con, sql, anchors, task, None, placeholder, snapshot.schema)
+    ts = table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us"))
+    return pa.table({"ENTITY": table.column("ENTITY"), "ANCHOR_TIMESTAMP": ts})
 
 
 def _as_datetime(v: datetime | date | str | None, option: str) -> datetime | None:
@@ -267,7 +377,7 @@ def build_task_tables(
     out = {
         name: run_labels(
             con, sql_test if name == "test" else sql_tv, getattr(anchors, name), task,
-            task.classes, vc,
+            task.classes, vc, snapshot.schema,
         )
         for name in SPLITS
     }  # fmt: skip
@@ -312,7 +422,7 @@ def _static_tables(
     except QueryError:
         now = datetime(1970, 1, 1)
     sql = label_sql(query, snapshot.schema)
-    labels = run_labels(con, sql, [now], task, task.classes, now)
+    labels = run_labels(con, sql, [now], task, task.classes, now, snapshot.schema)
     bucket = [
         int(hashlib.sha1(repr(k).encode()).hexdigest()[:8], 16) % 10
         for k in labels.column("ENTITY").to_pylist()
@@ -379,5 +489,6 @@ __all__ = [
     "build_task_tables",
     "compile_on_snapshot",
     "make_labels",
+    "prediction_rows",
     "split_stats",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from relgraph.query.ast import Aggregate, ColumnRef, Query, aggregates, unit_delta
 from relgraph.query.parser import parse
-from relgraph.query.validate import validate, value_kind
+from relgraph.query.validate import column_kind, validate, value_kind
 from relgraph.schema.types import Schema, SType
 
 
@@ -96,7 +96,7 @@ def infer_task_type(q: Query, schema: Schema | None = None) -> tuple[TaskType, s
             col = schema[t.table].column(t.column)
             if value_kind(col.dtype) == "bool":
                 tt = TaskType.binary
-            elif col.stype is not SType.numerical or value_kind(col.dtype) != "number":
+            elif col.stype is not SType.numerical or column_kind(col) != "number":
                 tt = TaskType.multiclass
     else:
         tt = TaskType.binary

@@ -89,6 +89,27 @@ def value_kind(dtype: str) -> str:
     return "text"
 
 
+def is_number_text(col: Column) -> bool:
+    """Whether ``col`` is numerical but stored as text (``"1:26.572"``).
+
+    SQL over a snapshot reads such a column with the ``rg_number`` macro that
+    :meth:`~relgraph.store.snapshot.Snapshot.duckdb` registers, as the schema did.
+    """
+    return col.stype is SType.numerical and value_kind(col.dtype) == "text"
+
+
+def column_kind(col: Column) -> str:
+    """Which constants ``col`` compares with; numbers stored as text compare with numbers.
+
+    Example:
+        >>> column_kind(Column("q1", "string", SType.numerical))
+        'number'
+        >>> column_kind(Column("name", "string", SType.text))
+        'text'
+    """
+    return "number" if is_number_text(col) else value_kind(col.dtype)
+
+
 class Validator:
     """Checks one query against one schema."""
 
@@ -289,12 +310,12 @@ class Validator:
 
     def operand_kind(self, left: Operand) -> str:
         if isinstance(left, ColumnRef):
-            return value_kind(self.column(left).dtype)
+            return column_kind(self.column(left))
         if left.func in ("COUNT", "COUNT_DISTINCT", "SUM", "AVG"):
             return "number"
         if left.func == "LIST_DISTINCT":
             return "list"
-        return value_kind(self.column(left.column).dtype)
+        return column_kind(self.column(left.column))
 
     def check_comparison(self, cmp: Comparison) -> None:
         kind = self.operand_kind(cmp.left)

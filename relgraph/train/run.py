@@ -87,6 +87,15 @@ _EVAL_RESERVE = 0.05
 _EVAL_RESERVE_S = 30.0
 
 
+def _label_name(task: Any, value: Any) -> str:
+    """A training label as a reader knows it: the class itself, not its index."""
+    classes = getattr(task, "classes", None)
+    if task_kind(task) == "multiclass" and classes and 0 <= int(value) < len(classes):
+        return repr(classes[int(value)])
+    v = value.item() if isinstance(value, np.generic) else value
+    return repr(int(v)) if float(v).is_integer() else repr(v)
+
+
 def label_warnings(task: Any, train: pa.Table) -> list[str]:
     """Warnings about training labels that make a model useless or misleading."""
     kind = task_kind(task)
@@ -98,21 +107,22 @@ def label_warnings(task: Any, train: pa.Table) -> list[str]:
         values, counts = np.unique(y, return_counts=True)
         if len(values) < 2:
             out.append(
-                f"all {train.num_rows} training labels are {values[0]!r}: the model cannot learn; "
-                "change the query's condition or time window"
+                f"all {train.num_rows} training labels are {_label_name(task, values[0])}: "
+                "the model cannot learn; change the query's condition or time window"
             )
         else:
             share = counts.min() / counts.sum()
             if share < 0.05:
+                rarest = _label_name(task, values[int(np.argmin(counts))])
                 out.append(
-                    f"labels are heavily skewed: the rarest class is {share:.1%} of "
-                    f"{train.num_rows} training rows; rare classes are up-weighted, "
-                    "judge by AUROC/AP"
+                    f"labels are heavily skewed: the rarest class ({rarest}) is {share:.1%} "
+                    f"of {train.num_rows} training rows; rare classes are up-weighted, "
+                    + ("judge by macro-F1" if kind == "multiclass" else "judge by AUROC/AP")
                 )
     elif kind == "regression":
         y = train.column("TARGET").to_numpy(zero_copy_only=False).astype(np.float64)
         if np.nanstd(y) == 0:
-            out.append(f"every training target equals {y[0]}: there is nothing to learn")
+            out.append(f"every training target equals {float(y[0]):g}: there is nothing to learn")
     return out
 
 
