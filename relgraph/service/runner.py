@@ -48,7 +48,7 @@ from relgraph.jobs.control import (
 )
 from relgraph.jobs.db import BUSY_TIMEOUT_MS, MetaDB
 from relgraph.jobs.events import set_status
-from relgraph.jobs.models import DONE, SERVICE_EXECUTOR, Job, Run, Status, utcnow
+from relgraph.jobs.models import DONE, SERVICE_EXECUTOR, Event, Job, Run, Status, utcnow
 from relgraph.jobs.procs import pid_alive
 from relgraph.jobs.runner import recover
 
@@ -622,12 +622,17 @@ class DBJobRunner:
     def logs(self, job_id: str, *, limit: int, offset: int) -> tuple[builtins.list[str], int]:
         def q(s: Session) -> builtins.list[str]:
             job, run = self._load(s, job_id)
+            if is_service_run(run):
+                return (job.logs or "").splitlines()
+            # A pipeline job: its state changes, then what its worker logged (in a file
+            # until the job ends, then in the DB).
+            events = s.scalars(select(Event).where(Event.job_id == job.id).order_by(Event.id))
+            lines = [f"{_iso(e.at)} {e.status} {e.message or ''}".rstrip() for e in events]
             text = job.logs
             if text is None and run is not None:
-                # A pipeline job writes its log to a file until it ends.
                 f = Path(run.workspace) / "logs" / f"job-{job.id}.log"
                 text = f.read_text(errors="replace")[-MAX_LOG_CHARS:] if f.is_file() else ""
-            return (text or "").splitlines()
+            return lines + (text or "").splitlines()
 
         lines = self._cached(("logs", job_id), q)
         return lines[offset : offset + limit], len(lines)
