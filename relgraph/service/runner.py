@@ -32,7 +32,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -68,7 +68,11 @@ MAX_LOG_CHARS = 200_000
 
 
 def _iso(t: datetime | None) -> str | None:
-    return t.isoformat(timespec="milliseconds") if t is not None else None
+    if t is None:
+        return None
+    if t.tzinfo is None:  # SQLite hands back the UTC times it stored without their zone
+        t = t.replace(tzinfo=UTC)
+    return t.isoformat(timespec="milliseconds")
 
 
 def _stamp() -> str:

@@ -22,7 +22,7 @@ def wait_job(client: TestClient, token: str, job_id: str, timeout: float = 60) -
     deadline = time.monotonic() + timeout
     while True:
         job: dict[str, Any] = client.get(f"{V1}/jobs/{job_id}", headers=auth(token)).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
+        if job["status"] in ("succeeded", "skipped", "failed", "blocked", "cancelled"):
             return job
         assert time.monotonic() < deadline, job
         time.sleep(0.05)
