@@ -488,6 +488,8 @@ class DBJobRunner:
         finally:
             with self._lock:
                 self._ctx.pop(job_id, None)
+                if status == Status.succeeded.value:  # kept only while a retry may need them
+                    self._secrets.pop(job_id, None)
 
     def _finish(
         self,
