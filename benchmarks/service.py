@@ -4,17 +4,20 @@ Starts ``relgraph serve`` in its own process on a free port against a workspace 
 the F1 example ingested (made in a temp folder unless ``--workspace`` is given), a
 finished job or two and a predictions output of F1 size, then runs ``--clients``
 concurrent clients that alternate between listing jobs and paging predictions.
-Prints requests/s, p50/p99 latency and errors per endpoint, and the ratio of the
-reads' p99 to the p99 of ``/health`` (no auth, no data) measured in the same run.
+Prints requests/s, p50/p99 latency and errors per endpoint, the ratio of the
+reads' p99 to the p99 of ``/health`` (no auth, no data) measured in the same run, and
+the CPU time server and clients spent per request (a figure the machine's load does
+not change much, unlike latency).
 
     python benchmarks/service.py                # 60 s, 8 clients
-    python benchmarks/service.py --seconds 10 --clients 4
+    python benchmarks/service.py --seconds 10 --clients 4 [--client httpx]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import socket
@@ -35,6 +38,12 @@ sys.path.insert(0, str(ROOT))
 from relgraph import api  # noqa: E402
 from relgraph.service import TokenStore  # noqa: E402
 from relgraph.service.outputs import register_output  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc), its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -65,8 +74,76 @@ def prepare(ws: Path) -> str:
     return register_output(ws, "predictions", preds, {"model_id": "benchmark", "table": "drivers"})
 
 
+class RawHTTP:
+    """GETs over one keep-alive HTTP/1.1 connection, parsed by hand.
+
+    The load generator shares the machine's cores with the server: httpx costs ~2 ms of
+    CPU per request, more than the server spends answering it, so by default the
+    clients use this (~0.1 ms); ``--client httpx`` measures with httpx instead.
+    """
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        hostport = url.split("://", 1)[1]
+        self.host, port = hostport.rsplit(":", 1)
+        self.port = int(port)
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.head = f"Host: {hostport}\r\n{extra}\r\n"
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            if self.reader is None or self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.writer.write(f"GET {path} HTTP/1.1\r\n{self.head}".encode())
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            status = int(lines[0].split()[1])
+            length = next(
+                int(v)
+                for k, _, v in (line.partition(b":") for line in lines[1:])
+                if k.strip().lower() == b"content-length"
+            )
+            return status, await self.reader.readexactly(length)
+        except (OSError, ValueError, StopIteration, asyncio.IncompleteReadError):
+            await self.close()
+            return 0, b""
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class HttpxGet:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            r = await self.http.get(path)
+            return r.status_code, r.content
+        except httpx.HTTPError:
+            return 0, b""
+
+    async def close(self) -> None:
+        pass
+
+
+Getter = RawHTTP | HttpxGet
+
+
+def page_ok(status: int, body: bytes, check_json: bool) -> bool:
+    """A 200 with a non-empty ``items`` list (parsed in full on every ``check_json``)."""
+    if status != 200:
+        return False
+    if check_json:
+        return bool(json.loads(body)["items"])
+    return body.startswith(b'{"items":[{')
+
+
 async def client_loop(
-    http: httpx.AsyncClient,
+    http: Getter,
     pred_id: str,
     total: int,
     until: float,
@@ -84,47 +161,45 @@ async def client_loop(
                 f"/api/v1/predictions/{pred_id}/rows?limit=100&offset={off}",
             )
         t0 = time.perf_counter()
-        try:
-            r = await http.get(url)
-            ok = r.status_code == 200 and bool(r.json()["items"])
-        except httpx.HTTPError:
-            ok = False
+        status, body = await http.get(url)
         lat[name].append(time.perf_counter() - t0)
-        if not ok:
+        if not page_ok(status, body, check_json=i % 20 < 2):
             errors[name] += 1
         i += 1
+    await http.close()
 
 
 async def health_probe(
-    http: httpx.AsyncClient, until: float, lat: list[float], errors: dict[str, int]
+    http: Getter, until: float, lat: list[float], errors: dict[str, int]
 ) -> None:
     while time.monotonic() < until:
         t0 = time.perf_counter()
-        try:
-            r = await http.get("/health")
-            if r.status_code != 200:
-                errors["health"] += 1
-        except httpx.HTTPError:
-            errors["health"] += 1
+        status, _ = await http.get("/health")
         lat.append(time.perf_counter() - t0)
+        if status != 200:
+            errors["health"] += 1
         await asyncio.sleep(0.05)
+    await http.close()
 
 
 async def run_load(
-    url: str, token: str, pred_id: str, total: int, clients: int, seconds: float
+    url: str, token: str, pred_id: str, total: int, clients: int, seconds: float, client: str
 ) -> dict[str, object]:
     lat: dict[str, list[float]] = {"list jobs": [], "page predictions": []}
     health: list[float] = []
     errors = {"list jobs": 0, "page predictions": 0, "health": 0}
+    headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=clients + 2)
-    async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30
-    ) as http:
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as hx:
+
+        def getter() -> Getter:
+            return RawHTTP(url, headers) if client == "raw" else HttpxGet(hx)
+
         until = time.monotonic() + seconds
         t0 = time.monotonic()
         await asyncio.gather(
-            health_probe(http, until, health, errors),
-            *(client_loop(http, pred_id, total, until, lat, errors) for _ in range(clients)),
+            health_probe(getter(), until, health, errors),
+            *(client_loop(getter(), pred_id, total, until, lat, errors) for _ in range(clients)),
         )
         elapsed = time.monotonic() - t0
     return {"lat": lat, "health": health, "errors": errors, "elapsed": elapsed}
@@ -138,6 +213,12 @@ def main() -> None:
         "--seconds", type=float, default=60.0, help="How long the clients run (default 60)."
     )
     ap.add_argument("--clients", type=int, default=8, help="Concurrent clients (default 8).")
+    ap.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="HTTP client of the load generator (default raw: hand-parsed HTTP/1.1, cheap).",
+    )
     ap.add_argument(
         "--workspace", type=Path, default=None, help="Workspace (default: a temp folder with F1)."
     )
@@ -182,7 +263,13 @@ def main() -> None:
                 "running",
             ):
                 time.sleep(0.2)
-        res = asyncio.run(run_load(url, token, pred_id, total, args.clients, args.seconds))
+        server_cpu0, client_cpu0 = cpu_seconds(server.pid), time.process_time()
+        res = asyncio.run(
+            run_load(url, token, pred_id, total, args.clients, args.seconds, args.client)
+        )
+        server_cpu = cpu_seconds(server.pid) - server_cpu0
+        client_cpu = time.process_time() - client_cpu0
+        load = os.getloadavg()
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -192,13 +279,13 @@ def main() -> None:
     elapsed: float = res["elapsed"]  # type: ignore[assignment]
     reads = [x for v in lat.values() for x in v]
     print(
-        f"service load: {args.clients} clients, {elapsed:.1f} s, loopback, "
+        f"service load: {args.clients} clients ({args.client}), {elapsed:.1f} s, loopback, "
         f"1 server process, cpus={os.cpu_count()}"
     )
     print(
         f"{'endpoint':<18} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
     )
-    for name, xs in [*lat.items(), ("all reads", reads), ("health (ref)", res["health"])]:  # type: ignore[list-item]
+    for name, xs in [*lat.items(), ("all reads", reads), ("health (ref)", res["health"])]:
         arr = np.asarray(xs) * 1000
         err = errors.get(
             name.split(" (")[0], sum(errors[k] for k in lat) if name == "all reads" else 0
@@ -208,10 +295,17 @@ def main() -> None:
             f"{np.percentile(arr, 99):>8.1f} {err:>7}"
         )
     p99 = float(np.percentile(np.asarray(reads) * 1000, 99))
-    p99_health = float(np.percentile(np.asarray(res["health"]) * 1000, 99))  # type: ignore[arg-type]
+    p99_health = float(np.percentile(np.asarray(res["health"]) * 1000, 99))
     print(
         f"reads p99 {p99:.1f} ms (target < 100 ms); "
         f"ratio to /health p99 under the same load: {p99 / p99_health:.2f}"
+    )
+    n = len(reads) + len(res["health"])  # type: ignore[arg-type]
+    print(
+        f"CPU per request: server {server_cpu / n * 1000:.2f} ms, "
+        f"client {client_cpu / n * 1000:.2f} ms (server busy {server_cpu / elapsed:.0%} of one "
+        "core); load average at the end "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
     )
     total_errors = sum(errors.values())
     print(f"errors: {total_errors}")

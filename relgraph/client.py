@@ -133,7 +133,7 @@ class Job:
 
     @property
     def done(self) -> bool:
-        return self.status in ("succeeded", "failed", "cancelled")
+        return self.status in ("succeeded", "skipped", "failed", "blocked", "cancelled")
 
     def wait(self, timeout: float = 3600.0, poll: float = 0.25) -> Job:
         """Block until the job finishes; raises :class:`JobError` if it did not succeed."""
@@ -142,7 +142,7 @@ class Job:
             if time.monotonic() > deadline:
                 raise JobError(f"job '{self.id}' still {self.status} after {timeout:.0f} s")
             time.sleep(poll)
-        if self.status != "succeeded":
+        if self.status not in ("succeeded", "skipped"):
             raise JobError(
                 f"job '{self.id}' ({self.kind}) {self.status}: {self.error or ''}".rstrip(": ")
             )

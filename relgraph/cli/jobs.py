@@ -218,9 +218,12 @@ def jobs_retry(
         result = api.retry_job(job_id, workspace=_ws(workspace), meta=meta, executor=executor)
     except RelgraphError as e:
         fail(e, as_json)
+    queued = result.status == "queued"  # a service job: back in the queue of `relgraph serve`
     if as_json:
         emit_json(result.to_dict())
     else:
         out.print(_table(result.to_dict()["jobs"]))
-    if not result.ok:
+        if queued:
+            err.print(f"job {job_id} is queued again; a 'relgraph serve' on the workspace runs it")
+    if not result.ok and not queued:
         raise typer.Exit(10)

@@ -23,8 +23,17 @@ def serve(
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     workspace: Path = WorkspaceOpt,
     workers: int = typer.Option(1, "--job-workers", min=1, max=64, help="Job worker threads."),
+    meta: str | None = typer.Option(
+        None,
+        "--meta",
+        help="Metadata DB URL (default: sqlite in the workspace), as for 'relgraph run'.",
+    ),
 ) -> None:
-    """Serve the REST API (docs at /docs) and the web dashboard (at /)."""
+    """Serve the REST API (docs at /docs) and the web dashboard (at /).
+
+    Jobs started here are recorded in the workspace's metadata DB: 'relgraph jobs' lists
+    them, and the dashboard shows the jobs of 'relgraph run' too.
+    """
     import uvicorn
 
     from relgraph.service import TokenStore, create_app
@@ -35,7 +44,11 @@ def serve(
             f"'relgraph token create --role admin -w {workspace}'"
         )
     # Access logs carry paths only; tokens travel in headers and are never logged.
-    uvicorn.run(create_app(workspace, job_workers=workers), host=host, port=port, log_level="info")
+    try:
+        application = create_app(workspace, job_workers=workers, meta=meta)
+    except RelgraphError as e:
+        fail(e, False)
+    uvicorn.run(application, host=host, port=port, log_level="info")
 
 
 @token_app.command("create")

@@ -13,7 +13,7 @@ from relgraph.jobs.dag import downstream
 from relgraph.jobs.db import MetaDB
 from relgraph.jobs.events import set_status
 from relgraph.jobs.executors import make_executor
-from relgraph.jobs.models import Event, Job, Lineage, Run, Status, utcnow
+from relgraph.jobs.models import SERVICE_EXECUTOR, Event, Job, Lineage, Run, Status, utcnow
 from relgraph.jobs.runner import Runner, RunResult, job_dict
 from relgraph.jobs.spec import PipelineSpec
 
@@ -31,6 +31,55 @@ def _get(s: Session, job_id: int) -> Job:
     if job is None:
         raise JobError(f"no job {job_id}; 'relgraph jobs' lists them")
     return job
+
+
+RETRYABLE = (Status.failed.value, Status.cancelled.value, Status.blocked.value)
+
+
+def is_service_run(run: Run | None) -> bool:
+    """Whether a run holds one job started through the REST service (``relgraph serve``)."""
+    return run is not None and run.executor == SERVICE_EXECUTOR
+
+
+def cancel_queued_service_job(s: Session, job: Job) -> None:
+    """A queued service job has no worker yet: it is cancelled on the spot."""
+    job.cancel_requested = True
+    job.error = "cancelled before it started"
+    job.finished_at = utcnow()
+    set_status(s, job, Status.cancelled.value, message=job.error)
+    run = s.get(Run, job.run_id)
+    if run is not None:
+        run.status = Status.cancelled.value
+        run.finished_at = job.finished_at
+
+
+def requeue_service_job(
+    s: Session, job: Job, *, by: str, owner: tuple[str, int] | None = None
+) -> None:
+    """Put a failed/cancelled service job back in the queue, under the same id.
+
+    ``owner`` (host, pid) is the service that will run it; without one (a retry from the
+    CLI) the run is left unowned and the first live ``relgraph serve`` on the workspace
+    takes it (:func:`relgraph.jobs.runner.recover` never fails an unowned queued job).
+    """
+    if job.status not in RETRYABLE:
+        raise JobError(
+            f"job {job.id} ('{job.name}') is {job.status}; only failed, cancelled or blocked "
+            "jobs can be retried"
+        )
+    job.attempts += 1
+    for attr in ("error", "started_at", "finished_at", "duration_s", "progress_message"):
+        setattr(job, attr, None)
+    job.outputs = None
+    job.progress = 0.0
+    job.cancel_requested = False
+    job.logs = (job.logs or "") + f"{utcnow().isoformat(timespec='milliseconds')} {by}\n"
+    set_status(s, job, Status.queued.value, message=by)
+    run = s.get(Run, job.run_id)
+    if run is not None:
+        run.status = Status.running.value
+        run.finished_at = None
+        run.host, run.pid = owner if owner is not None else ("", 0)
 
 
 def list_jobs(
@@ -86,7 +135,10 @@ def cancel_job(job_id: int, *, workspace: str | Path, meta: str | None = None) -
                 raise JobError(
                     f"job {job_id} ('{job.name}') is already {job.status}; nothing to cancel"
                 )
-            job.cancel_requested = True
+            if job.status == Status.queued.value and is_service_run(s.get(Run, job.run_id)):
+                cancel_queued_service_job(s, job)
+            else:
+                job.cancel_requested = True
             return job_dict(job)
 
         out = db.write(q)
@@ -107,12 +159,28 @@ def retry_job(
     webhook: str | None = None,
     on_update: Any = None,
 ) -> RunResult:
-    """Put a failed/cancelled/blocked job and what it blocked back to pending; resume its run."""
+    """Put a failed/cancelled/blocked job and what it blocked back to pending; resume its run.
+
+    A job started through the REST service goes back to its queue instead (status
+    ``queued``, same id): the ``relgraph serve`` process on the workspace runs it.
+    """
     db = _db(workspace, meta)
     try:
         from relgraph.jobs.runner import recover
 
         recover(db)
+
+        def service(s: Session) -> RunResult | None:
+            job = _get(s, job_id)
+            run = s.get(Run, job.run_id)
+            if not is_service_run(run):
+                return None
+            requeue_service_job(s, job, by=f"retry (attempt {job.attempts + 1}) from the CLI")
+            return RunResult(run_id=job.run_id, status=Status.queued.value, jobs=[job])
+
+        queued = db.write(service)
+        if queued is not None:
+            return queued
 
         def q(s: Session) -> tuple[int, PipelineSpec, str]:
             job = _get(s, job_id)

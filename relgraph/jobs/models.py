@@ -48,6 +48,10 @@ DONE = frozenset(
     {Status.succeeded, Status.skipped, Status.failed, Status.blocked, Status.cancelled}
 )
 
+# ``Run.executor`` of a job started through the REST service (``relgraph serve``): one run
+# per job, run by the service's own workers rather than by a pipeline runner.
+SERVICE_EXECUTOR = "service"
+
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}

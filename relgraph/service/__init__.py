@@ -8,11 +8,12 @@ Run it::
 Every ``/api/v1`` route needs ``Authorization: Bearer <token>``; viewers read,
 editors also start jobs and change label sets, admins also manage tokens. Long work
 (ingest, label statistics, train → predict → project, projections) runs as jobs
-through a :class:`JobRunner`; requests only submit and read.
+recorded in the workspace's metadata DB (the one ``relgraph run`` and ``relgraph jobs``
+use) and run by the service's worker threads; requests only submit and read.
 """
 
 from relgraph.service.app import create_app
 from relgraph.service.auth import Role, TokenStore
-from relgraph.service.runner import JobInfo, JobRunner, LocalJobRunner
+from relgraph.service.runner import DBJobRunner, JobInfo, JobRunner
 
-__all__ = ["JobInfo", "JobRunner", "LocalJobRunner", "Role", "TokenStore", "create_app"]
+__all__ = ["DBJobRunner", "JobInfo", "JobRunner", "Role", "TokenStore", "create_app"]

@@ -33,7 +33,7 @@ from relgraph.errors import (
 from relgraph.service.auth import TokenStore
 from relgraph.service.deps import ServiceState
 from relgraph.service.routes import admin, data, jobs, ml
-from relgraph.service.runner import JobRunner, LocalJobRunner
+from relgraph.service.runner import DBJobRunner, JobRunner
 from relgraph.service.secrets import redact_params
 from relgraph.service.tasks import default_kinds
 
@@ -141,23 +141,27 @@ def create_app(
     runner: JobRunner | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     job_workers: int = 1,
+    meta: str | None = None,
 ) -> FastAPI:
     """The relgraph service for ``workspace``.
 
     Args:
         workspace: The workspace folder (snapshots, models, outputs, tokens).
-        runner: The job system; a :class:`LocalJobRunner` on this workspace by default.
+        runner: The job system; by default a :class:`DBJobRunner` on the workspace's
+            metadata DB, the one ``relgraph run`` and ``relgraph jobs`` use.
         max_body_bytes: Request bodies above this are refused with 413.
         job_workers: Worker threads of the default runner.
+        meta: Metadata DB URL (default: ``workspace/meta.db``).
     """
     ws = Path(workspace)
     ws.mkdir(parents=True, exist_ok=True)
-    job_runner = runner or LocalJobRunner(
-        ws, default_kinds(ws), workers=job_workers, redact=redact_params
+    job_runner = runner or DBJobRunner(
+        ws, default_kinds(ws), workers=job_workers, redact=redact_params, meta=meta
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        job_runner.start()  # also runs what a stopped service left queued
         yield
         job_runner.shutdown()
 

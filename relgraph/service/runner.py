@@ -1,9 +1,22 @@
-"""The job interface the service talks to, and a small in-process runner behind it.
+"""The service's jobs, kept in the metadata DB of :mod:`relgraph.jobs`.
 
-Requests never do long work: they ``submit`` a job and return its id; the dashboard
-and the SDK poll ``get``/``logs``. :class:`JobRunner` is the seam — the local runner
-here keeps state in ``<workspace>/service-jobs/`` and runs jobs on worker threads;
-:mod:`relgraph.jobs` (metadata DB, DAG, executors) plugs in behind the same methods.
+There is one job store: ``<workspace>/meta.db`` (or ``--meta URL``). A job started
+through the REST API, the dashboard or the SDK is a row of ``jobs`` in a run of its
+own (``runs.executor == "service"``), so ``relgraph jobs`` lists it, and the service
+lists, cancels and retries the jobs of ``relgraph run pipeline.yaml`` by the same ids.
+
+Requests never do long work: :meth:`DBJobRunner.submit` records a ``queued`` job and
+returns; worker threads of the service claim queued service jobs from the DB (one
+transaction: a job is claimed once) and run them (:mod:`relgraph.service.tasks`).
+Progress and log lines reach the DB at most every :data:`FLUSH_S`; a cancel (REST or
+``relgraph jobs cancel``) sets ``cancel_requested``, which the job notices at its next
+progress report.
+
+On start the runner adopts queued jobs whose service died (they never started, so
+they simply run now) and calls :func:`relgraph.jobs.runner.recover`, which marks the
+jobs a dead service left ``running`` as failed ("lost"); ``retry`` runs them again.
+Connection secrets never reach the DB: it stores redacted parameters, the full ones
+stay in this process's memory.
 """
 
 from __future__ import annotations
@@ -11,28 +24,70 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import math
+import os
+import socket
 import threading
+import time
 import traceback
-import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.orm import Session
 
 from relgraph.errors import JobError, RelgraphError
-from relgraph.store import atomic
+from relgraph.jobs.control import (
+    RETRYABLE,
+    cancel_queued_service_job,
+    is_service_run,
+    requeue_service_job,
+)
+from relgraph.jobs.db import BUSY_TIMEOUT_MS, MetaDB
+from relgraph.jobs.events import set_status
+from relgraph.jobs.models import DONE, SERVICE_EXECUTOR, Event, Job, Run, Status, utcnow
+from relgraph.jobs.procs import pid_alive
+from relgraph.jobs.runner import recover
 
 log = logging.getLogger("relgraph.service.jobs")
+T = TypeVar("T")
 
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-FINISHED = ("succeeded", "failed", "cancelled")
-MAX_LOG_LINES = 10_000
+STATUSES = tuple(s.value for s in Status)
+FINISHED = tuple(sorted(s.value for s in DONE))
+# How often a running job's progress and log lines are written, and its cancel flag read.
+FLUSH_S = 0.5
+HEARTBEAT_S = 10.0
+# Idle workers look for jobs queued by other processes (a CLI retry) this often.
+POLL_S = 1.0
+# Reads are cached until the DB changes; changes by other processes are seen within this.
+READ_TTL_S = 1.0
+MAX_LOG_CHARS = 200_000
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+def _iso(t: datetime | None) -> str | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:  # SQLite hands back the UTC times it stored without their zone
+        t = t.replace(tzinfo=UTC)
+    return t.isoformat(timespec="milliseconds")
+
+
+def _stamp() -> str:
+    return utcnow().isoformat(timespec="milliseconds")
+
+
+def _finite(v: Any) -> Any:
+    """JSON that any client parses: NaN and infinities become null."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {str(k): _finite(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_finite(x) for x in v]
+    return v
 
 
 class JobCancelled(Exception):
@@ -41,7 +96,11 @@ class JobCancelled(Exception):
 
 @dataclass(frozen=True)
 class JobInfo:
-    """One job as the API shows it. ``params`` are already free of secrets."""
+    """One job as the API shows it. ``params`` are free of secrets.
+
+    ``origin`` is ``service`` for jobs started through the REST API and ``pipeline`` for
+    the jobs of ``relgraph run`` (``name`` is then the job's name in the spec).
+    """
 
     id: str
     kind: str
@@ -49,59 +108,81 @@ class JobInfo:
     status: str = "queued"
     progress: float = 0.0
     message: str = ""
-    created: str = field(default_factory=_now)
+    created: str | None = None
     started: str | None = None
     finished: str | None = None
     error: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
-    retry_of: str | None = None
     created_by: str | None = None
+    name: str = ""
+    run_id: int | None = None
+    attempts: int = 0
+    origin: str = "service"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "kind": self.kind,
+            "name": self.name,
+            "origin": self.origin,
+            "run_id": self.run_id,
             "params": self.params,
             "status": self.status,
             "progress": self.progress,
             "message": self.message,
+            "attempts": self.attempts,
             "created": self.created,
             "started": self.started,
             "finished": self.finished,
             "error": self.error,
             "result": self.result,
-            "retry_of": self.retry_of,
             "created_by": self.created_by,
         }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> JobInfo:
-        fields: dict[str, Any] = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        return cls(**fields)
 
 
 class JobContext:
     """Handed to a job function: report progress, write log lines, notice cancellation."""
 
-    def __init__(self, runner: LocalJobRunner, job_id: str) -> None:
+    def __init__(self, runner: DBJobRunner, job_id: int) -> None:
         self._runner = runner
-        self.job_id = job_id
+        self.job_id = str(job_id)
+        self._id = job_id
         self.cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._lines: list[str] = []
+        self._progress: tuple[float, str] | None = None
+        self._last_flush = time.monotonic()
 
     def log(self, line: str) -> None:
-        self._runner._append_log(self.job_id, line)
+        with self._lock:
+            self._lines.append(f"{_stamp()} {line}")
+        self._maybe_flush()
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Report ``fraction`` (0..1) done; raises :class:`JobCancelled` after a cancel."""
-        if self.cancelled.is_set():
-            raise JobCancelled()
-        self._runner._update(
-            self.job_id, progress=max(0.0, min(1.0, float(fraction))), message=message
-        )
+        self.check()
+        with self._lock:
+            self._progress = (max(0.0, min(1.0, float(fraction))), message)
+        self._maybe_flush()
+        self.check()
 
     def check(self) -> None:
+        self._maybe_flush()
         if self.cancelled.is_set():
             raise JobCancelled()
+
+    def _maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush >= FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending progress and log lines; pick up a cancel requested elsewhere."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+            prog, self._progress = self._progress, None
+            self._last_flush = time.monotonic()
+        if self._runner.flush(self._id, lines, prog):
+            self.cancelled.set()
 
 
 # A job kind: (context, params with secrets) -> JSON-ready result.
@@ -124,15 +205,37 @@ class JobRunner(Protocol):
     def cancel(self, job_id: str) -> JobInfo: ...
     def retry(self, job_id: str, *, created_by: str | None = None) -> JobInfo: ...
     def wait(self, job_id: str, timeout: float | None = None) -> JobInfo: ...
+    def start(self) -> None: ...
     def shutdown(self) -> None: ...
 
 
-class LocalJobRunner:
-    """Runs jobs on ``workers`` threads of this process; state persisted as JSON per job.
+def _job_id(job_id: str) -> int:
+    if not job_id.isdigit() or len(job_id) > 18:
+        raise JobError(f"no job '{job_id[:80]}'; job ids are numbers (GET /api/v1/jobs)")
+    return int(job_id)
 
-    Jobs that were queued or running when the process stopped are marked failed at the
-    next start ("interrupted"): their outputs are written atomically, so they left none,
-    and ``retry`` runs them again.
+
+def _read_engine(db: MetaDB) -> Engine | None:
+    """An engine whose reads do not take SQLite's write lock (``MetaDB`` begins every
+    transaction IMMEDIATE); WAL lets them run beside the writers. None: use ``db``."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return create_engine(
+        url,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+    )
+
+
+class DBJobRunner:
+    """Service jobs in the metadata DB, run by ``workers`` threads of this process.
+
+    Args:
+        workspace: The workspace; the DB is ``workspace/meta.db`` unless ``meta`` is given.
+        kinds: Job kind → function (:func:`relgraph.service.tasks.default_kinds`).
+        workers: Worker threads (jobs run at once).
+        redact: Turns parameters into what may be stored and shown.
+        meta: Metadata DB URL (PostgreSQL for a team), as ``relgraph run --meta``.
     """
 
     def __init__(
@@ -142,202 +245,515 @@ class LocalJobRunner:
         *,
         workers: int = 1,
         redact: Callable[[dict[str, Any]], dict[str, Any]] = lambda p: p,
+        meta: str | None = None,
     ) -> None:
-        self.root = Path(workspace) / "service-jobs"
+        self.workspace = Path(workspace)
         self.kinds = kinds
+        self.meta = meta
+        self.db = MetaDB.open(meta, workspace=workspace)
+        self._reader = _read_engine(self.db)
         self._redact = redact
-        self._lock = threading.RLock()
-        self._jobs: dict[str, JobInfo] = {}
-        self._order: list[str] = []  # newest first
-        self._logs: dict[str, list[str]] = {}
-        self._secrets: dict[str, dict[str, Any]] = {}  # full params, memory only
-        self._ctx: dict[str, JobContext] = {}
-        self._done: dict[str, threading.Event] = {}
         self._workers = workers
-        self._pool: ThreadPoolExecutor | None = None  # started on the first submit
-        self._load()
+        self._host = socket.gethostname()
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._secrets: dict[int, dict[str, Any]] = {}  # full params, memory only
+        self._ctx: dict[int, JobContext] = {}
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        # Read cache: cleared by this process's writes (``_version``), by changes of the
+        # DB files (other processes' writes), and at the latest after READ_TTL_S.
+        self._version = 0
+        self._cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
+        self._files = self._db_files()
+        self._adopt_and_recover()
 
     def __repr__(self) -> str:
-        return f"LocalJobRunner({str(self.root)!r}, jobs={len(self._jobs)})"
+        return f"DBJobRunner({self.db.redacted_url!r}, workers={self._workers})"
 
-    # -- persistence -------------------------------------------------------------
-    def _load(self) -> None:
-        if not self.root.is_dir():
-            return
-        jobs = []
-        for p in self.root.glob("*.json"):
-            try:
-                jobs.append(JobInfo.from_dict(json.loads(p.read_text())))
-            except (ValueError, TypeError) as e:
-                log.warning("skipping unreadable job file %s: %s", p, e)
-        for j in sorted(jobs, key=lambda j: j.created, reverse=True):
-            if j.status not in FINISHED:
-                j = replace(
-                    j, status="failed", error="interrupted: the server stopped", finished=_now()
-                )
-                self._save(j)
-            self._jobs[j.id] = j
-            self._order.append(j.id)
-            logf = self.root / f"{j.id}.log"
-            self._logs[j.id] = logf.read_text().splitlines() if logf.is_file() else []
-            ev = threading.Event()
-            ev.set()
-            self._done[j.id] = ev
+    # -- DB access ---------------------------------------------------------------------
+    def _db_files(self) -> list[Path]:
+        db = self.db.engine.url.database
+        if self._reader is None or not db:
+            return []
+        return [Path(db), Path(db + "-wal")]
 
-    def _save(self, job: JobInfo) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(self.root / f"{job.id}.json", json.dumps(job.to_dict(), default=str))
-
-    def _update(self, job_id: str, **changes: Any) -> JobInfo:
-        with self._lock:
-            job = replace(self._jobs[job_id], **changes)
-            self._jobs[job_id] = job
-        # Progress ticks are frequent; persist only state changes.
-        if set(changes) - {"progress", "message"}:
-            self._save(job)
-        return job
-
-    def _append_log(self, job_id: str, line: str) -> None:
-        stamped = f"{_now()} {line}"
-        with self._lock:
-            lines = self._logs.setdefault(job_id, [])
-            if len(lines) < MAX_LOG_LINES:
-                lines.append(stamped)
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f"{job_id}.log", "a") as f:
-            f.write(stamped + "\n")
-
-    # -- running -------------------------------------------------------------------
-    def _run(self, job_id: str) -> None:
-        ctx = self._ctx[job_id]
-        job = self._jobs[job_id]
-        if ctx.cancelled.is_set():
-            self._done[job_id].set()
-            return
-        self._update(job_id, status="running", started=_now())
-        self._append_log(job_id, f"started {job.kind}")
+    def _write(self, fn: Callable[[Session], T]) -> T:
         try:
-            result = self.kinds[job.kind](ctx, self._secrets.get(job_id, job.params))
-        except JobCancelled:
-            self._update(job_id, status="cancelled", finished=_now())
-            self._append_log(job_id, "cancelled")
-        except RelgraphError as e:
-            self._update(job_id, status="failed", finished=_now(), error=e.message)
-            self._append_log(job_id, f"failed: {type(e).__name__}: {e.message}")
-        except Exception as e:  # a bug, not a user error: keep the traceback in the log
-            self._update(job_id, status="failed", finished=_now(), error=f"{type(e).__name__}: {e}")
-            for line in traceback.format_exc().splitlines():
-                self._append_log(job_id, line)
-        else:
-            self._update(
-                job_id,
-                status="succeeded",
-                finished=_now(),
-                progress=1.0,
-                message="done",
-                result=result,
-            )
-            self._append_log(job_id, "succeeded")
+            return self.db.write(fn)
         finally:
-            self._secrets.pop(job_id, None)
-            self._done[job_id].set()
+            with self._lock:
+                self._version += 1
 
-    # -- JobRunner -------------------------------------------------------------------
-    def submit(
+    def _read(self, fn: Callable[[Session], T]) -> T:
+        if self._reader is None:
+            return self.db.read(fn)
+        engine = self._reader
+
+        def once() -> T:
+            with Session(engine) as s:
+                return fn(s)
+
+        return self.db.retry(once)
+
+    def _change_key(self) -> tuple[Any, ...]:
+        stats: list[Any] = []
+        for f in self._files:
+            try:
+                st = f.stat()
+                stats.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                stats.append(None)
+        return (self._version, int(time.monotonic() / READ_TTL_S), *stats)
+
+    def _cached(self, key: tuple[Any, ...], fn: Callable[[Session], T]) -> T:
+        change = self._change_key()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == change:
+                return hit[1]  # type: ignore[no-any-return]
+        value = self._read(fn)
+        with self._lock:
+            if len(self._cache) > 512:
+                self._cache.clear()
+            self._cache[key] = (change, value)
+        return value
+
+    def _info(self, job: Job, run: Run | None) -> JobInfo:
+        service = is_service_run(run)
+        created_by = None
+        if service and run is not None:
+            try:
+                created_by = json.loads(run.spec_text).get("created_by")
+            except (ValueError, AttributeError):
+                created_by = None
+        return JobInfo(
+            id=str(job.id),
+            kind=job.type,
+            name=job.name,
+            params=job.params if service else self._redact(dict(job.params or {})),
+            status=job.status,
+            progress=float(job.progress or 0.0),
+            message=job.progress_message or "",
+            created=_iso(job.created_at),
+            started=_iso(job.started_at),
+            finished=_iso(job.finished_at),
+            error=job.error,
+            result=_finite(job.outputs or {}),
+            created_by=created_by,
+            run_id=job.run_id,
+            attempts=job.attempts,
+            origin="service" if service else "pipeline",
+        )
+
+    def _load(self, s: Session, job_id: str) -> tuple[Job, Run | None]:
+        job = s.get(Job, _job_id(job_id))
+        if job is None:
+            raise JobError(f"no job '{job_id}'; GET /api/v1/jobs lists them")
+        return job, s.get(Run, job.run_id)
+
+    # -- start, recovery, workers ----------------------------------------------------------
+    def _owned_by_dead(self, run: Run) -> bool:
+        return run.host == "" or (run.host == self._host and not pid_alive(run.pid))
+
+    def _adopt_and_recover(self) -> None:
+        """Queued jobs of a dead service run here; those it left running are failed."""
+
+        def adopt(s: Session) -> list[int]:
+            ids = []
+            q = (
+                select(Job, Run)
+                .join(Run, Run.id == Job.run_id)
+                .where(Run.executor == SERVICE_EXECUTOR, Job.status == Status.queued.value)
+            )
+            for job, run in s.execute(q):
+                if self._owned_by_dead(run):
+                    run.host, run.pid = self._host, self._pid
+                    ids.append(job.id)
+            return ids
+
+        adopted = self._write(adopt)
+        if adopted:
+            log.info("adopted %d queued job(s) of a stopped service: %s", len(adopted), adopted)
+        recover(self.db)
+
+    def start(self) -> None:
+        """Start the worker threads (idempotent); ``submit`` calls it too."""
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            if self._threads:
+                return
+            self._stop.clear()
+            for i in range(self._workers):
+                t = threading.Thread(target=self._work, name=f"relgraph-job-{i}", daemon=True)
+                t.start()
+                self._threads.append(t)
+            beat = threading.Thread(target=self._heartbeat, name="relgraph-job-beat", daemon=True)
+            beat.start()
+            self._threads.append(beat)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                claimed = self._claim()
+            except Exception:  # a DB hiccup must not kill the worker
+                log.exception("claiming a job failed")
+                claimed = None
+            if claimed is None:
+                self._wake.wait(POLL_S)
+                self._wake.clear()
+                continue
+            self._execute(*claimed)
+
+    def _claim(self) -> tuple[int, str, dict[str, Any]] | None:
+        """Take the oldest queued service job this process may run (one transaction)."""
+
+        def find(s: Session) -> tuple[int, ...]:
+            q = (
+                select(Job.id, Run.host, Run.pid)
+                .join(Run, Run.id == Job.run_id)
+                .where(Run.executor == SERVICE_EXECUTOR, Job.status == Status.queued.value)
+                .order_by(Job.id)
+                .limit(50)
+            )
+            return tuple(
+                jid
+                for jid, host, pid in s.execute(q)
+                if (host, pid) == (self._host, self._pid)
+                or host == ""
+                or (host == self._host and not pid_alive(pid))
+            )
+
+        if not self._read(find):  # the common idle case: no write lock taken
+            return None
+
+        def claim(s: Session) -> tuple[int, str, dict[str, Any]] | None:
+            for jid in find(s):
+                job = s.get(Job, jid)
+                run = s.get(Run, job.run_id) if job is not None else None
+                if job is None or run is None or job.status != Status.queued.value:
+                    continue
+                if job.cancel_requested:
+                    cancel_queued_service_job(s, job)
+                    continue
+                run.host, run.pid = self._host, self._pid
+                if job.type not in self.kinds:
+                    job.error = (
+                        f"this server has no job kind '{job.type}'; "
+                        f"kinds: {', '.join(sorted(self.kinds))}"
+                    )
+                    job.finished_at = utcnow()
+                    set_status(s, job, Status.failed.value, message=job.error)
+                    continue
+                now = utcnow()
+                job.started_at = now
+                job.heartbeat_at = now
+                job.host, job.pid = self._host, self._pid
+                job.worker = f"service:{self._host}:{self._pid}"
+                job.logs = (job.logs or "") + f"{_stamp()} started {job.type}\n"
+                set_status(s, job, Status.running.value, message=f"on {job.worker}")
+                return job.id, job.type, dict(job.params or {})
+            return None
+
+        return self._write(claim)
+
+    def _execute(self, job_id: int, kind: str, params: dict[str, Any]) -> None:
+        ctx = JobContext(self, job_id)
+        with self._lock:
+            self._ctx[job_id] = ctx
+            full = self._secrets.get(job_id, params)
+        t0 = time.monotonic()
+        status, error, result = Status.succeeded.value, None, None
+        try:
+            if ctx.cancelled.is_set():
+                raise JobCancelled()
+            result = self.kinds[kind](ctx, full)
+        except JobCancelled:
+            status, error = Status.cancelled.value, "cancelled"
+        except RelgraphError as e:
+            status, error = Status.failed.value, e.message
+            ctx.log(f"failed: {type(e).__name__}: {e.message}")
+        except Exception as e:  # a bug, not a user error: keep the traceback in the log
+            status, error = Status.failed.value, f"{type(e).__name__}: {e}"
+            for line in traceback.format_exc().splitlines():
+                ctx.log(line)
+        ctx.log(status)
+        with ctx._lock:
+            lines, ctx._lines = ctx._lines, []
+        try:
+            self._finish(job_id, status, error, result, lines, time.monotonic() - t0)
+        except Exception:
+            log.exception("recording the end of job %s failed", job_id)
+        finally:
+            with self._lock:
+                self._ctx.pop(job_id, None)
+                if status == Status.succeeded.value:  # kept only while a retry may need them
+                    self._secrets.pop(job_id, None)
+
+    def _finish(
         self,
-        kind: str,
-        params: dict[str, Any],
-        *,
-        created_by: str | None = None,
-        retry_of: str | None = None,
+        job_id: int,
+        status: str,
+        error: str | None,
+        result: dict[str, Any] | None,
+        lines: builtins.list[str],
+        seconds: float,
+    ) -> None:
+        def fin(s: Session) -> None:
+            job = s.get(Job, job_id)
+            if job is None:
+                return
+            job.logs = _append(job.logs, lines)
+            job.finished_at = utcnow()
+            job.duration_s = round(seconds, 3)
+            job.error = error
+            if status == Status.succeeded.value:
+                job.progress = 1.0
+                job.progress_message = "done"
+                job.outputs = _finite(json.loads(json.dumps(result or {}, default=str)))
+            set_status(s, job, status, message=error)
+            run = s.get(Run, job.run_id)
+            if run is not None:
+                run.status = status
+                run.finished_at = job.finished_at
+
+        self._write(fin)
+
+    def flush(
+        self, job_id: int, lines: builtins.list[str], progress: tuple[float, str] | None
+    ) -> bool:
+        """Write a running job's progress and log lines; True when a cancel was requested."""
+
+        def upd(s: Session) -> bool:
+            job = s.get(Job, job_id)
+            if job is None:
+                return False
+            if lines:
+                job.logs = _append(job.logs, lines)
+            if progress is not None:
+                job.progress, job.progress_message = progress
+            job.heartbeat_at = utcnow()
+            return bool(job.cancel_requested)
+
+        return self._write(upd)
+
+    def _heartbeat(self) -> None:
+        # Jobs that report nothing for a while still show a live worker to other hosts.
+        while not self._stop.wait(HEARTBEAT_S):
+            with self._lock:
+                ids = list(self._ctx)
+            if not ids:
+                continue
+
+            def beat(s: Session, ids: builtins.list[int] = ids) -> None:
+                for j in s.scalars(select(Job).where(Job.id.in_(ids))):
+                    j.heartbeat_at = utcnow()
+
+            try:
+                self._write(beat)
+            except Exception:  # a missed beat is not worth stopping for
+                log.debug("heartbeat failed", exc_info=True)
+
+    # -- JobRunner -------------------------------------------------------------------------
+    def submit(
+        self, kind: str, params: dict[str, Any], *, created_by: str | None = None
     ) -> JobInfo:
         if kind not in self.kinds:
             raise JobError(f"unknown job kind '{kind}'; kinds: {', '.join(sorted(self.kinds))}")
-        job = JobInfo(
-            id=uuid.uuid4().hex[:12],
-            kind=kind,
-            params=self._redact(params),
-            created_by=created_by,
-            retry_of=retry_of,
-        )
+        shown = self._redact(params)
+
+        def create(s: Session) -> JobInfo:
+            run = Run(
+                pipeline=kind,
+                spec_path=None,
+                spec_text=json.dumps({"kind": kind, "params": shown, "created_by": created_by}),
+                workspace=str(self.workspace.resolve()),
+                executor=SERVICE_EXECUTOR,
+                host=self._host,
+                pid=self._pid,
+                heartbeat_at=utcnow(),
+            )
+            s.add(run)
+            s.flush()
+            job = Job(
+                run_id=run.id,
+                name=kind,
+                type=kind,
+                params=shown,
+                needs=[],
+                attempts=1,
+                progress=0.0,
+                logs=f"{_stamp()} queued {kind}\n",
+            )
+            s.add(job)
+            s.flush()
+            by = f"by token {created_by}" if created_by else "through the API"
+            set_status(s, job, Status.queued.value, message=f"submitted {by}")
+            return self._info(job, run)
+
+        info = self._write(create)
         with self._lock:
-            self._jobs[job.id] = job
-            self._order.insert(0, job.id)
-            self._logs[job.id] = []
-            self._secrets[job.id] = dict(params)
-            self._ctx[job.id] = JobContext(self, job.id)
-            self._done[job.id] = threading.Event()
-        self._save(job)
-        self._append_log(job.id, f"queued {kind}")
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max_workers=self._workers, thread_name_prefix="relgraph-job"
-                )
-            self._pool.submit(self._run, job.id)
-        return job
+            self._secrets[int(info.id)] = dict(params)
+        self.start()
+        self._wake.set()
+        return info
 
     def get(self, job_id: str) -> JobInfo:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            raise JobError(f"no job '{job_id}'")
-        return job
+        return self._cached(("get", job_id), lambda s: self._info(*self._load(s, job_id)))
 
     def list(
         self, *, limit: int, offset: int, status: str | None = None, kind: str | None = None
     ) -> tuple[builtins.list[JobInfo], int]:
-        with self._lock:
-            jobs = [self._jobs[i] for i in self._order]
-        if status is not None:
-            jobs = [j for j in jobs if j.status == status]
-        if kind is not None:
-            jobs = [j for j in jobs if j.kind == kind]
-        return jobs[offset : offset + limit], len(jobs)
+        def q(s: Session) -> tuple[builtins.list[JobInfo], int]:
+            where = []
+            if status is not None:
+                where.append(Job.status == status)
+            if kind is not None:
+                where.append(Job.type == kind)
+            page = s.execute(
+                select(Job, Run)
+                .join(Run, Run.id == Job.run_id)
+                .where(*where)
+                .order_by(Job.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            items = [self._info(job, run) for job, run in page]
+            total = s.scalar(select(func.count(Job.id)).where(*where)) or 0
+            return items, int(total)
+
+        return self._cached(("list", limit, offset, status, kind), q)
 
     def logs(self, job_id: str, *, limit: int, offset: int) -> tuple[builtins.list[str], int]:
-        self.get(job_id)
-        with self._lock:
-            lines = list(self._logs.get(job_id, []))
+        def q(s: Session) -> builtins.list[str]:
+            job, run = self._load(s, job_id)
+            if is_service_run(run):
+                return (job.logs or "").splitlines()
+            # A pipeline job: its state changes, then what its worker logged (in a file
+            # until the job ends, then in the DB).
+            events = s.scalars(select(Event).where(Event.job_id == job.id).order_by(Event.id))
+            lines = [f"{_iso(e.at)} {e.status} {e.message or ''}".rstrip() for e in events]
+            text = job.logs
+            if text is None and run is not None:
+                f = Path(run.workspace) / "logs" / f"job-{job.id}.log"
+                text = f.read_text(errors="replace")[-MAX_LOG_CHARS:] if f.is_file() else ""
+            return lines + (text or "").splitlines()
+
+        lines = self._cached(("logs", job_id), q)
         return lines[offset : offset + limit], len(lines)
 
     def cancel(self, job_id: str) -> JobInfo:
-        job = self.get(job_id)
-        if job.status in FINISHED:
-            raise JobError(f"job '{job_id}' already {job.status}; nothing to cancel")
-        ctx = self._ctx.get(job_id)
+        def q(s: Session) -> tuple[JobInfo, bool]:
+            job, run = self._load(s, job_id)
+            if Status(job.status).done:
+                raise JobError(f"job '{job_id}' already {job.status}; nothing to cancel")
+            service = is_service_run(run)
+            if service and job.status == Status.queued.value:
+                cancel_queued_service_job(s, job)
+            else:
+                job.cancel_requested = True  # its worker or pipeline runner stops it
+            return self._info(job, run), service
+
+        info, service = self._write(q)
+        with self._lock:
+            ctx = self._ctx.get(int(info.id))
         if ctx is not None:
             ctx.cancelled.set()
-        if job.status == "queued":
-            # It never started: the worker will skip it.
-            job = self._update(job_id, status="cancelled", finished=_now())
-            self._append_log(job_id, "cancelled before start")
-        return self.get(job_id)
+        if not service:
+            recover(self.db)  # a pipeline job whose runner is gone would never stop
+            with self._lock:
+                self._version += 1
+            info = self.get(job_id)
+        return info
 
     def retry(self, job_id: str, *, created_by: str | None = None) -> JobInfo:
-        job = self.get(job_id)
-        if job.status not in ("failed", "cancelled"):
-            raise JobError(
-                f"job '{job_id}' is {job.status}; only failed or cancelled jobs can be retried"
+        """Run a failed or cancelled job again under the same id (attempts + 1).
+
+        A pipeline job is retried as ``relgraph jobs retry`` does (it and the jobs it
+        blocked, in its run), on a thread of this service.
+        """
+        by = f"token {created_by}" if created_by else "the API"
+
+        def q(s: Session) -> tuple[JobInfo, bool]:
+            job, run = self._load(s, job_id)
+            if not is_service_run(run):
+                if job.status not in RETRYABLE:
+                    raise JobError(
+                        f"job '{job_id}' is {job.status}; only failed, cancelled or blocked "
+                        "jobs can be retried"
+                    )
+                if run is not None and run.status == Status.running.value:
+                    raise JobError(
+                        f"run {run.id} of job '{job_id}' is still running; wait for it or cancel it"
+                    )
+                return self._info(job, run), False
+            requeue_service_job(
+                s,
+                job,
+                by=f"retry (attempt {job.attempts + 1}) by {by}",
+                owner=(self._host, self._pid),
             )
-        return self.submit(job.kind, job.params, created_by=created_by, retry_of=job.id)
+            return self._info(job, run), True
+
+        info, service = self._write(q)
+        if service:
+            self.start()
+            self._wake.set()
+            return info
+        return self._retry_pipeline_job(info)
+
+    def _retry_pipeline_job(self, info: JobInfo) -> JobInfo:
+        from relgraph.jobs.control import retry_job
+
+        started = threading.Event()
+
+        def run() -> None:
+            try:
+                retry_job(
+                    int(info.id),
+                    workspace=self.workspace,
+                    meta=self.meta,
+                    on_update=lambda _jobs: started.set(),
+                )
+            except Exception:  # recorded in the DB by the pipeline runner
+                log.exception("retry of pipeline job %s failed", info.id)
+            finally:
+                started.set()
+                with self._lock:
+                    self._version += 1
+
+        threading.Thread(target=run, name=f"relgraph-retry-{info.id}", daemon=True).start()
+        started.wait(10.0)  # until its run has put the job back to pending
+        with self._lock:
+            self._version += 1
+        return self.get(info.id)
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobInfo:
-        self.get(job_id)
-        self._done[job_id].wait(timeout)
-        return self.get(job_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            info = self.get(job_id)
+            if info.status in FINISHED or (deadline is not None and time.monotonic() > deadline):
+                return info
+            time.sleep(0.05)
 
     def shutdown(self) -> None:
-        """Cancel what runs, wait for the workers; a later ``submit`` starts new ones."""
+        """Cancel what runs here and stop the workers; jobs still queued stay queued
+        (the next service on the workspace runs them); a later ``submit`` starts again."""
         with self._lock:
-            pool, self._pool = self._pool, None
-            for job_id, ctx in self._ctx.items():
-                if self._jobs[job_id].status not in FINISHED:
-                    ctx.cancelled.set()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        # Jobs dropped from the queue never ran: record them as cancelled.
-        for job_id, job in list(self._jobs.items()):
-            if job.status == "queued":
-                self._update(job_id, status="cancelled", finished=_now())
-                self._done[job_id].set()
+            threads, self._threads = self._threads, []
+            for ctx in self._ctx.values():
+                ctx.cancelled.set()
+        self._stop.set()
+        self._wake.set()
+        for t in threads:
+            t.join(timeout=60)
+        # Connections are reopened on the next use.
+        if self._reader is not None:
+            self._reader.dispose()
+        self.db.dispose()
+
+
+def _append(text: str | None, lines: builtins.list[str]) -> str:
+    out = (text or "") + "".join(f"{line}\n" for line in lines)
+    return out[-MAX_LOG_CHARS:]

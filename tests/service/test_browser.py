@@ -36,7 +36,9 @@ pytestmark = [
 QUERY = "PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.driverId"
 
 
-def test_dashboard_flow(live_server: LiveServer, tokens: dict[str, str], workspace: Path) -> None:
+def test_dashboard_flow(
+    live_server: LiveServer, tokens: dict[str, str], workspace: Path, tmp_path: Path
+) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as pw:
@@ -95,6 +97,18 @@ def test_dashboard_flow(live_server: LiveServer, tokens: dict[str, str], workspa
         page.wait_for_selector(
             "#jobs-list tr[data-kind=project][data-status=succeeded]", timeout=120_000
         )
+        # A pipeline run on the same workspace (`relgraph run`) shows up in the open list.
+        src = tmp_path / "tiny"
+        src.mkdir()
+        (src / "items.csv").write_text("item_id,price\n1,2.5\n2,3.0\n")
+        spec = tmp_path / "pipeline.yaml"
+        spec.write_text(
+            f"sources:\n  s: {{uri: {src}}}\njobs:\n  load: {{type: ingest, source: s}}\n"
+        )
+        assert api.run_pipeline(spec, workspace=workspace).ok
+        row = "#jobs-list tr[data-origin=pipeline][data-kind=ingest][data-status=succeeded]"
+        page.wait_for_selector(row)
+        assert "load" in page.inner_text(row)
         page.screenshot(path=str(ARTIFACTS / "04-jobs.png"), full_page=True)
 
         # 5. Open the 3-D projection from the finished job.

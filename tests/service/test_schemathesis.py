@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
 from relgraph import api  # noqa: E402
-from relgraph.service import LocalJobRunner, TokenStore, create_app  # noqa: E402
+from relgraph.service import DBJobRunner, TokenStore, create_app  # noqa: E402
 from relgraph.service.secrets import redact_params  # noqa: E402
 from tests.service.conftest import F1  # noqa: E402
 
@@ -28,7 +28,7 @@ def _build() -> tuple[Any, str, Path]:
 
     ws = Path(tempfile.mkdtemp(prefix="rg-schemathesis-"))
     api.ingest(str(F1), workspace=ws)
-    runner = LocalJobRunner(
+    runner = DBJobRunner(
         ws, {"ingest": _noop, "project": _noop, "label-stats": _noop}, redact=redact_params
     )
     app = create_app(ws, runner=runner)

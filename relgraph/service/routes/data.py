@@ -7,7 +7,7 @@ from collections import OrderedDict
 from typing import Any
 
 import duckdb
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
 from relgraph import api
@@ -124,12 +124,12 @@ async def table_rows(
     page: Paging = Depends(paging),
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
-) -> dict[str, Any]:
+) -> Response:
     snap = _snap(st, snapshot_id)
     path = snap.table_path(table)  # StoreError (404) for an unknown table
     total = snap.manifest.row_counts[table]
-    rows, _n = await pages.read_page_async(path, page.limit, page.offset)
-    return page.page(rows, total) | {"columns": pages.column_names(path)}
+    items, _n = await pages.page_json_async(path, page.limit, page.offset)
+    return page.json_page(items, total, columns=pages.column_names(path))
 
 
 @router.get(

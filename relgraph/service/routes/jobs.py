@@ -13,7 +13,9 @@ from relgraph.service.deps import Paging, ServiceState, editor, paging, state, v
 router = APIRouter(tags=["jobs"])
 
 JobId = Path(..., min_length=1, max_length=64, pattern=r"^[0-9a-zA-Z_-]+$")
-Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+Status = Literal[
+    "pending", "queued", "running", "succeeded", "skipped", "failed", "blocked", "cancelled"
+]
 
 
 class JobRequest(BaseModel):
@@ -26,8 +28,9 @@ def job_kinds(st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer))
     return {"kinds": sorted(st.runner.kinds)}
 
 
-# Job reads are in-memory lookups: async handlers skip the thread hop of sync ones.
-@router.get("/jobs", summary="Jobs, newest first")
+# Job reads are served from the runner's cache (a DB query only after a change): async
+# handlers skip the thread hop of sync ones.
+@router.get("/jobs", summary="Jobs (REST and pipeline ones), newest first")
 async def list_jobs(
     status: Status | None = Query(None),
     kind: str | None = Query(None, max_length=64),
@@ -71,7 +74,11 @@ def cancel_job(
     return st.runner.cancel(job_id).to_dict()
 
 
-@router.post("/jobs/{job_id}/retry", status_code=202, summary="Run a failed or cancelled job again")
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=202,
+    summary="Run a failed, cancelled or blocked job again (same id, attempts + 1)",
+)
 def retry_job(
     job_id: str = JobId, st: ServiceState = Depends(state), who: TokenInfo = Depends(editor)
 ) -> dict[str, Any]:

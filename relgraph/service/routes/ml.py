@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, Field
 
 from relgraph import api
@@ -78,17 +78,15 @@ def _list(kind: str, page: Paging, st: ServiceState) -> dict[str, Any]:
     return page.page(items[page.offset : page.offset + page.limit], len(items))
 
 
-async def _rows(
-    kind: str, output_id: str, page: Paging, st: ServiceState, which: str
-) -> dict[str, Any]:
+async def _rows(kind: str, output_id: str, page: Paging, st: ServiceState, which: str) -> Response:
     out = outputs.find_output(st.workspace, output_id, kind)
     path = out.projection if which == "projection" else out.data
     if path is None:
         raise HTTPException(
             404, f"{kind} '{output_id}' has no {which}; start a 'project' job for it"
         )
-    rows, total = await pages.read_page_async(path, page.limit, page.offset)
-    return page.page(rows, total)
+    items, total = await pages.page_json_async(path, page.limit, page.offset)
+    return page.json_page(items, total)
 
 
 @router.get("/predictions", tags=["predictions"], summary="Prediction outputs, newest first")
@@ -113,7 +111,7 @@ async def prediction_rows(
     page: Paging = Depends(paging),
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
-) -> dict[str, Any]:
+) -> Response:
     return await _rows("predictions", output_id, page, st, "data")
 
 
@@ -141,7 +139,7 @@ async def embedding_rows(
     page: Paging = Depends(paging),
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
-) -> dict[str, Any]:
+) -> Response:
     return await _rows("embeddings", output_id, page, st, "data")
 
 
@@ -155,5 +153,5 @@ async def embedding_projection(
     page: Paging = Depends(paging),
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
-) -> dict[str, Any]:
+) -> Response:
     return await _rows("embeddings", output_id, page, st, "projection")

@@ -186,15 +186,16 @@ async function viewJobs() {
   async function refresh() {
     const page = await api("/jobs?limit=50");
     list.replaceChildren(h("div", { class: "card" }, h("table", { class: "data" },
-      h("thead", {}, h("tr", {}, ["id", "kind", "status", "progress", "message", "created", "finished", ""].map((c) => h("th", { text: c })))),
-      h("tbody", {}, page.items.map((j) => h("tr", { "data-job": j.id, "data-kind": j.kind, "data-status": j.status },
+      h("thead", {}, h("tr", {}, ["id", "kind", "from", "status", "progress", "message", "created", "finished", ""].map((c) => h("th", { text: c })))),
+      h("tbody", {}, page.items.map((j) => h("tr", { "data-job": j.id, "data-kind": j.kind, "data-status": j.status, "data-origin": j.origin },
         h("td", {}, h("a", { href: `#/jobs/${j.id}`, text: j.id })), h("td", { text: j.kind }),
+        h("td", { text: j.origin === "pipeline" ? `run ${j.run_id}: ${j.name}` : (j.created_by ? `API (token ${j.created_by})` : "API") }),
         h("td", {}, h("span", { class: `badge ${j.status}`, text: j.status })),
         h("td", {}, h("span", { class: "bar" }, h("span", { style: `width:${Math.round(100 * j.progress)}%` })), ` ${Math.round(100 * j.progress)}%`),
         h("td", { text: j.error || j.message }), h("td", { text: j.created }), h("td", { text: j.finished || "" }),
-        h("td", {}, ["queued", "running"].includes(j.status)
+        h("td", {}, ["pending", "queued", "running"].includes(j.status)
           ? h("button", { class: "secondary", onclick: () => api(`/jobs/${j.id}/cancel`, { method: "POST" }).then(refresh, (e) => toast(e.message)) }, "Cancel")
-          : (["failed", "cancelled"].includes(j.status)
+          : (["failed", "cancelled", "blocked"].includes(j.status)
             ? h("button", { class: "secondary", onclick: () => api(`/jobs/${j.id}/retry`, { method: "POST" }).then(refresh, (e) => toast(e.message)) }, "Retry") : null))))))));
   }
   await refresh();
@@ -209,12 +210,12 @@ async function viewJob(id) {
     const logs = await api(`/jobs/${id}/logs?limit=1000`);
     box.replaceChildren(
       h("div", { class: "card" }, h("dl", { class: "kv" },
-        ["kind", "status", "progress", "message", "error", "created", "started", "finished", "retry_of"].flatMap((k) => [h("dt", { text: k }), h("dd", { id: `job-${k}`, text: fmt(j[k]) })]))),
+        ["kind", "name", "origin", "run_id", "status", "progress", "message", "error", "attempts", "created", "started", "finished", "created_by"].flatMap((k) => [h("dt", { text: k }), h("dd", { id: `job-${k}`, text: fmt(j[k]) })]))),
       h("h2", {}, "Parameters"), h("pre", { text: JSON.stringify(j.params, null, 2) }),
       h("h2", {}, "Result"), h("pre", { id: "job-result", text: JSON.stringify(j.result, null, 2) }),
       resultLink(j),
       h("h2", {}, "Logs"), h("pre", { class: "logs", text: logs.items.join("\n") }));
-    if (["succeeded", "failed", "cancelled"].includes(j.status)) { clearInterval(pollTimer); pollTimer = null; }
+    if (["succeeded", "skipped", "failed", "blocked", "cancelled"].includes(j.status)) { clearInterval(pollTimer); pollTimer = null; }
   }
   await refresh();
   pollTimer = setInterval(() => refresh().catch(() => {}), 1000);
