@@ -188,6 +188,13 @@ def train_task(
 
     say: Progress = progress or (lambda stage, info: None)
     start = time.monotonic()
+    # 0. A pretrained trunk must fit this snapshot: say so before any work.
+    trunk: PretrainedTrunk | None = None
+    if from_pretrained is not None:
+        if not gnn:
+            raise TrainingError("--from-pretrained initialises the GNN; drop --no-gnn")
+        trunk = load_pretrained(workspace, from_pretrained)
+        trunk.check_snapshot(snapshot)
     # 1. Labels.
     say("labels", {})
     tables = build_task_tables(snapshot, query, val_cutoff=val_cutoff, test_cutoff=test_cutoff)
@@ -210,13 +217,8 @@ def train_task(
     result_bl: ModelScores | None = None
     trials: list[dict[str, Any]] = []
     best_trainer: GNNTrainer | None = None
-    trunk: PretrainedTrunk | None = None
     init: dict[str, Any] | None = None
-    if from_pretrained is not None:
-        if not gnn:
-            raise TrainingError("--from-pretrained initialises the GNN; drop --no-gnn")
-        trunk = load_pretrained(workspace, from_pretrained)
-        trunk.check_snapshot(snapshot)
+    if trunk is not None:
         init = trunk.state()
         budget = replace(budget, base=trunk.pin(budget.base))
         if trunk.until is None or datetime.fromisoformat(trunk.until) > tables.test_cutoff:
