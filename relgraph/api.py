@@ -442,6 +442,7 @@ def pretrain(
     snapshot: str | None = None,
     budget: str = "fast",
     steps: int = 300,
+    batch_size: int = 64,
     minutes: float = 5.0,
     until: str | None = None,
     tables: list[str] | None = None,
@@ -462,6 +463,7 @@ def pretrain(
     config = PretrainConfig(
         model=Budget.preset(budget).base,
         steps=int(steps),
+        batch_size=int(batch_size),
         minutes=float(minutes),
         until=until,
         tables=tuple(tables or ()),

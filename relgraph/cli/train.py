@@ -113,6 +113,7 @@ def pretrain(
         "fast", "--budget", help="Architecture preset; train with the same one: fast | normal."
     ),
     steps: int = typer.Option(300, "--steps", help="Mini-batches to train on."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Seed rows per mini-batch."),
     minutes: float = typer.Option(5.0, "--minutes", help="Stop after this many minutes."),
     until: str | None = typer.Option(
         None, "--until", help="See no row after this date (use the tasks' test cut-off)."
@@ -128,7 +129,8 @@ def pretrain(
         with _train_progress(not as_json) as progress:
             result = api.pretrain(
                 workspace=workspace, snapshot=snapshot, budget=budget, steps=steps,
-                minutes=minutes, until=until, tables=table, seed=seed, progress=progress,
+                batch_size=batch_size, minutes=minutes, until=until, tables=table, seed=seed,
+                progress=progress,
             )  # fmt: skip
     except RelgraphError as e:
         fail(e, as_json)
@@ -136,8 +138,8 @@ def pretrain(
         emit_json(result.to_dict())
         return
     out.print(
-        f"reconstruction loss {result.loss_start:.4f} → {result.loss_end:.4f} over "
-        f"{result.steps} steps ({len(result.tables)} tables)"
+        f"reconstruction loss on probe batches {result.loss_start:.4f} → "
+        f"{result.loss_end:.4f} after {result.steps} steps ({len(result.tables)} tables)"
     )
     out.print(
         f"[green]trunk stored:[/] [bold]{result.pretrained_id}[/] ({result.seconds:.0f} s); "

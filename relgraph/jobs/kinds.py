@@ -234,7 +234,7 @@ def train(ctx: JobContext) -> dict[str, Any]:
     return {"snapshot": ctx.input("snapshot"), "model": str(model_id), "metrics": metrics}
 
 
-_PRETRAIN_KEYS = ("budget", "steps", "minutes", "until", "tables", "seed")
+_PRETRAIN_KEYS = ("budget", "steps", "batch_size", "minutes", "until", "tables", "seed")
 
 
 def pretrain(ctx: JobContext) -> dict[str, Any]:

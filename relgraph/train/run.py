@@ -240,6 +240,9 @@ def train_task(
         limits: list[float] = []
 
         def fit(cfg: ModelConfig, seconds: float) -> tuple[float, Any]:
+            if trunk is not None:
+                # Searched trials vary the rest; the trunk fixes width and depth.
+                cfg = trunk.pin(cfg)
             say("trial", {"config": cfg.to_dict()})
             limits.append(seconds)
             tr = GNNTrainer(
@@ -261,13 +264,13 @@ def train_task(
                     "trial": r.number,
                     "value": r.value,
                     "seconds": round(r.seconds, 1),
-                    "config": r.config.to_dict(),
+                    "config": (trunk.pin(r.config) if trunk is not None else r.config).to_dict(),
                 }
             )
 
         best, _ = search(budget, metric, fit, seed=seed, on_trial=on_trial)
         best_trainer = best.trainer
-        config = best.config
+        config = trunk.pin(best.config) if trunk is not None else best.config
         say("evaluate", {})
         assert best_trainer is not None
         result_gnn = _scores(best_trainer, val_t, test_labels)
