@@ -110,7 +110,10 @@ def pretrain(
     workspace: Path = WorkspaceOpt,
     snapshot: str | None = typer.Option(None, "--snapshot", help="Snapshot id (default: latest)."),
     budget: str = typer.Option(
-        "fast", "--budget", help="Architecture preset; train with the same one: fast | normal."
+        "fast",
+        "--budget",
+        help="Architecture preset: fast | normal (training from the trunk keeps its width "
+        "and depth).",
     ),
     steps: int = typer.Option(300, "--steps", help="Mini-batches to train on."),
     batch_size: int = typer.Option(64, "--batch-size", help="Seed rows per mini-batch."),
