@@ -86,6 +86,12 @@ class MaskedFeatureModel(nn.Module):
 
     def forward(self, frames: dict[str, torch_frame.TensorFrame], batch: Any) -> Tensor:
         """The reconstruction loss of the batch's seeds (rows of ``batch.seed_table``)."""
+        out = self.represent(frames, batch)
+        seed_ids = batch.node_ids[batch.seed_table][: batch.num_seeds]
+        return self.loss(out, frames[batch.seed_table][seed_ids], batch.seed_table)
+
+    def represent(self, frames: dict[str, torch_frame.TensorFrame], batch: Any) -> Tensor:
+        """The seeds' trunk outputs with their own rows hidden (blind to their own columns)."""
         table = batch.seed_table
         x = self.trunk.encode(frames, batch)
         # 1. Hide the seed's own row wherever the sampler reached it again (a result's
@@ -96,9 +102,7 @@ class MaskedFeatureModel(nn.Module):
         h = x[table]
         x[table] = torch.where(hidden.unsqueeze(-1), self.mask[key(table)].expand_as(h), h)
         # 2. Message passing; read the seeds.
-        out = self.trunk.propagate(x, batch)
-        # 3. Reconstruct the hidden columns.
-        return self.loss(out, frames[table][seed_ids], table)
+        return self.trunk.propagate(x, batch)
 
     def loss(self, out: Tensor, tf: torch_frame.TensorFrame, table: str) -> Tensor:
         """Mean Huber loss over numerical columns plus mean cross-entropy over categorical ones."""
