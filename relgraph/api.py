@@ -185,11 +185,14 @@ def train(
     gnn: bool = True,
     baseline: bool = True,
     progress: Any = None,
+    from_pretrained: str | None = None,
 ) -> Any:
     """Train a GNN (searched within ``budget``) and the LightGBM baseline for a query.
 
     Returns a :class:`relgraph.train.TrainResult`; the model is stored under
-    ``workspace/models/<model_id>/``.
+    ``workspace/models/<model_id>/``. ``from_pretrained``: a trunk id from
+    :func:`pretrain` to start the GNN from; the result's ``pretraining`` then holds
+    the same run from scratch and the difference.
     """
     from relgraph.train import Budget, train_task
 
@@ -205,6 +208,7 @@ def train(
         gnn=gnn,
         baseline=baseline,
         progress=progress,
+        from_pretrained=from_pretrained,
     )
 
 
@@ -428,3 +432,61 @@ def project(embeddings: str | Path, *, methods: list[str] | None = None, seed: i
     return project_embeddings(
         load_embeddings(embeddings), methods=methods or list(METHODS), seed=seed
     )
+
+
+# GNN trunks pretrained without labels (relgraph.train.pretrain) and GNN entity
+# embeddings from trained models (relgraph.predict.run): the pretrain and embed jobs.
+def pretrain(
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    snapshot: str | None = None,
+    budget: str = "fast",
+    steps: int = 300,
+    batch_size: int = 64,
+    minutes: float = 5.0,
+    until: str | None = None,
+    tables: list[str] | None = None,
+    seed: int = 0,
+    progress: Any = None,
+) -> Any:
+    """Pretrain a GNN trunk on a snapshot by masked-feature reconstruction (no labels).
+
+    ``budget`` picks the architecture (the same presets as :func:`train`; train with
+    the same one); ``until``: no row after this date is seen (use the test cut-off).
+    Returns a :class:`relgraph.train.pretrain.PretrainResult`; the trunk is stored
+    under ``workspace/pretrained/<id>/`` for ``train(..., from_pretrained=id)``.
+    """
+    from relgraph.train import Budget
+    from relgraph.train.pretrain import PretrainConfig, pretrain_trunk
+
+    snap = Workspace(workspace).snapshot(snapshot)
+    config = PretrainConfig(
+        model=Budget.preset(budget).base,
+        steps=int(steps),
+        batch_size=int(batch_size),
+        minutes=float(minutes),
+        until=until,
+        tables=tuple(tables or ()),
+        seed=int(seed),
+    )
+    return pretrain_trunk(snap, workspace=workspace, config=config, progress=progress)
+
+
+def embed_entities(
+    model_id: str,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    table: str | None = None,
+    at: str | None = None,
+    to: str | Path | None = None,
+    snapshot: str | None = None,
+) -> Any:
+    """GNN embeddings of every row of an entity table from a trained model, to Parquet.
+
+    ``at``: "now" (default), "test" (the model's test cut-off) or an ISO date.
+    Returns a :class:`relgraph.predict.EmbedResult` (``ENTITY``, ``ANCHOR_TIMESTAMP``,
+    ``embedding``, ``MODEL_ID``, ``SNAPSHOT_ID``), readable by :func:`cluster`.
+    """
+    from relgraph.predict import embed_entities as _embed
+
+    return _embed(model_id, workspace=workspace, table=table, at=at, to=to, snapshot_id=snapshot)

@@ -84,6 +84,100 @@ def results_table(result: Any) -> Table:
     return t
 
 
+def pretraining_table(result: Any) -> Table:
+    """The GNN from the pretrained trunk, the same run from scratch, and the difference."""
+    p = result.pretraining
+    t = Table(title=f"GNN with pretrained trunk {p.pretrained_id} ({p.loaded} tensors loaded)")
+    t.add_column("split")
+    t.add_column("metric")
+    for c in ("from pretrained", "from scratch", "delta"):
+        t.add_column(c, justify="right")
+    for split in ("val", "test"):
+        for m, d in p.delta[split].items():
+            t.add_row(
+                split,
+                m,
+                _fmt(getattr(result.gnn, split).get(m)),
+                _fmt(getattr(p.scratch, split).get(m)),
+                "—" if math.isnan(d) else f"{d:+.4f}",
+                style="bold" if m == result.metric else None,
+            )
+    return t
+
+
+@app.command()
+def pretrain(
+    workspace: Path = WorkspaceOpt,
+    snapshot: str | None = typer.Option(None, "--snapshot", help="Snapshot id (default: latest)."),
+    budget: str = typer.Option(
+        "fast",
+        "--budget",
+        help="Architecture preset: fast | normal (training from the trunk keeps its width "
+        "and depth).",
+    ),
+    steps: int = typer.Option(300, "--steps", help="Mini-batches to train on."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Seed rows per mini-batch."),
+    minutes: float = typer.Option(5.0, "--minutes", help="Stop after this many minutes."),
+    until: str | None = typer.Option(
+        None, "--until", help="See no row after this date (use the tasks' test cut-off)."
+    ),
+    table: list[str] | None = typer.Option(
+        None, "--table", help="Seed rows from this table (repeatable; default: every table)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed (runs are repeatable)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Pretrain a GNN trunk without labels (masked-feature reconstruction) for --from-pretrained."""
+    try:
+        with _train_progress(not as_json) as progress:
+            result = api.pretrain(
+                workspace=workspace, snapshot=snapshot, budget=budget, steps=steps,
+                batch_size=batch_size, minutes=minutes, until=until, tables=table, seed=seed,
+                progress=progress,
+            )  # fmt: skip
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    out.print(
+        f"reconstruction loss on probe batches {result.loss_start:.4f} → "
+        f"{result.loss_end:.4f} after {result.steps} steps ({len(result.tables)} tables)"
+    )
+    out.print(
+        f"[green]trunk stored:[/] [bold]{result.pretrained_id}[/] ({result.seconds:.0f} s); "
+        f"use it with `relgraph train ... --from-pretrained {result.pretrained_id}`"
+    )
+
+
+@app.command()
+def embed(
+    model: str = typer.Option(..., "--model", help="Model id (see `relgraph models`)."),
+    workspace: Path = WorkspaceOpt,
+    table: str | None = typer.Option(
+        None, "--table", help="Table to embed (default: the model's entity table)."
+    ),
+    at: str = typer.Option("now", "--at", help="now | test | an ISO date (the anchor time)."),
+    to: Path | None = typer.Option(None, "--to", help="FILE.parquet (default: in the workspace)."),
+    snapshot: str | None = typer.Option(None, "--snapshot", help="Embed on another snapshot."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """GNN entity embeddings from a trained model: one row per entity, to Parquet."""
+    try:
+        result = api.embed_entities(
+            model, workspace=workspace, table=table, at=at, to=to, snapshot=snapshot
+        )
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    out.print(
+        f"[green]{result.rows} embeddings[/] of {result.entity_table} ({result.dim} wide, "
+        f"as of {result.anchor:%Y-%m-%d %H:%M}) → {result.destination}"
+    )
+
+
 @app.command()
 def train(
     query: str = typer.Argument(
@@ -108,6 +202,12 @@ def train(
         None, "--test-cutoff", help="First test anchor, e.g. 2010-01-01."
     ),
     no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the LightGBM baseline."),
+    from_pretrained: str | None = typer.Option(
+        None,
+        "--from-pretrained",
+        help="Start the GNN from a pretrained trunk (see `relgraph pretrain`); the report "
+        "adds the same run from scratch and the difference.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Train a GNN and the LightGBM baseline for a query; print val/test metrics."""
@@ -116,7 +216,7 @@ def train(
             result = api.train(
                 query, workspace=workspace, snapshot=snapshot, budget=budget, trials=trials,
                 minutes=minutes, seed=seed, val_cutoff=val_cutoff, test_cutoff=test_cutoff,
-                baseline=not no_baseline, progress=progress,
+                baseline=not no_baseline, progress=progress, from_pretrained=from_pretrained,
             )  # fmt: skip
     except RelgraphError as e:
         fail(e, as_json)
@@ -126,6 +226,8 @@ def train(
     for w in result.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)
     out.print(results_table(result))
+    if result.pretraining is not None:
+        out.print(pretraining_table(result))
     out.print(f"[green]model stored:[/] [bold]{result.model_id}[/] ({result.seconds:.0f} s)")
 
 

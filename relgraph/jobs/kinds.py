@@ -135,37 +135,81 @@ def ingest_labels(ctx: JobContext) -> dict[str, Any]:
     }
 
 
+def _ref(ctx: JobContext, param: str, output: str) -> str | None:
+    """A param that names a job in ``needs`` (that job's ``output``) or is an id itself."""
+    value = ctx.params.get(param)
+    if value is None:
+        return None
+    name = str(value)
+    if name in ctx.inputs:
+        made = ctx.inputs[name].get(output)
+        if made is None:
+            raise JobError(
+                f"job '{ctx.name}' ({ctx.type}): '{param}: {name}' names a job that made no "
+                f"'{output}' (it made {sorted(ctx.inputs[name]) or 'nothing'})"
+            )
+        return str(made)
+    return name
+
+
+def gnn_embed(params: Mapping[str, Any]) -> bool:
+    """Whether an embed job embeds entities with a trained GNN (not text columns)."""
+    return "model" in params or params.get("from") == "model"
+
+
 def embed(ctx: JobContext) -> dict[str, Any]:
+    """Text columns with the packaged sentence model (``table:``, ``columns:``), or GNN
+    entity embeddings from a trained model (``model: <train job or model id>``, or
+    ``from: model`` for the first upstream model; optional ``table:``, ``at:``)."""
     api = _api()
     path, rel = ctx.file("embeddings.parquet")
-    model_id = ctx.maybe_input("model") if ctx.params.get("from") == "model" else None
-    if model_id is not None:
+    if gnn_embed(ctx.params):
+        model_id = _ref(ctx, "model", "model") or ctx.input("model")
         fn = _need_api("embed_entities", "embed")
-        fn(model_id, workspace=ctx.workspace, to=path)
-    else:
-        api.embed_text(
-            ctx.params["table"],
-            columns=ctx.params.get("columns"),
+        res = fn(
+            model_id,
             workspace=ctx.workspace,
-            snapshot=ctx.input("snapshot"),
+            table=ctx.params.get("table"),
+            at=ctx.params.get("at"),
             to=path,
-            progress=ctx.progress,
         )
+        return {
+            "snapshot": res.snapshot_id,
+            "model": model_id,
+            "embeddings": rel,
+            "rows": res.rows,
+            "dim": res.dim,
+        }
+    api.embed_text(
+        ctx.params["table"],
+        columns=ctx.params.get("columns"),
+        workspace=ctx.workspace,
+        snapshot=ctx.input("snapshot"),
+        to=path,
+        progress=ctx.progress,
+    )
     return {"snapshot": ctx.maybe_input("snapshot"), "embeddings": rel}
 
 
-_TRAIN_KEYS = ("query", "query_text", "uri", "schema")
+_TRAIN_KEYS = ("query", "query_text", "uri", "schema", "from_pretrained")
 
 
-def train(ctx: JobContext) -> dict[str, Any]:
-    fn = _need_api("train", "train")
-    extra = {k: v for k, v in ctx.params.items() if k not in _TRAIN_KEYS}
-
+def _stage_progress(ctx: JobContext) -> Callable[[str, dict[str, Any]], None]:
     def progress(stage: str, info: dict[str, Any]) -> None:
         # The trainer reports (stage, {"epoch": i, "epochs": n, ...}).
         ctx.progress(stage, int(info.get("epoch", 0) or 0), int(info.get("epochs", 0) or 0))
 
-    extra.setdefault("progress", progress)
+    return progress
+
+
+def train(ctx: JobContext) -> dict[str, Any]:
+    """``from_pretrained: <pretrain job or trunk id>`` starts the GNN from a trunk."""
+    fn = _need_api("train", "train")
+    extra = {k: v for k, v in ctx.params.items() if k not in _TRAIN_KEYS}
+    extra.setdefault("progress", _stage_progress(ctx))
+    trunk = _ref(ctx, "from_pretrained", "pretrained")
+    if trunk is not None:
+        extra["from_pretrained"] = trunk
     result = fn(
         ctx.params["query_text"], workspace=ctx.workspace, snapshot=ctx.input("snapshot"), **extra
     )
@@ -179,14 +223,40 @@ def train(ctx: JobContext) -> dict[str, Any]:
             for k, v in (getattr(scores, split, None) or {}).items():
                 if isinstance(v, int | float):
                     metrics[f"{family}_{split}_{k}"] = float(v)
+    pre = getattr(result, "pretraining", None)
+    if pre is not None:
+        # The same GNN from scratch, and what the trunk changed (pretrained − scratch).
+        for split in ("val", "test"):
+            for k, v in getattr(pre.scratch, split).items():
+                metrics[f"scratch_{split}_{k}"] = float(v)
+            for k, v in pre.delta[split].items():
+                metrics[f"pretrain_delta_{split}_{k}"] = float(v)
     return {"snapshot": ctx.input("snapshot"), "model": str(model_id), "metrics": metrics}
 
 
+_PRETRAIN_KEYS = ("budget", "steps", "batch_size", "minutes", "until", "tables", "seed")
+
+
 def pretrain(ctx: JobContext) -> dict[str, Any]:
+    """A trunk pretrained on the upstream snapshot (``budget``, ``steps``, ``until``, ...)."""
     fn = _need_api("pretrain", "pretrain")
-    result = fn(workspace=ctx.workspace, snapshot=ctx.input("snapshot"), **dict(ctx.params))
-    model_id = getattr(result, "model_id", None) or _as_dict(result).get("model_id")
-    return {"snapshot": ctx.input("snapshot"), "pretrained": str(model_id)}
+    unknown = sorted(set(ctx.params) - set(_PRETRAIN_KEYS))
+    if unknown:
+        raise JobError(
+            f"job '{ctx.name}' (pretrain) has unknown option(s) {unknown}; "
+            f"allowed: {', '.join(_PRETRAIN_KEYS)}"
+        )
+    result = fn(
+        workspace=ctx.workspace,
+        snapshot=ctx.input("snapshot"),
+        progress=_stage_progress(ctx),
+        **dict(ctx.params),
+    )
+    return {
+        "snapshot": ctx.input("snapshot"),
+        "pretrained": str(result.pretrained_id),
+        "metrics": {"loss_start": result.loss_start, "loss_end": result.loss_end},
+    }
 
 
 def predict(ctx: JobContext) -> dict[str, Any]:
@@ -361,7 +431,7 @@ def hash_inputs(
     bytes and schema, not on the snapshot id, so new rows elsewhere do not redo it.
     """
     table = params.get("table")
-    if job_type != "embed" or params.get("from") == "model" or not isinstance(table, str):
+    if job_type != "embed" or gnn_embed(params) or not isinstance(table, str):
         return inputs
     from relgraph.store.workspace import Workspace
 

@@ -198,7 +198,10 @@ def outputs_exist(workspace: Path, outputs: dict[str, Any] | None) -> bool:
     if isinstance(snap, str) and not (workspace / "snapshots" / snap / "manifest.json").is_file():
         return False
     model = outputs.get("model")
-    return not (isinstance(model, str) and not (workspace / "models" / model).exists())
+    if isinstance(model, str) and not (workspace / "models" / model).exists():
+        return False
+    trunk = outputs.get("pretrained")
+    return not (isinstance(trunk, str) and not (workspace / "pretrained" / trunk).exists())
 
 
 def resolve_params(spec: PipelineSpec, params: dict[str, Any]) -> dict[str, Any]:
@@ -502,7 +505,11 @@ class Runner:
         if isinstance(model, str) and s.get(Model, model) is None:
             s.add(
                 Model(
-                    id=model, job_id=job.id, snapshot_id=snap, query_id=qid, path=f"models/{model}"
+                    id=model,
+                    job_id=job.id,
+                    snapshot_id=snap,
+                    query_id=qid,
+                    path=f"{'pretrained' if job.type == 'pretrain' else 'models'}/{model}",
                 )
             )
         for name, value in (out.get("metrics") or {}).items():

@@ -131,6 +131,7 @@ class PipelineSpec:
             path=path,
             text=text,
         )
+        _check_refs(spec, where)
         from relgraph.jobs.dag import topological_order
 
         topological_order(spec)  # raises on unknown needs and cycles
@@ -166,3 +167,20 @@ def _job(
             f"declare (declared: {sorted(queries) or 'none'})"
         )
     return JobSpec(name=name, type=jtype, needs=tuple(str(n) for n in needs), params=params)
+
+
+# Params that name another job's output: (job type, param) → what it reads.
+_REFS = {("embed", "model"): "model", ("train", "from_pretrained"): "pretrained"}
+
+
+def _check_refs(spec: PipelineSpec, where: str) -> None:
+    """A param naming another job (``model: train``) needs that job in ``needs:``."""
+    names = {j.name for j in spec.jobs}
+    for j in spec.jobs:
+        for (jtype, param), what in _REFS.items():
+            ref = j.params.get(param) if j.type == jtype else None
+            if isinstance(ref, str) and ref in names and ref not in j.needs:
+                raise JobError(
+                    f"{where}: job '{j.name}' reads the {what} of job '{ref}' ({param}: {ref}) "
+                    f"but does not wait for it; add '{ref}' to its 'needs:'"
+                )

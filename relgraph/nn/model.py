@@ -54,6 +54,11 @@ class ModelConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
+# The parts of a RelGNN that do not depend on the task: what pretraining trains and
+# ``train --from-pretrained`` initialises (state-dict key prefixes).
+TRUNK_PARTS = ("encoder", "temporal", "gnn")
+
+
 def _mlp(channels: int, out: int, layers: int) -> nn.Module:
     mods: list[nn.Module] = []
     for _ in range(layers - 1):
@@ -123,12 +128,11 @@ class RelGNN(nn.Module):
                 self.id_emb = nn.Embedding(num_targets, out_channels)
                 nn.init.zeros_(self.id_emb.weight)
 
-    def embed(self, frames: dict[str, torch_frame.TensorFrame], batch: Any) -> Tensor:
-        """GNN embeddings (``channels`` wide) of the batch's seed nodes, in seed order.
+    def encode(self, frames: dict[str, torch_frame.TensorFrame], batch: Any) -> dict[str, Tensor]:
+        """Column-encoder output (``channels`` wide) of every node in ``batch``, per table.
 
         ``frames`` are the full tables' frames; ``batch`` is a ``relgraph.sample.Batch``.
         """
-        num_nodes = {nt: int(ids.numel()) for nt, ids in batch.node_ids.items()}
         # The sampler copies a row once per path that reaches it; encode each
         # distinct row once and gather (the same result, a fraction of the work).
         x: dict[str, Tensor] = {}
@@ -139,14 +143,30 @@ class RelGNN(nn.Module):
             uniq, inv = torch.unique(ids, return_inverse=True)
             sub = {nt: frames[nt][uniq]} if nt in frames else {}
             x[nt] = self.encoder(sub, {nt: int(uniq.numel())})[nt][inv]
+        return x
+
+    def propagate(self, x: dict[str, Tensor], batch: Any) -> Tensor:
+        """Relative time + message passing over encoded nodes; the seeds' rows, in seed order.
+
+        Split from :meth:`encode` so that pretraining can mask encoded nodes in between.
+        """
+        num_nodes = {nt: int(ids.numel()) for nt, ids in batch.node_ids.items()}
         rel = self.temporal(batch.seed_time, batch.node_time, batch.batch)
         x = {nt: h + rel[nt] for nt, h in x.items()}
         depth = tree_depth(
             num_nodes, batch.edge_index, batch.seed_table, batch.num_seeds, self.config.num_layers
         )
         x = self.gnn(x, batch.edge_index, depth)
-        out: Tensor = x[self.seed_table][: batch.num_seeds]
+        out: Tensor = x[batch.seed_table][: batch.num_seeds]
         return out
+
+    def embed(self, frames: dict[str, torch_frame.TensorFrame], batch: Any) -> Tensor:
+        """GNN embeddings (``channels`` wide) of the batch's seed nodes, in seed order.
+
+        ``frames`` are the full tables' frames; ``batch`` is a ``relgraph.sample.Batch``
+        (its seeds may be rows of any table: the trunk is shared, only the head is not).
+        """
+        return self.propagate(self.encode(frames, batch), batch)
 
     def forward(self, frames: dict[str, torch_frame.TensorFrame], batch: Any) -> Tensor:
         """Head output per seed: logits (binary/multiclass), values, or query vectors (link)."""

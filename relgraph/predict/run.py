@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from relgraph._sql import quote_ident
 from relgraph.errors import QueryError, TrainingError
 from relgraph.graph.features import build_features
 from relgraph.nn.model import ModelConfig
@@ -93,6 +94,38 @@ def load_trainer(files: ModelFiles, snapshot: Snapshot) -> GNNTrainer:
     return trainer.restore(state, files.gnn_state())
 
 
+def latest_time(snapshot: Snapshot) -> datetime | None:
+    """The latest row time in the snapshot ("now"); None when no table has a time."""
+    from relgraph.query.table import time_range
+
+    con = snapshot.duckdb()
+    try:
+        _, latest = time_range(snapshot, con)
+        return latest
+    except QueryError:  # no time column anywhere: a static task
+        return None
+    finally:
+        con.close()
+
+
+def entity_rows(snapshot: Snapshot, table: str, column: str, anchor: datetime) -> pa.Table:
+    """Every distinct key of ``table.column`` (sorted) as ``ENTITY``, all at ``anchor``."""
+    con = snapshot.duckdb()
+    try:
+        col = quote_ident(column)
+        keys = con.execute(
+            f"SELECT DISTINCT {col} FROM {quote_ident(table)} WHERE {col} IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    return pa.table(
+        {
+            "ENTITY": pa.array([k[0] for k in keys]),
+            "ANCHOR_TIMESTAMP": pa.array([anchor] * len(keys), pa.timestamp("us")),
+        }
+    )
+
+
 def now_table(snapshot: Snapshot, task: _Task) -> pa.Table:
     """The rows to predict "now": anchored at the latest time in the snapshot.
 
@@ -102,14 +135,10 @@ def now_table(snapshot: Snapshot, task: _Task) -> pa.Table:
     now is one made assuming it holds.
     """
     from relgraph.query import prediction_rows
-    from relgraph.query.table import time_range
 
+    latest = latest_time(snapshot) or datetime.now().replace(microsecond=0)
     con = snapshot.duckdb()
     try:
-        try:
-            _, latest = time_range(snapshot, con)
-        except QueryError:  # no time column anywhere: a static task
-            latest = datetime.now().replace(microsecond=0)
         return prediction_rows(snapshot, task.query, [latest], con=con)
     finally:
         con.close()
@@ -221,3 +250,128 @@ def predict_model(
         table=table,
         metrics=metrics,
     )
+
+
+@dataclass
+class EmbedResult:
+    """GNN entity embeddings written by :func:`embed_entities`."""
+
+    model_id: str
+    snapshot_id: str
+    entity_table: str
+    anchor: datetime
+    rows: int
+    dim: int
+    destination: str
+    table: pa.Table
+
+    def __repr__(self) -> str:
+        return (
+            f"EmbedResult({self.model_id!r}, table={self.entity_table!r}, rows={self.rows}, "
+            f"dim={self.dim})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "snapshot_id": self.snapshot_id,
+            "table": self.entity_table,
+            "anchor": self.anchor.isoformat(),
+            "rows": self.rows,
+            "dim": self.dim,
+            "destination": self.destination,
+            "columns": self.table.column_names,
+        }
+
+
+def embed_entities(
+    model_id: str,
+    *,
+    workspace: str | Path,
+    table: str | None = None,
+    at: str | datetime | None = None,
+    to: str | Path | None = None,
+    snapshot_id: str | None = None,
+) -> EmbedResult:
+    """One GNN embedding per row of an entity table, as of one anchor time, to Parquet.
+
+    Columns: ``ENTITY`` (the primary key), ``ANCHOR_TIMESTAMP``, ``embedding``
+    (fixed-size list<float32>, the trunk's ``channels``), ``MODEL_ID``, ``SNAPSHOT_ID``
+    — the layout that ``relgraph.analyze`` (cluster, project) reads.
+
+    Args:
+        model_id: a stored model (``relgraph models``).
+        table: the table to embed (default: the model's entity table; another table's
+            rows go through the same trunk, without the task's head).
+        at: ``"now"`` (default: the latest time in the snapshot), ``"test"`` (the
+            model's test cut-off) or an ISO date/time; the trunk sees rows up to it.
+        to: a ``.parquet`` path (default ``workspace/outputs/<model>/embeddings-<table>.parquet``).
+        snapshot_id: embed on another snapshot (default: the model's).
+    """
+    from relgraph.analyze.embeddings import EMBEDDING
+
+    files = load_model(workspace, model_id)
+    snap = Workspace(workspace).snapshot(snapshot_id or files.snapshot_id)
+    trainer = load_trainer(files, snap)
+    name = table or trainer.task.entity_table
+    if name not in snap.schema.tables:
+        raise TrainingError(
+            f"cannot embed table '{name}': snapshot {snap.id} has no such table; "
+            f"tables: {', '.join(sorted(snap.schema.tables))}"
+        )
+    pkey = snap.schema[name].primary_key
+    if not pkey:
+        raise TrainingError(
+            f"cannot embed table '{name}': it has no primary key, and embeddings are keyed "
+            "by entity; declare one in the schema (primary_key:) or embed another table"
+        )
+    anchor = _anchor(at, snap, files)
+    rows = entity_rows(snap, name, pkey, anchor)
+    dim = trainer.config.channels
+    emb = trainer.embed(rows, node_table=name) if rows.num_rows else np.zeros((0, dim), np.float32)
+    flat = pa.array(np.ascontiguousarray(emb, dtype=np.float32).reshape(-1))
+    n = rows.num_rows
+    out = pa.table(
+        {
+            "ENTITY": rows.column("ENTITY"),
+            "ANCHOR_TIMESTAMP": rows.column("ANCHOR_TIMESTAMP"),
+            EMBEDDING: pa.FixedSizeListArray.from_arrays(flat, dim),
+            "MODEL_ID": pa.array([model_id] * n, pa.string()),
+            "SNAPSHOT_ID": pa.array([snap.id] * n, pa.string()),
+        }
+    )
+    dest = (
+        Path(to)
+        if to is not None
+        else Path(workspace) / "outputs" / model_id / f"embeddings-{name}.parquet"
+    )
+    if dest.suffix != ".parquet":
+        raise TrainingError(f"embeddings are written as Parquet: '{dest}' must end in .parquet")
+    return EmbedResult(
+        model_id=model_id,
+        snapshot_id=snap.id,
+        entity_table=name,
+        anchor=anchor,
+        rows=n,
+        dim=dim,
+        destination=str(write_parquet(out, dest)),
+        table=out,
+    )
+
+
+def _anchor(at: str | datetime | None, snap: Snapshot, files: ModelFiles) -> datetime:
+    if isinstance(at, datetime):
+        return at
+    if at is None or at == "now":
+        return latest_time(snap) or datetime.now()
+    if at == "test":
+        cut = files.meta.get("test_cutoff")
+        if not cut:
+            raise TrainingError(f"model '{files.model_id}' stores no test cut-off; use at='now'")
+        return datetime.fromisoformat(str(cut))
+    try:
+        return datetime.fromisoformat(at)
+    except ValueError as e:
+        raise TrainingError(
+            f"unknown anchor '{at}': use 'now', 'test' or an ISO date such as 2010-01-01"
+        ) from e

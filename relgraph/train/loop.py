@@ -79,6 +79,8 @@ class GNNTrainer:
         seed: seeds torch, NumPy and the sampler (runs are repeatable).
         sampler_factory: ``(graph, fanouts, strategy, seed) -> sampler`` (defaults to
             ``relgraph.sample.TemporalSampler``).
+        init_state: pretrained trunk tensors (``relgraph.train.pretrain``) that
+            initialise the model where names and shapes match; the rest starts random.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class GNNTrainer:
         config: ModelConfig,
         seed: int = 0,
         sampler_factory: Callable[..., Any] | None = None,
+        init_state: dict[str, Tensor] | None = None,
     ) -> None:
         self.task = task
         self.graph = graph
@@ -98,18 +101,23 @@ class GNNTrainer:
         self.seed = seed
         self.kind = task_kind(task)
         self.sampler_factory = sampler_factory or _default_sampler
+        self.init_state = init_state
 
     def __repr__(self) -> str:
         return f"GNNTrainer(task={self.kind}, config={self.config.to_json()})"
 
     # -- data ---------------------------------------------------------------
-    def seeds(self, table: pa.Table, *, with_target: bool = True) -> SeedSet:
+    def seeds(
+        self, table: pa.Table, *, with_target: bool = True, node_table: str | None = None
+    ) -> SeedSet:
+        """Seed nodes of the rows' ``ENTITY`` keys (the entity table's, or ``node_table``'s)."""
+        node_table = node_table or self.task.entity_table
         keys = table.column("ENTITY").to_numpy(zero_copy_only=False)
-        nodes = np.asarray(self.graph.key_to_node(self.task.entity_table, keys), dtype=np.int64)
+        nodes = np.asarray(self.graph.key_to_node(node_table, keys), dtype=np.int64)
         if (nodes < 0).any():
             bad = keys[np.flatnonzero(nodes < 0)[0]]
             raise TrainingError(
-                f"training table refers to {self.task.entity_table} key {bad!r}, which is not "
+                f"training table refers to {node_table} key {bad!r}, which is not "
                 "in the snapshot; rebuild the training table from this snapshot"
             )
         target: Any = None
@@ -131,15 +139,16 @@ class GNNTrainer:
         return SeedSet(nodes=nodes, times=anchor_seconds(table), target=target)
 
     def _batches(
-        self, s: SeedSet, order: np.ndarray, sampler: Any
+        self, s: SeedSet, order: np.ndarray, sampler: Any, node_table: str | None = None
     ) -> Iterator[tuple[np.ndarray, Any]]:
         bs = self.config.batch_size
+        seed_table = node_table or self.task.entity_table
         chunks = [order[i : i + bs] for i in range(0, len(order), bs)]
 
         def gen() -> Iterator[tuple[np.ndarray, Any]]:
             for idx in chunks:
                 batch = sampler.sample(
-                    self.task.entity_table,
+                    seed_table,
                     torch.from_numpy(s.nodes[idx]),
                     torch.from_numpy(s.times[idx]),
                 )
@@ -245,6 +254,11 @@ class GNNTrainer:
             raise TrainingError("the training table is empty: widen the time range or the query")
         self._prepare_targets(tr)
         self.model_ = self._build_model()
+        self.init_loaded_: list[str] = []
+        if self.init_state is not None:
+            from relgraph.train.pretrain import init_from_trunk
+
+            self.init_loaded_ = init_from_trunk(self.model_, self.init_state)
         opt = torch.optim.Adam(
             self.model_.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
         )
@@ -336,14 +350,14 @@ class GNNTrainer:
             raise TrainingError("this GNNTrainer is not fitted yet; call fit() first")
 
     @torch.no_grad()
-    def _run(self, s: SeedSet, what: str = "out") -> np.ndarray:
+    def _run(self, s: SeedSet, what: str = "out", node_table: str | None = None) -> np.ndarray:
         self._check_fitted()
         self.model_.eval()
         sampler = self.sampler_factory(
             self.graph, list(self.config.fanouts), self.config.strategy, self.seed + 10_000
         )
         outs = []
-        for _idx, batch in self._batches(s, np.arange(len(s)), sampler):
+        for _idx, batch in self._batches(s, np.arange(len(s)), sampler, node_table):
             if what == "embed":
                 outs.append(self.model_.embed(self.features.frames, batch))
             else:
@@ -377,9 +391,14 @@ class GNNTrainer:
         top = scores.topk(min(k, scores.shape[1]), dim=1)
         return top.indices.numpy(), top.values.numpy()
 
-    def embed(self, table: pa.Table) -> np.ndarray:
-        """GNN embeddings of the rows' entities as of their anchor times."""
-        return self._run(self.seeds(table, with_target=False), what="embed")
+    def embed(self, table: pa.Table, *, node_table: str | None = None) -> np.ndarray:
+        """GNN embeddings of the rows' entities as of their anchor times.
+
+        ``node_table``: embed rows of another table (``ENTITY`` = its keys) with the
+        same trunk; by default the task's entity table.
+        """
+        s = self.seeds(table, with_target=False, node_table=node_table)
+        return self._run(s, what="embed", node_table=node_table)
 
     def _score(self, s: SeedSet) -> dict[str, float]:
         out = self._run(s)

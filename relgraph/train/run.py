@@ -21,6 +21,7 @@ from relgraph.store.snapshot import Snapshot
 from relgraph.train.artifacts import model_dir, save_model
 from relgraph.train.baseline import LightGBMBaseline
 from relgraph.train.loop import GNNTrainer, metric_key, task_kind
+from relgraph.train.pretrain import PretrainedTrunk, load_pretrained
 from relgraph.train.search import Budget, TrialResult, search
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,40 @@ class ModelScores:
 
 
 @dataclass
+class Pretraining:
+    """The difference a pretrained trunk made: the GNN from scratch, same config and seed.
+
+    ``delta`` is pretrained − scratch per split and metric (positive is better for
+    AUROC/accuracy, negative for MAE).
+    """
+
+    pretrained_id: str
+    loaded: int  # trunk tensors copied into the model
+    scratch: ModelScores
+    delta: dict[str, dict[str, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pretrained_id": self.pretrained_id,
+            "loaded_tensors": self.loaded,
+            "scratch": self.scratch.to_dict(),
+            "delta": self.delta,
+        }
+
+
+def score_delta(with_: ModelScores, without: ModelScores) -> dict[str, dict[str, float]]:
+    """``with_ − without`` for every metric both have, per split."""
+    return {
+        split: {
+            m: float(getattr(with_, split)[m]) - float(v)
+            for m, v in getattr(without, split).items()
+            if m in getattr(with_, split)
+        }
+        for split in ("val", "test")
+    }
+
+
+@dataclass
 class TrainResult:
     """What ``relgraph train`` reports and stores."""
 
@@ -58,6 +93,8 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # With --from-pretrained: the trunk, and the same run from scratch beside it.
+    pretraining: Pretraining | None = None
 
     def __repr__(self) -> str:
         g = self.gnn.test.get(self.metric) if self.gnn else None
@@ -79,6 +116,7 @@ class TrainResult:
             "warnings": self.warnings,
             "rows": self.rows,
             "seconds": round(self.seconds, 1),
+            "pretraining": self.pretraining.to_dict() if self.pretraining else None,
         }
 
 
@@ -126,6 +164,14 @@ def label_warnings(task: Any, train: pa.Table) -> list[str]:
     return out
 
 
+def _scores(trainer: GNNTrainer, val: pa.Table, test_labels: pa.Table) -> ModelScores:
+    return ModelScores(
+        val=trainer.score(val) if val.num_rows else {},
+        test=trainer.score(test_labels) if test_labels.num_rows else {},
+        seconds=trainer.fit_seconds_,
+    )
+
+
 def new_model_id(task: Any) -> str:
     return f"{task.entity_table}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
@@ -143,13 +189,27 @@ def train_task(
     baseline: bool = True,
     model_id: str | None = None,
     progress: Progress | None = None,
+    from_pretrained: str | None = None,
 ) -> TrainResult:
-    """Train the GNN (with search) and the LightGBM baseline for one query, store both."""
+    """Train the GNN (with search) and the LightGBM baseline for one query, store both.
+
+    With ``from_pretrained`` (a trunk id from ``relgraph pretrain``), every GNN starts
+    from the trunk's weights (architecture pinned to the trunk's), and the chosen
+    configuration is trained once more from scratch with the same seed and time
+    limit, so that the result reports the difference pretraining made.
+    """
     from relgraph.graph import build_graph
     from relgraph.query import build_task_tables
 
     say: Progress = progress or (lambda stage, info: None)
     start = time.monotonic()
+    # 0. A pretrained trunk must fit this snapshot: say so before any work.
+    trunk: PretrainedTrunk | None = None
+    if from_pretrained is not None:
+        if not gnn:
+            raise TrainingError("--from-pretrained initialises the GNN; drop --no-gnn")
+        trunk = load_pretrained(workspace, from_pretrained)
+        trunk.check_snapshot(snapshot)
     # 1. Labels.
     say("labels", {})
     tables = build_task_tables(snapshot, query, val_cutoff=val_cutoff, test_cutoff=test_cutoff)
@@ -172,6 +232,18 @@ def train_task(
     result_bl: ModelScores | None = None
     trials: list[dict[str, Any]] = []
     best_trainer: GNNTrainer | None = None
+    init: dict[str, Any] | None = None
+    if trunk is not None:
+        init = trunk.state()
+        budget = replace(budget, base=trunk.pin(budget.base))
+        if trunk.until is None or datetime.fromisoformat(trunk.until) > tables.test_cutoff:
+            warns.append(
+                f"pretrained trunk '{from_pretrained}' saw rows up to "
+                f"{trunk.until or 'the end of the snapshot'}, after this run's test cut-off "
+                f"{tables.test_cutoff:%Y-%m-%d}: pretrain with --until "
+                f"{tables.test_cutoff:%Y-%m-%d} for an honest comparison"
+            )
+    pretraining: Pretraining | None = None
     config = budget.base
     # 2. The LightGBM baseline on as-of aggregates (first: its time is bounded, the
     # GNN's search then gets whatever is left of the budget).
@@ -193,9 +265,17 @@ def train_task(
         say("features", {})
         feats = build_features(snapshot)
 
+        limits: list[float] = []
+
         def fit(cfg: ModelConfig, seconds: float) -> tuple[float, Any]:
+            if trunk is not None:
+                # Searched trials vary the rest; the trunk fixes width and depth.
+                cfg = trunk.pin(cfg)
             say("trial", {"config": cfg.to_dict()})
-            tr = GNNTrainer(task=task, graph=graph, features=feats, config=cfg, seed=seed)
+            limits.append(seconds)
+            tr = GNNTrainer(
+                task=task, graph=graph, features=feats, config=cfg, seed=seed, init_state=init
+            )
             tr.fit(
                 train_t,
                 val_t,
@@ -212,20 +292,28 @@ def train_task(
                     "trial": r.number,
                     "value": r.value,
                     "seconds": round(r.seconds, 1),
-                    "config": r.config.to_dict(),
+                    "config": (trunk.pin(r.config) if trunk is not None else r.config).to_dict(),
                 }
             )
 
         best, _ = search(budget, metric, fit, seed=seed, on_trial=on_trial, deadline=deadline)
         best_trainer = best.trainer
-        config = best.config
+        config = trunk.pin(best.config) if trunk is not None else best.config
         say("evaluate", {})
         assert best_trainer is not None
-        result_gnn = ModelScores(
-            val=best_trainer.score(val_t) if val_t.num_rows else {},
-            test=best_trainer.score(test_labels) if test_labels.num_rows else {},
-            seconds=best_trainer.fit_seconds_,
-        )
+        result_gnn = _scores(best_trainer, val_t, test_labels)
+        if trunk is not None:
+            # The same configuration, seed and time limit, without the trunk.
+            say("scratch", {})
+            scratch = GNNTrainer(task=task, graph=graph, features=feats, config=config, seed=seed)
+            scratch.fit(train_t, val_t, time_limit=limits[best.number])
+            scratch_scores = _scores(scratch, val_t, test_labels)
+            pretraining = Pretraining(
+                pretrained_id=trunk.pretrained_id,
+                loaded=len(best_trainer.init_loaded_),
+                scratch=scratch_scores,
+                delta=score_delta(result_gnn, scratch_scores),
+            )
     # 4. Store.
     mid = model_id or new_model_id(task)
     path = model_dir(workspace, mid)
@@ -243,6 +331,7 @@ def train_task(
         warnings=warns,
         rows={"train": train_t.num_rows, "val": val_t.num_rows, "test": test_labels.num_rows},
         seconds=time.monotonic() - start,
+        pretraining=pretraining,
     )
     meta = result.to_dict() | {
         "seed": seed,

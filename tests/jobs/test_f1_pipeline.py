@@ -30,6 +30,8 @@ def test_f1_pipeline_runs_then_skips_then_redoes_only_what_a_csv_change_touches(
         "predict",
         "cluster",
         "project",
+        "embed_gnn",
+        "cluster_gnn",
     ]
     clusters = pq.read_table(ws / first.job("cluster").outputs["clusters"])
     assert sorted(set(clusters["cluster_label"].to_pylist())) == [f"cluster_{i}" for i in range(4)]
@@ -41,6 +43,8 @@ def test_f1_pipeline_runs_then_skips_then_redoes_only_what_a_csv_change_touches(
         == api.snapshot(workspace=ws).manifest.row_counts["drivers"]
     )
     assert first.job("train").outputs["metrics"]
+    gnn = pq.read_table(ws / first.job("cluster_gnn").outputs["clusters"])
+    assert sorted(gnn["ENTITY"].to_pylist()) == sorted(clusters["ENTITY"].to_pylist())
 
     second = api.run_pipeline(src / "pipeline.yaml", workspace=ws)
     assert {j.status for j in second.jobs} == {"skipped"}
