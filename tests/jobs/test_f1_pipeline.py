@@ -10,7 +10,8 @@ import pytest
 
 from relgraph import api
 
-pytestmark = pytest.mark.slow
+# Several F1 trainings in one test: minutes on 2 cores, more when they are shared.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 F1 = Path(__file__).resolve().parents[2] / "examples" / "f1"
 
