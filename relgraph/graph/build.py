@@ -64,18 +64,25 @@ def build_graph(snapshot: Snapshot, *, rebuild: bool = False) -> RelGraph:
     meta["build_seconds"] = round(time.perf_counter() - t0, 4)
     _save(root, arrays, meta)
     log.info("built graph of snapshot %s in %.2fs", snapshot.id[:12], meta["build_seconds"])
-    return load_graph(snapshot, root)
+    # The in-memory copy goes before the files are mapped (else both count), and
+    # pages are mapped lazily: a fresh build is often followed by little sampling.
+    del arrays
+    return load_graph(snapshot, root, prefault=False)
 
 
-def load_graph(snapshot: Snapshot, root: Path | None = None) -> RelGraph:
-    """Open a cached graph with its arrays memory-mapped (no copy into memory)."""
+def load_graph(snapshot: Snapshot, root: Path | None = None, *, prefault: bool = True) -> RelGraph:
+    """Open a cached graph with its arrays memory-mapped (no copy into memory).
+
+    With ``prefault`` every page is mapped up front (see :func:`_prefault`).
+    """
     root = root or _cache_root(snapshot)
     meta = json.loads((root / "manifest.json").read_text())
     if int(meta.get("format", -1)) != GRAPH_FORMAT or meta.get("snapshot") != snapshot.id:
         raise ValueError(f"graph cache {root} is for another format or snapshot")
     arrays = {name: np.load(root / f"{name}.npy", mmap_mode="r") for name in _FILES}
-    for a in arrays.values():
-        _prefault(a)
+    if prefault:
+        for a in arrays.values():
+            _prefault(a)
 
     def load_keys(table: str, column: str) -> pa.Array:
         return snapshot.read_table(table, columns=[column]).column(0).combine_chunks()
