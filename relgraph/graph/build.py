@@ -215,17 +215,15 @@ def _build_arrays(snapshot: Snapshot) -> tuple[dict[str, IntArray], dict[str, An
         order_jobs = {
             t: pool.submit(time_order, times[t]) for t in {t for t, _, _, _ in links} if timed[t]
         }
-        sorted_by_time = {t: job.result() for t, job in order_jobs.items()}
-        orders = {t: o for t, (o, _) in sorted_by_time.items()}
-        sorted_times = {t: st for t, (_, st) in sorted_by_time.items()}
+        # Per timed table: (rows in time order, their times in that order).
+        by_time = {t: job.result() for t, job in order_jobs.items()}
 
         def lay_out(k: int) -> int:
             t, _col, target, dst = links[k]
-            order = orders.get(t)
-            sorted_time = sorted_times.get(t)
-            if order is None or sorted_time is None:
-                order = np.arange(num_nodes[t], dtype=np.int64)
-                sorted_time = times[t]
+            if t in by_time:
+                order, sorted_time = by_time[t]
+            else:  # no time column: row order, all NO_TIME
+                order, sorted_time = np.arange(num_nodes[t], dtype=np.int64), times[t]
             f, r = 2 * k, 2 * k + 1
             ip = indptr_all[ip_off[f] : ip_off[f + 1]]
             ix, tx = (a[ix_off[f] : ix_off[f + 1]] for a in (indices_all, nbr_time_all))

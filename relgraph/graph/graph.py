@@ -81,13 +81,13 @@ class RelGraph:
         time_all: IntArray,
         indptr_all: IntArray,
         indices_all: IntArray,
+        nbr_time_all: IntArray,
         indptr_offsets: Sequence[int] | IntArray,
         indices_offsets: Sequence[int] | IntArray,
         max_degree: Sequence[int],
         primary_keys: Mapping[str, str | None] | None = None,
         key_loader: Callable[[str, str], pa.Array] | None = None,
         timed: Mapping[str, bool] | None = None,
-        nbr_time_all: IntArray | None = None,
     ) -> None:
         self.node_types = list(node_types)
         self.num_nodes = {t: int(num_nodes[t]) for t in self.node_types}
@@ -121,13 +121,6 @@ class RelGraph:
             if timed is not None
             else {t: bool((self.node_time[t] != NO_TIME).any()) for t in self.node_types}
         )
-        if nbr_time_all is None:
-            nbr_time_all = np.empty_like(self.indices_all)
-            for k, et in enumerate(self.edge_types):
-                i0 = int(self.indices_offsets[k])
-                n = int(self.indptr_all[int(self.indptr_offsets[k]) + self.num_nodes[et[2]]])
-                src_time = self.node_time[et[0]]
-                nbr_time_all[i0 : i0 + n] = src_time[self.indices_all[i0 : i0 + n]]
         if nbr_time_all.shape != self.indices_all.shape:
             raise GraphError(
                 f"graph arrays are inconsistent: {nbr_time_all.shape[0]} neighbour times for "
