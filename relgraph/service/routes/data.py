@@ -28,7 +28,11 @@ from relgraph.store.snapshot import Snapshot
 router = APIRouter(tags=["data"])
 
 SnapshotId = Path(
-    ..., min_length=1, max_length=64, pattern=r"^[0-9a-f]+$", description="Id or unique prefix."
+    ...,
+    min_length=1,
+    max_length=64,
+    pattern=r"^([0-9a-f]+|latest)$",
+    description="Id, unique prefix, or 'latest'.",
 )
 TableName = Path(..., min_length=1, max_length=200)
 
@@ -84,7 +88,7 @@ def list_snapshots(
     "/snapshots/{snapshot_id}", summary="One snapshot: tables, keys, links (id 'latest' allowed)"
 )
 def get_snapshot(
-    snapshot_id: str = Path(..., min_length=1, max_length=64, pattern=r"^([0-9a-f]+|latest)$"),
+    snapshot_id: str = SnapshotId,
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
@@ -93,7 +97,7 @@ def get_snapshot(
 
 @router.get("/snapshots/{snapshot_id}/schema", summary="The snapshot's schema")
 def get_schema(
-    snapshot_id: str = Path(..., min_length=1, max_length=64, pattern=r"^([0-9a-f]+|latest)$"),
+    snapshot_id: str = SnapshotId,
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
@@ -109,7 +113,7 @@ def get_schema(
     "/snapshots/{snapshot_id}/validation", summary="The validation report written at ingest"
 )
 def get_validation(
-    snapshot_id: str = Path(..., min_length=1, max_length=64, pattern=r"^([0-9a-f]+|latest)$"),
+    snapshot_id: str = SnapshotId,
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
@@ -119,7 +123,7 @@ def get_validation(
 
 @router.get("/snapshots/{snapshot_id}/tables/{table}/rows", summary="A page of a table's rows")
 async def table_rows(
-    snapshot_id: str = Path(..., min_length=1, max_length=64, pattern=r"^([0-9a-f]+|latest)$"),
+    snapshot_id: str = SnapshotId,
     table: str = TableName,
     page: Paging = Depends(paging),
     st: ServiceState = Depends(state),
@@ -136,7 +140,7 @@ async def table_rows(
     "/snapshots/{snapshot_id}/tables/{table}/stats", summary="Per-column statistics of a table"
 )
 def table_stats(
-    snapshot_id: str = Path(..., min_length=1, max_length=64, pattern=r"^([0-9a-f]+|latest)$"),
+    snapshot_id: str = SnapshotId,
     table: str = TableName,
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
