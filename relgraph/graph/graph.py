@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ class CSR:
     """
 
     indptr: IntArray
-    indices: IntArray
+    indices: npt.NDArray[np.integer[Any]]
     times: IntArray
 
     @property
@@ -45,22 +45,62 @@ class CSR:
         return f"CSR(num_dst={self.indptr.shape[0] - 1}, num_edges={self.num_edges})"
 
 
-def _readonly(a: IntArray) -> IntArray:
+def node_id_dtype(num_nodes: Mapping[str, int]) -> type[np.signedinteger[Any]]:
+    """Neighbour ids are stored as int32 while every table has fewer than 2^31 rows.
+
+    Half the bytes of int64: a smaller graph cache to write and to map.
+    """
+    return np.int32 if max(num_nodes.values(), default=0) < 2**31 else np.int64
+
+
+def _readonly(a: npt.NDArray[Any], dtype: Any = np.int64) -> npt.NDArray[Any]:
     # One dtype/layout/readonly combination for every array the sampler sees,
     # whether built in memory or memory-mapped: numba then compiles once.
-    a = np.ascontiguousarray(a, dtype=np.int64)
+    a = np.ascontiguousarray(a, dtype=dtype)
     a.flags.writeable = False
     return a
+
+
+class _CSRViews(Mapping[EdgeType, CSR]):
+    """``graph.csr[edge_type]``: the CSR view of one edge type, made on first use.
+
+    Lazily, because the parts the cache leaves out (the identity ``indptr`` of
+    a child -> parent edge type, the all-``NO_TIME`` times of an untimed source
+    table) are materialised here, only when someone asks.
+    """
+
+    def __init__(self, graph: RelGraph) -> None:
+        self._g = graph
+        self._views: dict[EdgeType, CSR] = {}
+
+    def __getitem__(self, et: EdgeType) -> CSR:
+        view = self._views.get(et)
+        if view is None:
+            view = self._views[et] = self._g._csr_view(self._g.edge_index[et])
+        return view
+
+    def __iter__(self) -> Iterator[EdgeType]:
+        return iter(self._g.edge_types)
+
+    def __len__(self) -> int:
+        return len(self._g.edge_types)
 
 
 class RelGraph:
     """Heterogeneous graph of a snapshot: tables are node types, rows are nodes.
 
-    All CSR arrays of all edge types live in three flat int64 arrays (``indptr_all``,
-    ``indices_all`` and the neighbours' times ``nbr_time_all``, aligned with
-    ``indices_all``) and all node times in one (``time_all``); the public
-    ``csr``/``node_time`` dicts are views into them. One flat layout is what the
-    compiled sampler reads, and it memory-maps as four files.
+    All CSR arrays of all edge types live in three flat arrays (``indptr_all``,
+    ``indices_all`` and the neighbours' times ``nbr_time_all``) and all node
+    times in one (``time_all``); the public ``csr``/``node_time`` mappings are
+    views into them. One flat layout is what the compiled sampler reads, and it
+    memory-maps as four files.
+
+    Two parts are left out because they say nothing: the ``indptr`` of an
+    *identity* edge type (every destination has exactly one neighbour — a
+    foreign key without NULLs, seen from the child — so ``indptr`` would be
+    ``0, 1, 2, ...``), and the neighbour times of an edge type whose source table
+    has no times (all ``NO_TIME``). ``indptr_offsets``/``time_offsets`` then point
+    at an empty slice. On the benchmark graph this halves the cache.
 
     Attributes:
         node_types: table names.
@@ -70,6 +110,8 @@ class RelGraph:
             ``results.driverId -> drivers`` gives ``("results", "driverId", "drivers")``
             and ``("drivers", "rev_driverId", "results")``.
         csr: per edge type, the incoming neighbours (sources) of each destination.
+        identity: per edge type (in ``edge_types`` order), whether its ``indptr``
+            is the identity and not stored.
     """
 
     def __init__(
@@ -80,10 +122,12 @@ class RelGraph:
         edge_types: Sequence[EdgeType],
         time_all: IntArray,
         indptr_all: IntArray,
-        indices_all: IntArray,
+        indices_all: npt.NDArray[np.integer[Any]],
         nbr_time_all: IntArray,
         indptr_offsets: Sequence[int] | IntArray,
         indices_offsets: Sequence[int] | IntArray,
+        time_offsets: Sequence[int] | IntArray,
+        identity: Sequence[bool],
         max_degree: Sequence[int],
         primary_keys: Mapping[str, str | None] | None = None,
         key_loader: Callable[[str, str], pa.Array] | None = None,
@@ -94,13 +138,16 @@ class RelGraph:
         self.edge_types: list[EdgeType] = [tuple(e) for e in edge_types]  # type: ignore[misc]
         self.time_all = _readonly(time_all)
         self.indptr_all = _readonly(indptr_all)
-        self.indices_all = _readonly(indices_all)
+        self.indices_all = _readonly(indices_all, node_id_dtype(self.num_nodes))
+        self.nbr_time_all = _readonly(nbr_time_all)
         self.type_index = {t: i for i, t in enumerate(self.node_types)}
         self.edge_index = {e: i for i, e in enumerate(self.edge_types)}
         counts = np.array([self.num_nodes[t] for t in self.node_types], dtype=np.int64)
         self.node_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.indptr_offsets = np.asarray(indptr_offsets, dtype=np.int64)
         self.indices_offsets = np.asarray(indices_offsets, dtype=np.int64)
+        self.time_offsets = np.asarray(time_offsets, dtype=np.int64)
+        self.identity = np.asarray(identity, dtype=np.bool_)
         self.max_degree = np.asarray(max_degree, dtype=np.int64)
         self.primary_keys = dict(primary_keys or {})
         self._key_loader = key_loader
@@ -115,28 +162,52 @@ class RelGraph:
             for i, t in enumerate(self.node_types)
         }
         # Whether a table has any time at all (else every node is NO_TIME): the
-        # sampler skips time lookups for untimed tables.
+        # sampler skips time lookups for untimed tables, and their edges store no times.
         self.timed: dict[str, bool] = (
             {t: bool(timed[t]) for t in self.node_types}
             if timed is not None
             else {t: bool((self.node_time[t] != NO_TIME).any()) for t in self.node_types}
         )
-        if nbr_time_all.shape != self.indices_all.shape:
+        self.edge_counts = np.array(
+            [self._count_edges(e) for e in range(len(self.edge_types))], dtype=np.int64
+        )
+        for e, et in enumerate(self.edge_types):
+            i0, t0, n = self.indices_offsets[e], self.time_offsets[e], self.edge_counts[e]
+            times_end = t0 + n if self.timed[et[0]] else t0
+            if i0 + n > self.indices_all.shape[0] or times_end > self.nbr_time_all.shape[0]:
+                raise GraphError(
+                    f"graph arrays are inconsistent: edge type {et} reaches past the stored "
+                    "neighbours; delete the graph cache and rebuild"
+                )
+        self.csr: Mapping[EdgeType, CSR] = _CSRViews(self)
+
+    def _count_edges(self, e: int) -> int:
+        n_dst = self.num_nodes[self.edge_types[e][2]]
+        if self.identity[e]:
+            return n_dst
+        end = int(self.indptr_offsets[e]) + n_dst
+        if end >= self.indptr_all.shape[0]:
             raise GraphError(
-                f"graph arrays are inconsistent: {nbr_time_all.shape[0]} neighbour times for "
-                f"{self.indices_all.shape[0]} neighbours; delete the graph cache and rebuild"
+                f"graph arrays are inconsistent: edge type {self.edge_types[e]} has no offsets; "
+                "delete the graph cache and rebuild"
             )
-        self.nbr_time_all = _readonly(nbr_time_all)
-        self.csr: dict[EdgeType, CSR] = {}
-        for k, et in enumerate(self.edge_types):
-            n_dst = self.num_nodes[et[2]]
-            p0 = int(self.indptr_offsets[k])
+        return int(self.indptr_all[end])
+
+    def _csr_view(self, e: int) -> CSR:
+        et = self.edge_types[e]
+        n_dst, n = self.num_nodes[et[2]], int(self.edge_counts[e])
+        if self.identity[e]:
+            indptr = _readonly(np.arange(n_dst + 1, dtype=np.int64))
+        else:
+            p0 = int(self.indptr_offsets[e])
             indptr = self.indptr_all[p0 : p0 + n_dst + 1]
-            i0 = int(self.indices_offsets[k])
-            sl = slice(i0, i0 + int(indptr[-1]))
-            self.csr[et] = CSR(
-                indptr=indptr, indices=self.indices_all[sl], times=self.nbr_time_all[sl]
-            )
+        i0, t0 = int(self.indices_offsets[e]), int(self.time_offsets[e])
+        times = (
+            self.nbr_time_all[t0 : t0 + n]
+            if self.timed[et[0]]
+            else np.broadcast_to(np.int64(NO_TIME), (n,))
+        )
+        return CSR(indptr=indptr, indices=self.indices_all[i0 : i0 + n], times=times)
 
     def __repr__(self) -> str:
         return (
@@ -224,23 +295,31 @@ class RelGraph:
                 if a.size and (a.min() < 0 or a.max() >= num_nodes[t]):
                     raise GraphError(f"edge type {et}: {name} ids out of range for '{t}'")
             pairs.append((s, d))
-        sizes = [
-            (int(num_nodes[et[2]]) + 1, int(s.shape[0]))
-            for et, (s, _) in zip(edge_types, pairs, strict=True)
-        ]
-        ip_off = np.concatenate([[0], np.cumsum([a for a, _ in sizes])]).astype(np.int64)
-        ix_off = np.concatenate([[0], np.cumsum([b for _, b in sizes])]).astype(np.int64)
-        indptr_all = np.empty(int(ip_off[-1]), dtype=np.int64)
-        indices_all = np.empty(int(ix_off[-1]), dtype=np.int64)
-        nbr_time_all = np.empty(int(ix_off[-1]), dtype=np.int64)
+        timed = {t: bool((a != NO_TIME).any()) for t, a in times.items()}
+        parts: list[tuple[IntArray | None, npt.NDArray[Any], IntArray | None]] = []
         max_degree = []
         for k, et in enumerate(edge_types):
             s, d = pairs[k]
-            ip = indptr_all[ip_off[k] : ip_off[k + 1]]
-            ix = indices_all[ix_off[k] : ix_off[k + 1]]
-            tx = nbr_time_all[ix_off[k] : ix_off[k + 1]]
-            build_csr(s, d, int(num_nodes[et[2]]), times[et[0]], ip, ix, tx)
-            max_degree.append(int(np.diff(ip).max()) if ip.shape[0] > 1 else 0)
+            n_dst = int(num_nodes[et[2]])
+            ip = np.empty(n_dst + 1, dtype=np.int64)
+            ix = np.empty(s.shape[0], dtype=node_id_dtype(num_nodes))
+            tx = np.empty(s.shape[0], dtype=np.int64)
+            build_csr(s, d, n_dst, times[et[0]], ip, ix, tx)
+            deg = int(np.diff(ip).max()) if n_dst else 0
+            max_degree.append(deg)
+            is_identity = ix.shape[0] == n_dst and deg == 1
+            parts.append((None if is_identity else ip, ix, tx if timed[et[0]] else None))
+        empty = np.empty(0, dtype=np.int64)
+
+        def flat(arrays: Sequence[npt.NDArray[Any] | None]) -> tuple[npt.NDArray[Any], IntArray]:
+            sizes = [0 if a is None else a.shape[0] for a in arrays]
+            offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+            stored = [a for a in arrays if a is not None]
+            return (np.concatenate(stored) if stored else empty), offsets[:-1]
+
+        indptr_all, ip_off = flat([p[0] for p in parts])
+        indices_all, ix_off = flat([p[1] for p in parts])
+        nbr_time_all, tx_off = flat([p[2] for p in parts])
         time_all = (
             np.concatenate([times[t] for t in node_types]) if node_types else np.empty(0, np.int64)
         )
@@ -253,11 +332,14 @@ class RelGraph:
             indptr_all=indptr_all,
             indices_all=indices_all,
             nbr_time_all=nbr_time_all,
-            indptr_offsets=ip_off[:-1],
-            indices_offsets=ix_off[:-1],
+            indptr_offsets=ip_off,
+            indices_offsets=ix_off,
+            time_offsets=tx_off,
+            identity=[p[0] is None for p in parts],
             max_degree=max_degree,
             primary_keys={t: "key" for t in key_map},
             key_loader=lambda t, _c: key_map[t],
+            timed=timed,
         )
 
 

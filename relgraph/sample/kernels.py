@@ -10,6 +10,8 @@ spin at every barrier while a core is taken, and 2 threads ran 9x slower than 1.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 from numba import njit
@@ -24,6 +26,7 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S1 = np.uint64(1)
 _INT64_MAX = np.iinfo(np.int64).max
+_NO_TIME = np.iinfo(np.int64).min
 
 
 @njit(cache=True, inline="always")
@@ -53,11 +56,12 @@ def sample_range(
     lo_seed: int,
     hi_seed: int,
     indptr_all: IntArray,
-    indices_all: IntArray,
+    indices_all: npt.NDArray[np.integer[Any]],
     nbr_time_all: IntArray,
     et_src: IntArray,
     et_ip_off: IntArray,
     et_ix_off: IntArray,
+    et_tx_off: IntArray,
     in_ptr: IntArray,
     in_et: IntArray,
     et_unit: npt.NDArray[np.bool_],
@@ -137,15 +141,18 @@ def sample_range(
                     hi = r_hi[nr]
                     nr += 1
                     ixb = et_ix_off[e]
+                    txb = et_tx_off[e]
                     # Neighbours are sorted by time: the visible ones are a prefix.
-                    # A table without times is all visible: no memory reads needed.
+                    # A table without times is all visible (and stores no neighbour
+                    # times): no memory reads needed.
+                    src_timed = type_timed[et_src[e]]
                     a = lo
                     b = hi
-                    if not type_timed[et_src[e]]:
+                    if not src_timed:
                         a = hi
                     while a < b:
                         m = (a + b) >> 1
-                        if nbr_time_all[ixb + m] <= tlim:
+                        if nbr_time_all[txb + m] <= tlim:
                             a = m + 1
                         else:
                             b = m
@@ -179,7 +186,7 @@ def sample_range(
                         out_node[s, n] = indices_all[ixb + p]
                         out_parent[s, n] = i
                         out_et[s, n] = e
-                        out_time[s, n] = nbr_time_all[ixb + p]
+                        out_time[s, n] = nbr_time_all[txb + p] if src_timed else _NO_TIME
                         n += 1
                     type_count[s, st] += take
                     et_count[s, e] += take

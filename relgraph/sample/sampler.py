@@ -96,10 +96,12 @@ class TemporalSampler:
         self._et_dst = et_dst
         self._fanouts = np.array(fo, dtype=np.int64)
         self._type_timed = np.array([g.timed[t] for t in g.node_types], dtype=np.bool_)
-        # Edge types where every destination node has exactly one neighbour.
+        # Edge types where every destination node has exactly one neighbour
+        # (their indptr is the identity, stored or not).
         self._et_unit = np.array(
             [
-                g.csr[et].num_edges == g.num_nodes[et[2]] and int(g.max_degree[e]) == 1
+                bool(g.identity[e])
+                or (int(g.edge_counts[e]) == g.num_nodes[et[2]] and int(g.max_degree[e]) == 1)
                 for e, et in enumerate(g.edge_types)
             ],
             dtype=np.bool_,
@@ -189,7 +191,8 @@ class TemporalSampler:
             n_seeds,
             lambda a, b: sample_range(
                 a, b, g.indptr_all, g.indices_all, g.nbr_time_all, self._et_src,
-                g.indptr_offsets, g.indices_offsets, self._in_ptr, self._in_et, self._et_unit,
+                g.indptr_offsets, g.indices_offsets, g.time_offsets, self._in_ptr, self._in_et,
+                self._et_unit,
                 self._type_timed, st, nodes, times, self._fanouts, self.strategy == "recent", key64,
                 out_type, out_node, out_parent, out_et, tree_time, count, type_count, et_count,
             ),

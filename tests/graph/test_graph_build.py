@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from relgraph.errors import GraphError
 from relgraph.graph import NO_TIME, UNKNOWN_TIME, RelGraph, build_graph
 from relgraph.graph.build import GRAPH_FORMAT
-from relgraph.graph.csr import time_order
+from relgraph.graph.csr import fk_csr, time_order
 from relgraph.graph.times import arrow_to_seconds, to_seconds
 from relgraph.schema.types import Column, ForeignKey, Schema, SType, TableSchema
 from relgraph.store.snapshot import Snapshot
@@ -208,3 +208,102 @@ def test_time_order_is_a_stable_sort_with_sorted_times(values: list[int]) -> Non
     order, sorted_times = time_order(times)
     assert order.tolist() == np.argsort(times, kind="stable").tolist()
     assert sorted_times.tolist() == times[order].tolist()
+
+
+def _brute_csr(dst: np.ndarray, times: np.ndarray, n_dst: int) -> tuple[list[int], list[int]]:
+    rows: list[int] = []
+    indptr = [0]
+    for p in range(n_dst):
+        rows += sorted(np.flatnonzero(dst == p).tolist(), key=lambda r: (times[r], r))
+        indptr.append(len(rows))
+    return indptr, rows
+
+
+WIDE_TIMES = st.one_of(
+    st.integers(-(2**62), 2**62), st.sampled_from([int(NO_TIME), int(UNKNOWN_TIME), 0, 1])
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_dst=st.integers(0, 300),
+    rows=st.lists(st.tuples(st.integers(-1, 299), WIDE_TIMES), max_size=80),
+    ordered=st.booleans(),
+    narrow=st.booleans(),
+)
+def test_fk_csr_matches_brute_force(
+    n_dst: int, rows: list[tuple[int, int]], ordered: bool, narrow: bool
+) -> None:
+    """The radix layout, over every key width: narrow times (one short key), times in
+    order already (only the parent digits sorted), and times spanning 2^63 (the key
+    would need more than 64 bits: the two-step fallback)."""
+    dst = np.array([d if d < n_dst else -1 for d, _ in rows], dtype=np.int64)
+    times = np.array([t for _, t in rows], dtype=np.int64)
+    if narrow:
+        times = np.where((times == NO_TIME) | (times == UNKNOWN_TIME), times, times % 5)
+    if ordered:
+        times = np.sort(times)
+    m = int((dst >= 0).sum())
+    indptr = np.empty(n_dst + 1, dtype=np.int64)
+    indices, out_time = np.empty(m, dtype=np.int32), np.empty(m, dtype=np.int64)
+    fk_csr(dst, times, n_dst, indptr, indices, out_time)
+    want_ptr, want_rows = _brute_csr(dst, times, n_dst)
+    assert indptr.tolist() == want_ptr
+    assert indices.tolist() == want_rows
+    assert out_time.tolist() == times[want_rows].tolist()
+    # Without a time output (an untimed source) the layout is the same.
+    indices2 = np.empty(m, np.int64)
+    fk_csr(dst, times, n_dst, indptr, indices2, np.empty(0, np.int64))
+    assert indices2.tolist() == want_rows
+
+
+def test_identity_indptr_and_untimed_neighbour_times_are_not_stored(tmp_path: Path) -> None:
+    """A foreign key without NULLs or dangling values, seen from the child, has the
+    identity indptr; edges out of an untimed table have all-NO_TIME neighbour times.
+    Neither is stored, and the CSR views still show both."""
+    customers = pa.table({"cid": [7, 8, 9]})
+    orders = pa.table(
+        {
+            "oid": [1, 2, 3, 4],
+            "cid": [9, 7, 9, 8],
+            "ts": pa.array([_ts(h) for h in [3, 1, 2, 0]], pa.timestamp("s")),
+        }
+    )
+    c = Column
+    schema = Schema(
+        {
+            "customers": TableSchema("customers", (c("cid", "int64", SType.id),), "cid"),
+            "orders": TableSchema(
+                "orders",
+                (
+                    c("oid", "int64", SType.id),
+                    c("cid", "int64", SType.id),
+                    c("ts", "timestamp[s]", SType.timestamp),
+                ),
+                primary_key="oid",
+                foreign_keys=(ForeignKey("cid", "customers"),),
+                time_column="ts",
+            ),
+        }
+    )
+    snap = (
+        Workspace(tmp_path)
+        .write_snapshot({"customers": customers, "orders": orders}, schema, source="t")
+        .snapshot
+    )
+    g = build_graph(snap)
+    assert g.identity.tolist() == [False, True]
+    # Only the forward indptr (3 customers + 1) and the forward times (orders are timed).
+    assert g.indptr_all.shape[0] == 4
+    assert g.nbr_time_all.shape[0] == 4
+    assert g.indices_all.dtype == np.int32
+    fwd = g.csr[("orders", "cid", "customers")]
+    assert fwd.indptr.tolist() == [0, 1, 2, 4]
+    assert fwd.indices.tolist() == [1, 3, 2, 0]  # customer 9: orders 2 (2h) then 0 (3h)
+    rev = g.csr[("customers", "rev_cid", "orders")]
+    assert rev.indptr.tolist() == [0, 1, 2, 3, 4]
+    assert rev.indices.tolist() == [2, 0, 2, 1]
+    assert (rev.times == NO_TIME).all()
+    # The memory-mapped graph reopens with the same views.
+    again = build_graph(snap)
+    assert again.csr[("customers", "rev_cid", "orders")].indices.tolist() == [2, 0, 2, 1]

@@ -30,6 +30,10 @@ def random_graph(rng: np.random.Generator) -> RelGraph:
                     rng.integers(0, num[s], size=m),
                     rng.integers(0, num[d], size=m),
                 )
+    # A child -> parent edge type: every destination has exactly one neighbour, so
+    # the graph stores no indptr for it (the sampler's identity shortcut).
+    s, d = rng.choice(names, size=2)
+    edges[(s, "parent", d)] = (rng.integers(0, num[s], size=num[d]), np.arange(num[d]))
     return RelGraph.from_edges(num, edges, node_time=times)
 
 
