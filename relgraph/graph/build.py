@@ -212,10 +212,10 @@ def _build_arrays(snapshot: Snapshot, alloc: Callable[[str, int, Any], Any]) -> 
     timed = {t: bool((times[t] != NO_TIME).any()) for t in node_types}
     lap("read")
 
-    # 2. Map foreign-key values to parent rows.
+    # 2. Map foreign-key values to parent rows (the lookups two at a time: the
+    #    kernels release the GIL, and the machine this targets has two cores).
     key_index: dict[str, KeyIndex] = {}
-    links: list[tuple[str, str, str, IntArray]] = []
-    dangling: dict[str, int] = {}
+    specs: list[tuple[str, str, str]] = []
     for t in node_types:
         if t not in fk_cols:
             continue
@@ -235,10 +235,21 @@ def _build_arrays(snapshot: Snapshot, alloc: Callable[[str, int, Any], Any]) -> 
             if target not in key_index:
                 keys = snapshot.read_table(target, columns=[pk]).column(0)
                 key_index[target] = KeyIndex(target, pk, keys)
-            dst = key_index[target].lookup(fk_cols[t].column(fk.column))
-            dangling[f"{t}.{fk.column}"] = int(np.count_nonzero(dst < 0))
-            links.append((t, fk.column, target, dst))
-    del fk_cols
+            specs.append((t, fk.column, target))
+
+    def look_up(spec: tuple[str, str, str]) -> tuple[IntArray, int]:
+        t, col, target = spec
+        dst = key_index[target].lookup(fk_cols[t].column(col))
+        return dst, int(np.count_nonzero(dst < 0))
+
+    with ThreadPoolExecutor(max_workers=_BUILD_THREADS) as pool:
+        found = list(pool.map(look_up, specs))
+    links: list[tuple[str, str, str, IntArray]] = []
+    dangling: dict[str, int] = {}
+    for (t, col, target), (dst, n_dangling) in zip(specs, found, strict=True):
+        links.append((t, col, target, dst))
+        dangling[f"{t}.{col}"] = n_dangling
+    fk_cols.clear()
     lap("keys")
 
     # 3. Lay out both directions of every link in three flat arrays. Left out:
@@ -274,8 +285,7 @@ def _build_arrays(snapshot: Snapshot, alloc: Callable[[str, int, Any], Any]) -> 
             nbr_time_all[tx_off[e] : tx_off[e + 1]],
         )
 
-    # The kernels release the GIL: the links are laid out two at a time (the
-    # machine this targets has two cores).
+    # The links are laid out two at a time too.
     def lay_out(k: int) -> int:
         t, _col, target, dst = links[k]
         ip, ix, tx = parts(2 * k)
