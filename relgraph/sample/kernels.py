@@ -96,6 +96,9 @@ def sample_range(
         max_in = max(max_in, in_ptr[t + 1] - in_ptr[t])
     r_lo = np.empty(out_type.shape[1] * max_in, dtype=np.int64)
     r_hi = np.empty(out_type.shape[1] * max_in, dtype=np.int64)
+    # For identity edge types pass A loads the one neighbour and its time itself.
+    r_nb = np.empty(out_type.shape[1] * max_in, dtype=np.int64)
+    r_t = np.empty(out_type.shape[1] * max_in, dtype=np.int64)
     for s in range(lo_seed, hi_seed):
         state = mix64(key ^ mix64(np.uint64(s) + _GOLDEN))
         tlim = seed_times[s]
@@ -124,9 +127,15 @@ def sample_range(
                     if et_unit[e]:
                         # Exactly one neighbour per node (a foreign key without
                         # NULLs, child -> parent): its indptr is the identity, so
-                        # skip that load (one cache miss per node and edge type).
+                        # skip that load and fetch the neighbour (and its time) here,
+                        # among the other independent loads.
                         r_lo[nr] = v
                         r_hi[nr] = v + 1
+                        r_nb[nr] = indices_all[et_ix_off[e] + v]
+                        if type_timed[et_src[e]]:
+                            r_t[nr] = nbr_time_all[et_tx_off[e] + v]
+                        else:
+                            r_t[nr] = _NO_TIME
                     else:
                         p0 = et_ip_off[e] + v
                         r_lo[nr] = indptr_all[p0]
@@ -142,20 +151,26 @@ def sample_range(
                     nr += 1
                     ixb = et_ix_off[e]
                     txb = et_tx_off[e]
-                    # Neighbours are sorted by time: the visible ones are a prefix.
-                    # A table without times is all visible (and stores no neighbour
-                    # times): no memory reads needed.
-                    src_timed = type_timed[et_src[e]]
-                    a = lo
-                    b = hi
-                    if not src_timed:
-                        a = hi
-                    while a < b:
-                        m = (a + b) >> 1
-                        if nbr_time_all[txb + m] <= tlim:
-                            a = m + 1
-                        else:
-                            b = m
+                    st = et_src[e]
+                    src_timed = type_timed[st]
+                    unit = et_unit[e]
+                    if unit:
+                        # Visible unless its time is later (UNKNOWN_TIME never is).
+                        a = hi if r_t[nr - 1] <= tlim else lo
+                    else:
+                        # Neighbours are sorted by time: the visible ones are a prefix.
+                        # A table without times is all visible (and stores no neighbour
+                        # times): no memory reads needed.
+                        a = lo
+                        b = hi
+                        if not src_timed:
+                            a = hi
+                        while a < b:
+                            m = (a + b) >> 1
+                            if nbr_time_all[txb + m] <= tlim:
+                                a = m + 1
+                            else:
+                                b = m
                     nvis = a - lo
                     if nvis == 0:
                         continue
@@ -179,14 +194,17 @@ def sample_range(
                                         break
                                 sel[c] = j if dup else r
                                 c += 1  # noqa: SIM113 (numba: a plain counter)
-                    st = et_src[e]
                     for j in range(take):
                         p = lo + (sel[j] if use_sel else first + j)
                         out_type[s, n] = st
-                        out_node[s, n] = indices_all[ixb + p]
                         out_parent[s, n] = i
                         out_et[s, n] = e
-                        out_time[s, n] = nbr_time_all[txb + p] if src_timed else _NO_TIME
+                        if unit:
+                            out_node[s, n] = r_nb[nr - 1]
+                            out_time[s, n] = r_t[nr - 1]
+                        else:
+                            out_node[s, n] = indices_all[ixb + p]
+                            out_time[s, n] = nbr_time_all[txb + p] if src_timed else _NO_TIME
                         n += 1
                     type_count[s, st] += take
                     et_count[s, e] += take
