@@ -307,3 +307,26 @@ def test_identity_indptr_and_untimed_neighbour_times_are_not_stored(tmp_path: Pa
     # The memory-mapped graph reopens with the same views.
     again = build_graph(snap)
     assert again.csr[("customers", "rev_cid", "orders")].indices.tolist() == [2, 0, 2, 1]
+
+
+def test_failed_build_leaves_no_cache_and_the_next_build_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The arrays are written in a staging folder: a build that dies half-way (here
+    the layout kernel raises) leaves neither a cache nor a staging folder behind."""
+    import relgraph.graph.build as build_module
+
+    snap = shop_snapshot(tmp_path)
+    root = snap.cache_dir("graph") / f"v{GRAPH_FORMAT}"
+
+    def broken(*_args: object) -> None:
+        raise MemoryError("simulated: killed half-way through the layout")
+
+    monkeypatch.setattr(build_module, "fk_csr", broken)
+    with pytest.raises(MemoryError):
+        build_graph(snap)
+    assert not root.exists()
+    assert not list(root.parent.glob(".tmp-*"))
+    monkeypatch.undo()
+    g = build_graph(snap)
+    assert g.csr[("orders", "user_id", "users")].indices.tolist() == [6, 1, 2, 0, 5]
