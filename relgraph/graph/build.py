@@ -208,6 +208,7 @@ def _build_arrays(snapshot: Snapshot, alloc: Callable[[str, int, Any], Any]) -> 
             times[t][:] = NO_TIME
         if tab is not None and cols:
             fk_cols[t] = tab.select(cols)
+    tab = None  # the last table's columns: only the foreign keys in fk_cols are needed now
     # A table has times if any row does (else all NO_TIME: its edges store none).
     timed = {t: bool((times[t] != NO_TIME).any()) for t in node_types}
     lap("read")
