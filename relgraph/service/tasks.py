@@ -642,7 +642,7 @@ def cluster_job(workspace: Path) -> JobFn:
             "k": k,
             "seed": seed,
             "sizes": sizes,
-            "table": src.meta.get("table", ""),
+            "table": src.meta.get("table") or _entity_table(workspace, src_id),
         }
         oid = outputs.register_output(workspace, "embeddings", out, meta, projection=proj)
         ctx.log(f"clusters {oid}: {out.num_rows} rows, sizes {sizes}")

@@ -114,6 +114,14 @@ def test_train_embed_cluster_through_the_sdk(
         proj = rg.projection(cl.result["output_id"])
         assert sorted(set(proj.column("cluster").to_pylist())) == sorted(sizes)
 
+        # A trainer's predictions carry embeddings too (``EMBEDDING``): they cluster as well.
+        preds = rg.predict(model_id).result["predictions"]
+        n = rg.predictions(preds).num_rows
+        cl = rg.cluster(preds, k=2)
+        assert sum(cl.result["sizes"].values()) == n > 0
+        info = rg._get(f"/embeddings/{cl.result['output_id']}")
+        assert info["table"] == "users" and info["source"] == preds
+
 
 @needs_train
 def test_pretrain_then_train_from_the_trunk(
