@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 import relgraph
 from relgraph import api
 from relgraph.client import ServiceError
+from relgraph.errors import JobError
 from relgraph.service import outputs, tasks
 from tests.service.conftest import LiveServer, auth
 from tests.service.test_api import wait_job
@@ -222,3 +223,22 @@ def test_trunk_layout_matches_the_trainer() -> None:
         pretrain.PRETRAINED,
         pretrain.PRETRAIN_JSON,
     )
+
+
+def test_a_checked_job_checks_again_when_it_runs() -> None:
+    """A retried job skips submit: its parameters are checked again before it runs."""
+    ran: list[dict[str, Any]] = []
+
+    def check(params: dict[str, Any]) -> None:
+        if params.get("k", 0) < 2:
+            raise JobError(f"job parameter 'k' must be at least 2, got {params.get('k')}")
+
+    def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+        ran.append(params)
+        return {}
+
+    job = tasks.CheckedJob(run, check)
+    with pytest.raises(JobError, match="got 1"):
+        job(None, {"k": 1})  # type: ignore[arg-type]
+    assert ran == []
+    assert job(None, {"k": 2}) == {} and ran == [{"k": 2}]  # type: ignore[arg-type]
