@@ -24,6 +24,7 @@ from tests.service.test_api import wait_job
 V1 = "/api/v1"
 QUERY = "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH users.user_id"
 USERS = 60
+ITEMS = 15
 # The smallest training budget: the existing service train test's one minute is a cap;
 # on this data the 'fast' preset trains in a few seconds.
 TRAIN = {"budget": "fast", "minutes": 1, "predict": False}
@@ -37,7 +38,7 @@ def planted(tmp_path: Path) -> Path:
     from relgraph.testing import planted_snapshot
 
     ws = tmp_path / "planted"
-    planted_snapshot(ws, num_users=USERS, num_items=15)
+    planted_snapshot(ws, num_users=USERS, num_items=ITEMS)
     return ws
 
 
@@ -92,6 +93,11 @@ def test_train_embed_cluster_through_the_sdk(
         assert listed[res["output_id"]]["rows"] == USERS
         assert listed[res["output_id"]]["has_projection"]
         assert rg.projection(res["output_id"]).num_rows == USERS
+        # Another table's rows through the same trunk; a table that is not there fails.
+        items = rg.embed(model_id, table="items", at="test").result
+        assert (items["table"], items["rows"]) == ("items", ITEMS)
+        with pytest.raises(JobError, match="cannot embed table 'nope'"):
+            rg.embed(model_id, table="nope")
 
         cl = rg.cluster(res["output_id"], k=3, seed=1)
         sizes = cl.result["sizes"]
