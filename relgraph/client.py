@@ -280,13 +280,69 @@ class Client:
         *,
         snapshot: str | None = None,
         budget: str | None = None,
+        from_pretrained: str | None = None,
         wait: bool = True,
+        **params: Any,
     ) -> Job:
-        job = self.submit("train", query=query_text, snapshot=snapshot, budget=budget)
+        """Train a model; ``from_pretrained``: a trunk id from :meth:`pretrain`. Other
+        ``params`` go to the job as they are (``minutes``, ``trials``, ``predict``, ...)."""
+        if from_pretrained is not None:
+            params["from_pretrained"] = from_pretrained
+        job = self.submit("train", query=query_text, snapshot=snapshot, budget=budget, **params)
         return job.wait() if wait else job
 
     def predict(self, model_id: str, *, wait: bool = True) -> Job:
         job = self.submit("predict", model_id=model_id)
+        return job.wait() if wait else job
+
+    def embed(
+        self,
+        model_id: str,
+        *,
+        table: str | None = None,
+        at: str | None = None,
+        snapshot: str | None = None,
+        wait: bool = True,
+    ) -> Job:
+        """GNN embeddings of an entity table from a trained model (as
+        :func:`relgraph.api.embed_entities`); ``job.result["output_id"]`` names them for
+        :meth:`embeddings` and :meth:`cluster`."""
+        params = {"table": table, "at": at, "snapshot": snapshot}
+        job = self.submit("embed", model_id=model_id, **_given(params))
+        return job.wait() if wait else job
+
+    def pretrain(
+        self,
+        *,
+        snapshot: str | None = None,
+        budget: str | None = None,
+        steps: int | None = None,
+        batch_size: int | None = None,
+        minutes: float | None = None,
+        until: str | None = None,
+        tables: list[str] | None = None,
+        seed: int | None = None,
+        wait: bool = True,
+    ) -> Job:
+        """Pretrain a GNN trunk without labels (as :func:`relgraph.api.pretrain`);
+        ``job.result["pretrained_id"]`` goes to ``train(..., from_pretrained=...)``."""
+        params = {
+            "snapshot": snapshot,
+            "budget": budget,
+            "steps": steps,
+            "batch_size": batch_size,
+            "minutes": minutes,
+            "until": until,
+            "tables": tables,
+            "seed": seed,
+        }
+        job = self.submit("pretrain", **_given(params))
+        return job.wait() if wait else job
+
+    def cluster(self, embeddings_id: str, *, k: int = 8, seed: int = 0, wait: bool = True) -> Job:
+        """k-means over an embeddings output; ``job.result`` has ``sizes`` and the
+        ``output_id`` of the rows with their ``cluster_label``."""
+        job = self.submit("cluster", embeddings=embeddings_id, k=k, seed=seed)
         return job.wait() if wait else job
 
     def job(self, job_id: str) -> Job:
@@ -317,3 +373,8 @@ class Client:
         return pa.Table.from_pylist(
             list(self._pages(f"/embeddings/{output_id}/projection", limit=limit))
         )
+
+
+def _given(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters that were given: the server applies its defaults to the rest."""
+    return {k: v for k, v in params.items() if v is not None}

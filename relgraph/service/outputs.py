@@ -38,14 +38,14 @@ MAX_JSON_BYTES = 20_000_000
 PRED_PREFIX = "predictions-"
 
 
-def _check_id(kind: str, value: str) -> None:
+def check_id(kind: str, value: str) -> None:
     if not _ID.match(value) or value.startswith(".") or ".." in value:
         raise StoreError(f"invalid {kind} id '{value[:80]}': use letters, digits, '_', '-', '.'")
 
 
 # -- models ---------------------------------------------------------------------------
 def model_dir(workspace: Path, model_id: str) -> Path:
-    _check_id("model", model_id)
+    check_id("model", model_id)
     d = workspace / "models" / model_id
     if not d.is_dir():
         raise StoreError(
@@ -117,7 +117,7 @@ def _meta(d: Path) -> dict[str, Any] | None:
 
 def find_output(workspace: Path, output_id: str, kind: str | None = None) -> Output:
     """An output by id; a trainer's prediction file counts as predictions and as embeddings."""
-    _check_id("output", output_id)
+    check_id("output", output_id)
     root = workspace / "outputs"
     d = root / output_id
     meta = _meta(d) if d.is_dir() else None

@@ -185,7 +185,8 @@ class JobContext:
             self.cancelled.set()
 
 
-# A job kind: (context, params with secrets) -> JSON-ready result.
+# A job kind: (context, params with secrets) -> JSON-ready result. One with a
+# ``check_params(params)`` method has its parameters checked on submit.
 JobFn = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
 
 
@@ -561,6 +562,11 @@ class DBJobRunner:
     ) -> JobInfo:
         if kind not in self.kinds:
             raise JobError(f"unknown job kind '{kind}'; kinds: {', '.join(sorted(self.kinds))}")
+        # Kinds that can check their parameters up front (tasks.CheckedJob) refuse bad ones
+        # here: the caller gets a 4xx instead of a job that fails.
+        check = getattr(self.kinds[kind], "check_params", None)
+        if check is not None:
+            check(params)
         shown = self._redact(params)
 
         def create(s: Session) -> JobInfo:

@@ -15,11 +15,15 @@ import numpy as np
 import pyarrow as pa
 
 from relgraph import api
-from relgraph.errors import JobError
+from relgraph.errors import JobError, StoreError
 from relgraph.service import outputs
 from relgraph.service.runner import JobContext, JobFn
 
 MAX_PROJECTION_ROWS = 20_000
+# Where relgraph.train.pretrain stores trunks (its PRETRAINED / PRETRAIN_JSON; a test checks
+# they agree): named here so that checking a submitted job does not import torch.
+PRETRAINED = "pretrained"
+PRETRAIN_JSON = "pretrain.json"
 
 
 def _param(
@@ -148,8 +152,14 @@ def train_job(workspace: Path) -> JobFn:
                 if typ is float and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
                 kwargs[name] = _param({name: value}, name, typ)
+        trunk = _check_train(workspace, params)
+        if trunk is not None:
+            kwargs["from_pretrained"] = trunk
         then_predict = _param(params, "predict", bool, True)
-        ctx.log(f"training ({kwargs['budget']} budget)")
+        ctx.log(
+            f"training ({kwargs['budget']} budget"
+            + (f", from pretrained trunk {trunk})" if trunk else ")")
+        )
         ctx.progress(0.01, "labels")
         result = api.train(
             query, progress=_train_progress(ctx, 0.0, 0.8 if then_predict else 0.98), **kwargs
@@ -167,7 +177,30 @@ def train_job(workspace: Path) -> JobFn:
             ctx.log(f"projection {out['output_id']}")
         return out
 
-    return run
+    def check(params: dict[str, Any]) -> None:
+        _check_train(workspace, params)
+
+    return CheckedJob(run, check)
+
+
+def _check_train(workspace: Path, params: dict[str, Any]) -> str | None:
+    """``from_pretrained`` must name a trunk of this workspace; returns it."""
+    trunk: str | None = _param(params, "from_pretrained", str)
+    if trunk is not None:
+        _check_trunk(workspace, trunk)
+    return trunk
+
+
+def _check_trunk(workspace: Path, trunk: str) -> None:
+    outputs.check_id("pretrained trunk", trunk)
+    if not (workspace / PRETRAINED / trunk / PRETRAIN_JSON).is_file():
+        root = workspace / PRETRAINED
+        known = sorted(p.name for p in root.glob("*") if p.is_dir()) if root.is_dir() else []
+        raise JobError(
+            f"job parameter 'from_pretrained': no pretrained trunk '{trunk}' in this "
+            f"workspace; pretrained: {', '.join(known[-5:]) or 'none'} "
+            "(start a 'pretrain' job first)"
+        )
 
 
 def _train_progress(
@@ -418,6 +451,272 @@ def _pca3(x: np.ndarray) -> np.ndarray:
     return np.asarray(coords)
 
 
+# -- embed, cluster, pretrain -------------------------------------------------------------
+class CheckedJob:
+    """A job kind whose parameters are checked when the job is submitted, so that a bad
+    one is a 4xx answer rather than a failed job, and again when it runs (a retry may come
+    after the workspace changed).
+
+    Args:
+        run: The job function.
+        check: Raises a :class:`~relgraph.errors.RelgraphError` naming the bad parameter.
+    """
+
+    def __init__(self, run: JobFn, check: Callable[[dict[str, Any]], None]) -> None:
+        self._run = run
+        self._check = check
+
+    def __repr__(self) -> str:
+        return f"CheckedJob({getattr(self._run, '__qualname__', self._run)!r})"
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        self._check(params)
+
+    def __call__(self, ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._check(params)
+        return self._run(ctx, params)
+
+
+def _projection(
+    ids: list[Any], x: np.ndarray, clusters: list[str] | None = None
+) -> pa.Table | None:
+    """The 3-D view of embeddings (PCA) that the dashboard draws: at most
+    :data:`MAX_PROJECTION_ROWS` points; None when there are too few to project."""
+    n = min(len(ids), MAX_PROJECTION_ROWS)
+    if n < 2:
+        return None
+    coords = _pca3(x[:n])
+    cols: dict[str, Any] = {
+        "ENTITY": pa.array([str(e) for e in ids[:n]]),
+        "x": coords[:, 0],
+        "y": coords[:, 1],
+        "z": coords[:, 2],
+    }
+    if clusters is not None:
+        cols["cluster"] = pa.array(clusters[:n])
+    cols["row"] = pa.array([json.dumps({"ENTITY": e}, default=str) for e in ids[:n]])
+    return pa.table(cols)
+
+
+def _check_embed(workspace: Path) -> Callable[[dict[str, Any]], None]:
+    def check(params: dict[str, Any]) -> None:
+        model_id = _param(params, "model_id", str, required=True)
+        for name in ("table", "at", "snapshot"):
+            _param(params, name, str)
+        _param(params, "project", bool)
+        try:
+            outputs.model_dir(workspace, model_id)
+        except StoreError as e:
+            raise JobError(f"job parameter 'model_id': {e.message}") from e
+
+    return check
+
+
+def embed_job(workspace: Path) -> JobFn:
+    """GNN embeddings of an entity table's rows from a trained model (``api.embed_entities``).
+
+    Params: ``model_id``; optional ``table`` (default the model's entity table), ``at``
+    (``now``, ``test`` or an ISO date), ``snapshot`` and ``project`` (a 3-D PCA view, on by
+    default). Result: ``output_id`` of an embeddings output (``ENTITY``,
+    ``ANCHOR_TIMESTAMP``, ``embedding``, ...) that ``GET /embeddings/{id}/rows`` pages and a
+    ``cluster`` job reads.
+    """
+
+    def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        import tempfile
+
+        model_id = params["model_id"]
+        table, at = params.get("table"), params.get("at")
+        ctx.log(f"embedding {table or 'the entity table'} with model {model_id}")
+        ctx.progress(0.05, "embedding")
+        with tempfile.TemporaryDirectory(prefix="rg-embed-") as tmp:
+            res = api.embed_entities(
+                model_id,
+                workspace=workspace,
+                table=table,
+                at=at,
+                snapshot=params.get("snapshot"),
+                to=Path(tmp) / "embeddings.parquet",
+            )
+        ctx.progress(0.8, "storing")
+        proj = None
+        if _param(params, "project", bool, True) and res.rows:
+            x = _embedding_matrix(res.table)
+            proj = _projection(res.table.column("ENTITY").to_pylist(), x)
+        meta = {
+            "source": "model",
+            "model_id": model_id,
+            "table": res.entity_table,
+            "anchor": res.anchor.isoformat(),
+            "dim": res.dim,
+            "snapshot_id": res.snapshot_id,
+        }
+        oid = outputs.register_output(workspace, "embeddings", res.table, meta, projection=proj)
+        ctx.log(f"embeddings {oid}: {res.rows} rows of {res.entity_table}, dim {res.dim}")
+        return {"output_id": oid, **meta, "rows": res.rows}
+
+    return CheckedJob(run, _check_embed(workspace))
+
+
+def _embedding_matrix(table: pa.Table) -> np.ndarray:
+    import pyarrow.compute as pc
+
+    col = table.column("embedding").combine_chunks()
+    values = pc.list_flatten(col).to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64).reshape(table.num_rows, -1)
+
+
+MAX_K = 100
+
+
+def _check_cluster(workspace: Path) -> Callable[[dict[str, Any]], None]:
+    def check(params: dict[str, Any]) -> None:
+        oid = _param(params, "embeddings", str, required=True)
+        k = _param(params, "k", int, 8)
+        _param(params, "seed", int)
+        if not 2 <= k <= MAX_K:
+            raise JobError(f"job parameter 'k' must be within 2..{MAX_K}, got {k}")
+        try:
+            out = outputs.find_output(workspace, oid, "embeddings")
+        except StoreError as e:
+            raise JobError(
+                f"job parameter 'embeddings': {e.message}; GET /api/v1/embeddings lists them"
+            ) from e
+        if out.data is None:
+            raise JobError(
+                f"job parameter 'embeddings': output '{oid}' holds a 3-D projection only, "
+                "no embedding vectors; cluster the output of an 'embed' job"
+            )
+
+    return check
+
+
+def cluster_job(workspace: Path) -> JobFn:
+    """k-means over an embeddings output (``api.cluster``).
+
+    Params: ``embeddings`` (an output id from ``GET /embeddings``: an ``embed`` job's, or a
+    trainer's ``<model_id>.<split>`` predictions), ``k`` (2..100, default 8), ``seed``.
+    Result: ``output_id`` of a new embeddings output, the source's rows plus
+    ``cluster_label`` and ``cluster_distance`` (with a 3-D view coloured by cluster), and
+    ``sizes`` (rows per cluster).
+    """
+
+    def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        src_id = params["embeddings"]
+        k = _param(params, "k", int, 8)
+        seed = _param(params, "seed", int, 0)
+        src = outputs.find_output(workspace, src_id, "embeddings")
+        assert src.data is not None  # checked: projection-only outputs are refused
+        ctx.progress(0.1, "reading")
+        tbl = pq.read_table(src.data)
+        if "embedding" not in tbl.column_names and "EMBEDDING" in tbl.column_names:
+            # A trainer's predictions file names its vectors in capitals.
+            tbl = tbl.rename_columns(
+                ["embedding" if c == "EMBEDDING" else c for c in tbl.column_names]
+            )
+        with tempfile.TemporaryDirectory(prefix="rg-cluster-") as tmp:
+            # api.cluster reads an embeddings file: ENTITY and embedding only.
+            f = Path(tmp) / "embeddings.parquet"
+            pq.write_table(tbl.select(["ENTITY", "embedding"]), f)
+            ctx.progress(0.3, f"k-means, k={k}")
+            clusters = api.cluster(f, k=k, seed=seed)
+        labels = clusters.column("cluster_label").to_pylist()
+        out = tbl.append_column("cluster_label", clusters.column("cluster_label"))
+        out = out.append_column("cluster_distance", clusters.column("cluster_distance"))
+        ctx.progress(0.8, "storing")
+        proj = _projection(tbl.column("ENTITY").to_pylist(), _embedding_matrix(tbl), labels)
+        values, counts = np.unique(np.asarray(labels, dtype=object), return_counts=True)
+        sizes = {
+            str(v): int(c)
+            for v, c in sorted(
+                zip(values, counts, strict=True), key=lambda vc: int(str(vc[0]).split("_")[-1])
+            )
+        }
+        meta = {
+            "source": src_id,
+            "method": "kmeans",
+            "k": k,
+            "seed": seed,
+            "sizes": sizes,
+            "table": src.meta.get("table") or _entity_table(workspace, src_id),
+        }
+        oid = outputs.register_output(workspace, "embeddings", out, meta, projection=proj)
+        ctx.log(f"clusters {oid}: {out.num_rows} rows, sizes {sizes}")
+        return {"output_id": oid, "source": src_id, "k": k, "seed": seed, "sizes": sizes}
+
+    return CheckedJob(run, _check_cluster(workspace))
+
+
+PRETRAIN_PARAMS: dict[str, type] = {
+    "snapshot": str,
+    "budget": str,
+    "steps": int,
+    "batch_size": int,
+    "minutes": float,
+    "until": str,
+    "tables": list,
+    "seed": int,
+}
+
+
+def _pretrain_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(params) - set(PRETRAIN_PARAMS))
+    if unknown:
+        raise JobError(
+            f"unknown pretrain job parameter(s) {unknown}; allowed: {', '.join(PRETRAIN_PARAMS)}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, typ in PRETRAIN_PARAMS.items():
+        value = params.get(name)
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        value = _param({name: value}, name, typ)
+        if value is not None:
+            kwargs[name] = value
+    for name in ("steps", "batch_size"):
+        if name in kwargs and kwargs[name] < 1:
+            raise JobError(f"job parameter '{name}' must be at least 1, got {kwargs[name]}")
+    if "minutes" in kwargs and not kwargs["minutes"] > 0:
+        raise JobError(f"job parameter 'minutes' must be positive, got {kwargs['minutes']}")
+    tables = kwargs.get("tables")
+    if tables is not None and not all(isinstance(t, str) for t in tables):
+        raise JobError(f"job parameter 'tables' must be a list of table names, got {tables!r}")
+    return kwargs
+
+
+def pretrain_job(workspace: Path) -> JobFn:
+    """A GNN trunk pretrained without labels (``api.pretrain``), for ``train`` jobs'
+    ``from_pretrained``.
+
+    Params: those of ``relgraph pretrain``: ``snapshot``, ``budget`` (train with the same
+    one), ``steps``, ``batch_size``, ``minutes``, ``until`` (the test cut-off, so that the
+    trunk never sees test rows), ``tables``, ``seed``. Result: ``pretrained_id``, losses.
+    """
+
+    def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        kwargs = _pretrain_kwargs(params)
+        ctx.log(f"pretraining ({kwargs.get('steps', 'default')} steps)")
+        result = api.pretrain(
+            workspace=workspace, progress=_train_progress(ctx, 0.0, 0.98), **kwargs
+        )
+        out = _result_dict(result)
+        out.pop("path", None)  # a server path: of no use to a client
+        ctx.log(
+            f"pretrained trunk {result.pretrained_id}: loss {result.loss_start:.4g} -> "
+            f"{result.loss_end:.4g}"
+        )
+        return out
+
+    def check(params: dict[str, Any]) -> None:
+        _pretrain_kwargs(params)
+
+    return CheckedJob(run, check)
+
+
 def _redacted(uri: str) -> str:
     from relgraph.service.secrets import redact_uri
 
@@ -433,7 +732,13 @@ def default_kinds(workspace: Path) -> dict[str, JobFn]:
         kinds["train"] = train_job(workspace)
     if hasattr(api, "predict"):
         kinds["predict"] = predict_job(workspace)
+    if hasattr(api, "embed_entities"):
+        kinds["embed"] = embed_job(workspace)
+    if hasattr(api, "cluster"):
+        kinds["cluster"] = cluster_job(workspace)
+    if hasattr(api, "pretrain"):
+        kinds["pretrain"] = pretrain_job(workspace)
     return kinds
 
 
-__all__ = ["default_kinds", "task_dict"]
+__all__ = ["CheckedJob", "default_kinds", "task_dict"]
