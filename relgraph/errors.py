@@ -100,6 +100,13 @@ class JobError(RelgraphError):
     exit_code = 10
 
 
+class JobParameterError(JobError):
+    """A job's parameters are wrong (missing, mistyped, out of range, naming nothing).
+
+    The REST service answers 422 for it at submission; other job errors are 409.
+    """
+
+
 class NotMaterializedError(RelgraphError):
     """A stage object was used before its ``materialize()``/``fit()`` step."""
 

@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from relgraph.errors import (
     DataValidationError,
     JobError,
+    JobParameterError,
     QueryError,
     RelgraphError,
     SchemaError,
@@ -116,6 +117,8 @@ def status_for(e: RelgraphError) -> int:
     """The HTTP status of a relgraph error: what the caller can fix is 4xx."""
     if isinstance(e, StoreError):
         return 404
+    if isinstance(e, JobParameterError):
+        return 422
     if isinstance(e, JobError):
         return 404 if str(e.message).startswith("no job") else 409
     if isinstance(e, QueryError | SchemaError | DataValidationError):

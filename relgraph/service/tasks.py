@@ -15,11 +15,13 @@ import numpy as np
 import pyarrow as pa
 
 from relgraph import api
-from relgraph.errors import JobError, StoreError
+from relgraph.errors import JobError, JobParameterError, StoreError
 from relgraph.service import outputs
 from relgraph.service.runner import JobContext, JobFn
 
 MAX_PROJECTION_ROWS = 20_000
+# What ``relgraph.predict`` accepts (kept here so checking a submitted job needs no torch).
+PREDICT_SPLITS = ("test", "now")
 # Where relgraph.train.pretrain stores trunks (its PRETRAINED / PRETRAIN_JSON; a test checks
 # they agree): named here so that checking a submitted job does not import torch.
 PRETRAINED = "pretrained"
@@ -31,11 +33,11 @@ def _param(
 ) -> Any:
     if name not in params or params[name] is None:
         if required:
-            raise JobError(f"job parameter '{name}' is required")
+            raise JobParameterError(f"job parameter '{name}' is required")
         return default
     value = params[name]
     if (typ is int and isinstance(value, bool)) or not isinstance(value, typ):
-        raise JobError(
+        raise JobParameterError(
             f"job parameter '{name}' must be a {typ.__name__}, got {type(value).__name__}"
         )
     return value
@@ -196,7 +198,7 @@ def _check_trunk(workspace: Path, trunk: str) -> None:
     if not (workspace / PRETRAINED / trunk / PRETRAIN_JSON).is_file():
         root = workspace / PRETRAINED
         known = sorted(p.name for p in root.glob("*") if p.is_dir()) if root.is_dir() else []
-        raise JobError(
+        raise JobParameterError(
             f"job parameter 'from_pretrained': no pretrained trunk '{trunk}' in this "
             f"workspace; pretrained: {', '.join(known[-5:]) or 'none'} "
             "(start a 'pretrain' job first)"
@@ -233,18 +235,33 @@ def _train_progress(
     return progress
 
 
+def _check_predict(workspace: Path) -> Callable[[dict[str, Any]], None]:
+    def check(params: dict[str, Any]) -> None:
+        model_id = _param(params, "model_id", str, required=True)
+        split = _param(params, "split", str, "test")
+        if split not in PREDICT_SPLITS:
+            raise JobParameterError(
+                f"job parameter 'split' must be one of {', '.join(PREDICT_SPLITS)}, got '{split}'"
+            )
+        try:
+            outputs.model_dir(workspace, model_id)
+        except StoreError as e:
+            raise JobParameterError(f"job parameter 'model_id': {e.message}") from e
+
+    return check
+
+
 def predict_job(workspace: Path) -> JobFn:
     def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         model_id = _param(params, "model_id", str, required=True)
         split = _param(params, "split", str, "test")
-        outputs.model_dir(workspace, model_id)
         ctx.log(f"predicting the {split} split with model {model_id}")
         result = api.predict(model_id, workspace=workspace, split=split)  # type: ignore[attr-defined]
         out = _result_dict(result)
         out["predictions"] = f"{model_id}.{result.split}"
         return out
 
-    return run
+    return CheckedJob(run, _check_predict(workspace))
 
 
 def _result_dict(result: Any) -> dict[str, Any]:
@@ -360,7 +377,7 @@ def project_job(workspace: Path) -> JobFn:
 
         k = _param(params, "k", int, 5)
         if not 1 <= k <= 50:
-            raise JobError(f"job parameter 'k' must be within 1..50, got {k}")
+            raise JobParameterError(f"job parameter 'k' must be within 1..50, got {k}")
         pred_id = _param(params, "predictions", str)
         ctx.progress(0.1, "reading")
         if pred_id is not None:
@@ -507,7 +524,7 @@ def _check_embed(workspace: Path) -> Callable[[dict[str, Any]], None]:
         try:
             outputs.model_dir(workspace, model_id)
         except StoreError as e:
-            raise JobError(f"job parameter 'model_id': {e.message}") from e
+            raise JobParameterError(f"job parameter 'model_id': {e.message}") from e
 
     return check
 
@@ -575,15 +592,15 @@ def _check_cluster(workspace: Path) -> Callable[[dict[str, Any]], None]:
         k = _param(params, "k", int, 8)
         _param(params, "seed", int)
         if not 2 <= k <= MAX_K:
-            raise JobError(f"job parameter 'k' must be within 2..{MAX_K}, got {k}")
+            raise JobParameterError(f"job parameter 'k' must be within 2..{MAX_K}, got {k}")
         try:
             out = outputs.find_output(workspace, oid, "embeddings")
         except StoreError as e:
-            raise JobError(
+            raise JobParameterError(
                 f"job parameter 'embeddings': {e.message}; GET /api/v1/embeddings lists them"
             ) from e
         if out.data is None:
-            raise JobError(
+            raise JobParameterError(
                 f"job parameter 'embeddings': output '{oid}' holds a 3-D projection only, "
                 "no embedding vectors; cluster the output of an 'embed' job"
             )
@@ -666,7 +683,7 @@ PRETRAIN_PARAMS: dict[str, type] = {
 def _pretrain_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(PRETRAIN_PARAMS))
     if unknown:
-        raise JobError(
+        raise JobParameterError(
             f"unknown pretrain job parameter(s) {unknown}; allowed: {', '.join(PRETRAIN_PARAMS)}"
         )
     kwargs: dict[str, Any] = {}
@@ -679,12 +696,18 @@ def _pretrain_kwargs(params: dict[str, Any]) -> dict[str, Any]:
             kwargs[name] = value
     for name in ("steps", "batch_size"):
         if name in kwargs and kwargs[name] < 1:
-            raise JobError(f"job parameter '{name}' must be at least 1, got {kwargs[name]}")
+            raise JobParameterError(
+                f"job parameter '{name}' must be at least 1, got {kwargs[name]}"
+            )
     if "minutes" in kwargs and not kwargs["minutes"] > 0:
-        raise JobError(f"job parameter 'minutes' must be positive, got {kwargs['minutes']}")
+        raise JobParameterError(
+            f"job parameter 'minutes' must be positive, got {kwargs['minutes']}"
+        )
     tables = kwargs.get("tables")
     if tables is not None and not all(isinstance(t, str) for t in tables):
-        raise JobError(f"job parameter 'tables' must be a list of table names, got {tables!r}")
+        raise JobParameterError(
+            f"job parameter 'tables' must be a list of table names, got {tables!r}"
+        )
     return kwargs
 
 

@@ -145,7 +145,7 @@ def test_pretrain_then_train_from_the_trunk(
         assert job.result["pretraining"]["loaded_tensors"] > 0
         with pytest.raises(ServiceError, match="no pretrained trunk 'nope-trunk'") as e:
             rg.train(QUERY, from_pretrained="nope-trunk", **TRAIN)
-        assert e.value.status == 409
+        assert e.value.status == 422
 
 
 # -- cluster on a hand-made embeddings output (no training) -------------------------------
@@ -196,6 +196,9 @@ def test_cluster_with_more_clusters_than_rows_fails_naming_both(
         ("pretrain", {"steps": 0}, "'steps' must be at least 1, got 0"),
         ("pretrain", {"tables": "users"}, "'tables' must be a list, got str"),
         ("train", {"query": QUERY, "from_pretrained": "nope-trunk"}, "'nope-trunk'"),
+        ("predict", {}, "job parameter 'model_id' is required"),
+        ("predict", {"model_id": "nope-model"}, "no model 'nope-model'"),
+        ("predict", {"model_id": "nope-model", "split": "val"}, "'split' must be one of test, now"),
     ],
 )
 def test_bad_parameters_are_refused_on_submit(
@@ -205,7 +208,7 @@ def test_bad_parameters_are_refused_on_submit(
         pytest.skip(f"this build has no '{kind}' job kind")
     before = client.get(f"{V1}/jobs", headers=auth(tokens["viewer"])).json()["total"]
     r = _post_job(client, tokens["editor"], kind, params)
-    assert r.status_code == 409, r.json()
+    assert r.status_code == 422, r.json()
     assert message in r.json()["message"]
     # Nothing was queued.
     assert client.get(f"{V1}/jobs", headers=auth(tokens["viewer"])).json()["total"] == before
@@ -219,8 +222,13 @@ def test_cluster_refuses_a_projection_only_output(
     assert proj["status"] == "succeeded", proj["error"]
     oid = proj["result"]["output_id"]
     r = _post_job(client, tokens["editor"], "cluster", {"embeddings": oid, "k": 2})
-    assert r.status_code == 409
+    assert r.status_code == 422
     assert f"output '{oid}' holds a 3-D projection only" in r.json()["message"]
+
+
+def test_predict_splits_match_the_predictor() -> None:
+    run = pytest.importorskip("relgraph.predict.run")
+    assert tasks.PREDICT_SPLITS == run.SPLITS
 
 
 def test_trunk_layout_matches_the_trainer() -> None:
