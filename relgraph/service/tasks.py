@@ -237,18 +237,23 @@ def _train_progress(
 
 def _check_predict(workspace: Path) -> Callable[[dict[str, Any]], None]:
     def check(params: dict[str, Any]) -> None:
-        model_id = _param(params, "model_id", str, required=True)
         split = _param(params, "split", str, "test")
         if split not in PREDICT_SPLITS:
             raise JobParameterError(
                 f"job parameter 'split' must be one of {', '.join(PREDICT_SPLITS)}, got '{split}'"
             )
-        try:
-            outputs.model_dir(workspace, model_id)
-        except StoreError as e:
-            raise JobParameterError(f"job parameter 'model_id': {e.message}") from e
+        _check_model(workspace, params)
 
     return check
+
+
+def _check_model(workspace: Path, params: dict[str, Any]) -> None:
+    """``model_id`` must name a trained model of this workspace."""
+    model_id = _param(params, "model_id", str, required=True)
+    try:
+        outputs.model_dir(workspace, model_id)
+    except StoreError as e:
+        raise JobParameterError(f"job parameter 'model_id': {e.message}") from e
 
 
 def predict_job(workspace: Path) -> JobFn:
@@ -517,14 +522,10 @@ def _projection(
 
 def _check_embed(workspace: Path) -> Callable[[dict[str, Any]], None]:
     def check(params: dict[str, Any]) -> None:
-        model_id = _param(params, "model_id", str, required=True)
+        _check_model(workspace, params)
         for name in ("table", "at", "snapshot"):
             _param(params, name, str)
         _param(params, "project", bool)
-        try:
-            outputs.model_dir(workspace, model_id)
-        except StoreError as e:
-            raise JobParameterError(f"job parameter 'model_id': {e.message}") from e
 
     return check
 
