@@ -5,8 +5,8 @@ each edge gets one integer key, ``parent << time_bits | time``, over only the
 bits the time range and the parent count need, and an LSD radix sort of those
 keys (:func:`radix_csr`) gives every parent's neighbours in time order. Each
 pass streams through memory; the earlier layout — sort the rows by time, then
-counting-sort them by parent — read and wrote one random cache line per edge
-and took three times as long (benchmarks/sampler.py). The sort is stable (ties
+counting-sort them by parent — read and wrote one random cache line per edge,
+and the whole build took twice as long (benchmarks/RESULTS.md § Sampler). The sort is stable (ties
 keep row order), so the layout is the same on every machine. When the key would
 need more than 64 bits, the two-step layout (:func:`time_order` then
 :func:`scatter_in_order`) is the fallback.
@@ -24,6 +24,35 @@ IntArray = npt.NDArray[np.int64]
 
 _NO_TIME = np.iinfo(np.int64).min
 _UNKNOWN_TIME = np.iinfo(np.int64).max
+
+
+@njit(cache=True, nogil=True)
+def _bit_length(x: np.uint64) -> int:  # pragma: no cover - compiled
+    b = 0
+    while x > np.uint64(0):
+        b += 1
+        x = x >> np.uint64(1)
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _time_key(v: int, lo: int, top: np.uint64) -> np.uint64:  # pragma: no cover
+    # NO_TIME -> 0, real times -> 1 + (v - lo), UNKNOWN_TIME -> top: the sentinels sort first/last.
+    if v == _NO_TIME:
+        return np.uint64(0)
+    if v == _UNKNOWN_TIME:
+        return top
+    return np.uint64(v) - np.uint64(lo) + np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
+def _key_time(tk: np.uint64, lo: int, top: np.uint64) -> int:  # pragma: no cover
+    # The inverse of _time_key.
+    if tk == np.uint64(0):
+        return _NO_TIME
+    if tk == top:
+        return _UNKNOWN_TIME
+    return int(np.int64(tk - np.uint64(1) + np.uint64(lo)))
 
 
 @njit(cache=True, nogil=True)
@@ -48,28 +77,18 @@ def time_order(times: IntArray) -> tuple[IntArray, IntArray]:  # pragma: no cove
     if not any_real:
         lo = 0
         hi = 0
-    span = np.uint64(hi) - np.uint64(lo)  # wraps correctly: hi >= lo
+    top = np.uint64(hi) - np.uint64(lo) + np.uint64(2)  # wraps correctly: hi >= lo
     keys = np.empty(n, dtype=np.uint64)
     done = True
     for i in range(n):
-        v = times[i]
-        if v == _NO_TIME:
-            k = np.uint64(0)
-        elif v == _UNKNOWN_TIME:
-            k = span + np.uint64(2)
-        else:
-            k = np.uint64(v) - np.uint64(lo) + np.uint64(1)
+        k = _time_key(times[i], lo, top)
         keys[i] = k
         if i and k < keys[i - 1]:
             done = False
     if done:  # already in time order (data often arrives so)
         return order, times.copy()
     # 2. As few passes of at most 11 bits (2048 buckets stay in cache) as the keys need.
-    top = span + np.uint64(2)
-    bits = 0
-    while top > np.uint64(0):
-        bits += 1
-        top = top >> np.uint64(1)
+    bits = _bit_length(top)
     passes = (bits + 10) // 11
     dbits = (bits + passes - 1) // passes
     mask = np.uint64((1 << dbits) - 1)
@@ -93,13 +112,7 @@ def time_order(times: IntArray) -> tuple[IntArray, IntArray]:  # pragma: no cove
     # Back from keys to times (keys2 is free now).
     out = keys2.view(np.int64)
     for i in range(n):
-        k = keys[i]
-        if k == np.uint64(0):
-            out[i] = _NO_TIME
-        elif k == span + np.uint64(2):
-            out[i] = _UNKNOWN_TIME
-        else:
-            out[i] = np.int64(k - np.uint64(1) + np.uint64(lo))
+        out[i] = _key_time(keys[i], lo, top)
     return order, out
 
 
@@ -149,25 +162,6 @@ _DIGIT_BITS = 8
 
 
 @njit(cache=True, nogil=True)
-def _bit_length(x: np.uint64) -> int:  # pragma: no cover - compiled
-    b = 0
-    while x > np.uint64(0):
-        b += 1
-        x = x >> np.uint64(1)
-    return b
-
-
-@njit(cache=True, nogil=True)
-def _time_key(v: int, lo: int, top: np.uint64) -> np.uint64:  # pragma: no cover
-    # NO_TIME -> 0, real times -> 1 + (v - lo), UNKNOWN_TIME -> top: the sentinels sort first/last.
-    if v == _NO_TIME:
-        return np.uint64(0)
-    if v == _UNKNOWN_TIME:
-        return top
-    return np.uint64(v) - np.uint64(lo) + np.uint64(1)
-
-
-@njit(cache=True, nogil=True)
 def _edge_key(d: int, tk: np.uint64, tbits: int) -> np.uint64:  # pragma: no cover
     if tbits >= 64:  # then dst is always 0 (the bits were checked), and a 64-bit shift is undefined
         return tk
@@ -192,7 +186,7 @@ def radix_csr(
     """CSR of edges ``j -> dst[j]`` grouped by ``dst``, each group in (time, j) order.
 
     One LSD radix sort on the key ``dst << tbits | time key``: every pass reads
-    sequentially and writes to at most 2^11 streams, where a counting sort by
+    sequentially and writes to at most 2^8 streams, where a counting sort by
     ``dst`` in time order writes (and reads ``dst``) at random — two cache misses
     per edge. Passes whose digit is the same for every edge are skipped, and the
     time digits are not sorted at all when the edges come in time order already.
@@ -284,13 +278,7 @@ def radix_csr(
             if last:
                 out_indices[w] = row if identity_src else src[row]
                 if with_time:
-                    tk = key & tmask
-                    if tk == np.uint64(0):
-                        out_time[w] = _NO_TIME
-                    elif tk == top:
-                        out_time[w] = _UNKNOWN_TIME
-                    else:
-                        out_time[w] = np.int64(tk - np.uint64(1) + np.uint64(lo))
+                    out_time[w] = _key_time(key & tmask, lo, top)
                 if not n_active:
                     w += 1
             else:
