@@ -113,8 +113,10 @@ def load_graph(snapshot: Snapshot, root: Path | None = None, *, prefault: bool =
     )
 
 
-# Linux ≥ 5.14: fill the page tables of a mapping now, without copying the data.
+# Linux ≥ 5.14: fill the page tables of a mapping now, without copying the data
+# (READ), or allocate its pages now, writable (WRITE).
 _MADV_POPULATE_READ = 22
+_MADV_POPULATE_WRITE = 23
 
 
 def _prefault(a: np.ndarray) -> None:
@@ -125,11 +127,16 @@ def _prefault(a: np.ndarray) -> None:
     1M-user benchmark graph).
     Populating is one sequential pass, and on kernels without the flag it is skipped.
     """
+    _populate(a, _MADV_POPULATE_READ)
+
+
+def _populate(a: np.ndarray, advice: int) -> None:
+    # madvise on a memory-mapped array; a no-op where the kernel or the array cannot.
     mm = getattr(a, "_mmap", None)
-    if mm is None or not hasattr(mm, "madvise"):
+    if a.size == 0 or mm is None or not hasattr(mm, "madvise"):
         return
     with contextlib.suppress(OSError, ValueError):
-        mm.madvise(_MADV_POPULATE_READ)
+        mm.madvise(advice)
 
 
 def _discard(root: Path) -> None:
@@ -143,21 +150,14 @@ def _discard(root: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
-# Linux ≥ 5.14: allocate a mapping's pages now, writable.
-_MADV_POPULATE_WRITE = 23
-
-
 def _file_array(path: Path, n: int, dtype: Any) -> npt.NDArray[Any]:
     """A new ``.npy`` file of ``n`` values, mapped for writing.
 
-    Its pages are allocated in one call up front: measured here, filling 1.3 GB
+    Its pages are allocated in one call up front: measured once here, filling 1.3 GB
     this way took 0.6 s, against 3-4 s for filling a numpy array and ``np.save``.
     """
     a = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n,))
-    mm = getattr(a, "_mmap", None)
-    if n and mm is not None and hasattr(mm, "madvise"):
-        with contextlib.suppress(OSError, ValueError):
-            mm.madvise(_MADV_POPULATE_WRITE)
+    _populate(a, _MADV_POPULATE_WRITE)
     return a
 
 
