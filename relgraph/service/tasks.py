@@ -750,18 +750,18 @@ def _redacted(uri: str) -> str:
 def default_kinds(workspace: Path) -> dict[str, JobFn]:
     """Job kinds whose facade functions exist in this build."""
     kinds: dict[str, JobFn] = {"ingest": ingest_job(workspace), "project": project_job(workspace)}
-    if hasattr(api, "training_tables"):
-        kinds["label-stats"] = label_stats_job(workspace)
-    if hasattr(api, "train"):
-        kinds["train"] = train_job(workspace)
-    if hasattr(api, "predict"):
-        kinds["predict"] = predict_job(workspace)
-    if hasattr(api, "embed_entities"):
-        kinds["embed"] = embed_job(workspace)
-    if hasattr(api, "cluster"):
-        kinds["cluster"] = cluster_job(workspace)
-    if hasattr(api, "pretrain"):
-        kinds["pretrain"] = pretrain_job(workspace)
+    optional: list[tuple[str, str, Callable[[Path], JobFn]]] = [
+        # (kind, the api function it calls, its job factory)
+        ("label-stats", "training_tables", label_stats_job),
+        ("train", "train", train_job),
+        ("predict", "predict", predict_job),
+        ("embed", "embed_entities", embed_job),
+        ("cluster", "cluster", cluster_job),
+        ("pretrain", "pretrain", pretrain_job),
+    ]
+    for kind, facade, make in optional:
+        if hasattr(api, facade):
+            kinds[kind] = make(workspace)
     return kinds
 
 
