@@ -7,15 +7,22 @@ out of memory, a lost Ray node) comes back as a failed result naming why.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from relgraph.errors import JobError
 from relgraph.jobs.procs import pid_alive
+
+log = logging.getLogger(__name__)
+
+# Attempts at a Ray connection whose server-side start failed (see RayExecutor._connect).
+RAY_CONNECT_ATTEMPTS = 3
 
 
 class Executor(Protocol):
@@ -173,15 +180,38 @@ class RayExecutor:
             ) from e
         self._ray: Any = ray
         if not ray.is_initialized():
-            try:
-                ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
-            except Exception as e:
-                raise JobError(f"cannot connect to Ray at '{self.address or 'local'}': {e}") from e
+            self._connect()
         from relgraph.jobs.worker import execute
 
         self._remote = ray.remote(execute)
         if not self.slots:
             self.slots = max(1, int(self._ray.cluster_resources().get("CPU", 1)))
+
+    def _connect(self) -> None:
+        # A Ray client proxy starts one server process per connecting client, and that start
+        # sometimes dies at once (seen about 1 run in 4 on a busy 2-core machine; the proxy
+        # then answers "Initialization failure from server"). Ray disconnects cleanly on that
+        # failure and the next attempt gets a fresh server, so it is retried; other errors
+        # (wrong address, version mismatch) are not transient and fail at once.
+        for attempt in range(1, RAY_CONNECT_ATTEMPTS + 1):
+            try:
+                self._ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
+                return
+            except ConnectionAbortedError as e:
+                if attempt == RAY_CONNECT_ATTEMPTS:
+                    raise JobError(
+                        f"cannot connect to Ray at '{self.address}' after {attempt} attempts: {e}"
+                    ) from e
+                log.warning(
+                    "Ray at %s refused the connection (attempt %d of %d), retrying: %s",
+                    self.address,
+                    attempt,
+                    RAY_CONNECT_ATTEMPTS,
+                    str(e).splitlines()[0],
+                )
+                time.sleep(2.0 * attempt)
+            except Exception as e:
+                raise JobError(f"cannot connect to Ray at '{self.address or 'local'}': {e}") from e
 
     def __repr__(self) -> str:
         return f"RayExecutor(address={self.address!r}, slots={self.slots})"
