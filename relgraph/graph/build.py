@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from relgraph.errors import GraphError
-from relgraph.graph.csr import fk_csr, reverse_fk_csr
+from relgraph.graph.csr import fk_csr, reverse_fk_csr, sort_scratch
 from relgraph.graph.graph import EdgeType, IntArray, RelGraph, node_id_dtype
 from relgraph.graph.keys import KeyIndex
 from relgraph.graph.times import NO_TIME, arrow_to_seconds
@@ -238,14 +238,14 @@ def _build_arrays(snapshot: Snapshot, alloc: Callable[[str, int, Any], Any]) -> 
                 key_index[target] = KeyIndex(target, pk, keys)
             specs.append((t, fk.column, target))
 
-    def look_up(spec: tuple[str, str, str]) -> tuple[IntArray, int]:
+    def look_up(spec: tuple[str, str, str]) -> tuple[npt.NDArray[Any], int]:
         t, col, target = spec
-        dst = key_index[target].lookup(fk_cols[t].column(col))
+        dst = key_index[target].lookup(fk_cols[t].column(col), node_id_dtype(num_nodes))
         return dst, int(np.count_nonzero(dst < 0))
 
     with ThreadPoolExecutor(max_workers=_BUILD_THREADS) as pool:
         found = list(pool.map(look_up, specs))
-    links: list[tuple[str, str, str, IntArray]] = []
+    links: list[tuple[str, str, str, npt.NDArray[Any]]] = []
     dangling: dict[str, int] = {}
     for (t, col, target), (dst, n_dangling) in zip(specs, found, strict=True):
         links.append((t, col, target, dst))
@@ -286,16 +286,18 @@ def _build_arrays(snapshot: Snapshot, alloc: Callable[[str, int, Any], Any]) -> 
             nbr_time_all[tx_off[e] : tx_off[e + 1]],
         )
 
-    # The links are laid out two at a time too.
-    def lay_out(k: int) -> int:
-        t, _col, target, dst = links[k]
+    # One link at a time, its sort on every core (csr.radix_csr), so one set of sort
+    # buffers serves every link: two links sorting side by side needed two.
+    scratch = sort_scratch(max((dst.shape[0] for *_, dst in links), default=0))
+    fwd_degree = []
+    for k, (t, _col, target, dst) in enumerate(links):
         ip, ix, tx = parts(2 * k)
-        fk_csr(dst, times[t], num_nodes[target], ip, ix, tx)
+        fk_csr(
+            dst, times[t], num_nodes[target], ip, ix, tx, threads=_BUILD_THREADS, scratch=scratch
+        )
         reverse_fk_csr(dst, times[target], *parts(2 * k + 1))
-        return int(np.diff(ip).max()) if ip.shape[0] > 1 else 0
-
-    with ThreadPoolExecutor(max_workers=_BUILD_THREADS) as pool:
-        fwd_degree = list(pool.map(lay_out, range(len(links))))
+        fwd_degree.append(int(np.diff(ip).max()) if ip.shape[0] > 1 else 0)
+    del scratch
     max_degree: list[int] = []
     for k in range(len(links)):
         max_degree += [fwd_degree[k], 1 if ix_off[2 * k + 2] > ix_off[2 * k + 1] else 0]

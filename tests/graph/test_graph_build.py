@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from relgraph.errors import GraphError
 from relgraph.graph import NO_TIME, UNKNOWN_TIME, RelGraph, build_graph
 from relgraph.graph.build import GRAPH_FORMAT
-from relgraph.graph.csr import fk_csr, time_order
+from relgraph.graph.csr import fk_csr, radix_csr, sort_scratch, time_order
 from relgraph.graph.times import arrow_to_seconds, to_seconds
 from relgraph.schema.types import Column, ForeignKey, Schema, SType, TableSchema
 from relgraph.store.snapshot import Snapshot
@@ -255,6 +255,16 @@ def test_fk_csr_matches_brute_force(
     indices2 = np.empty(m, np.int64)
     fk_csr(dst, times, n_dst, indptr, indices2, np.empty(0, np.int64))
     assert indices2.tolist() == want_rows
+    # Sorted in 2 or 3 chunks side by side (big inputs are), the layout is the same too.
+    for threads in (2, 3):
+        ptr3, ix3, tx3 = np.full(n_dst + 1, -7), np.full(m, -7), np.full(m, -7)
+        scratch = sort_scratch(len(rows) + 5)  # longer than needed: reused buffers are
+        if radix_csr(dst, times, dst, True, n_dst, scratch, ptr3, ix3, tx3, threads, min_chunk=1):
+            assert (ptr3.tolist(), ix3.tolist(), tx3.tolist()) == (
+                want_ptr,
+                want_rows,
+                out_time.tolist(),
+            )
 
 
 def test_identity_indptr_and_untimed_neighbour_times_are_not_stored(tmp_path: Path) -> None:
@@ -319,7 +329,7 @@ def test_failed_build_leaves_no_cache_and_the_next_build_works(
     snap = shop_snapshot(tmp_path)
     root = snap.cache_dir("graph") / f"v{GRAPH_FORMAT}"
 
-    def broken(*_args: object) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
         raise MemoryError("simulated: killed half-way through the layout")
 
     monkeypatch.setattr(build_module, "fk_csr", broken)
