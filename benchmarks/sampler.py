@@ -95,15 +95,18 @@ def phase_build(workdir: Path, sid: str) -> dict[str, Any]:
     from relgraph.graph import build_graph
     from relgraph.graph.build import GRAPH_FORMAT
     from relgraph.graph.csr import fk_csr, reverse_fk_csr
+    from relgraph.graph.keys import KeyIndex
     from relgraph.store.workspace import Workspace
 
     snap = Workspace(workdir / "ws").snapshot(sid)
     # Compile (or load from numba's cache) the kernels on a toy input first:
     # compile time is not build time.
-    z = np.array([2, 1, 0], np.int64)
-    e = np.empty(3, np.int64)
-    fk_csr(z, z, 3, np.empty(4, np.int64), e.astype(np.int32), e.copy())
-    reverse_fk_csr(z, z, np.empty(4, np.int64), e.astype(np.int32), e.copy())
+    # (int32 foreign-key rows are what the build passes below 2^31 rows.)
+    for z in (np.array([2, 1, 0], np.int64), np.array([2, 1, 0], np.int32)):
+        t3, e = np.array([5, 4, 3], np.int64), np.empty(3, np.int64)
+        fk_csr(z, t3, 3, np.empty(4, np.int64), e.astype(np.int32), e.copy())
+        reverse_fk_csr(z, t3, np.empty(4, np.int64), e.astype(np.int32), e.copy())
+    KeyIndex("w", "id", pa.array([0, 1])).lookup(pa.array([1]), np.int32)
     # Likewise pyarrow's dataset reader imports ~0.5 s of modules on first use.
     snap.read_table("items")
     rss0 = current_rss()
