@@ -7,8 +7,9 @@ keys (:func:`radix_csr`) gives every parent's neighbours in time order. Each
 pass streams through memory; the earlier layout — sort the rows by time, then
 counting-sort them by parent — read and wrote one random cache line per edge,
 and the whole build took twice as long (benchmarks/RESULTS.md § Sampler). The sort is stable (ties
-keep row order), so the layout is the same on every machine. When the key would
-need more than 64 bits, the two-step layout (:func:`time_order` then
+keep row order), so the layout is the same on every machine and for any number
+of threads (:func:`radix_csr` runs its numba passes over chunks of the edges side
+by side). When the key would need more than 64 bits, the two-step layout (:func:`time_order` then
 :func:`scatter_in_order`) is the fallback.
 """
 
