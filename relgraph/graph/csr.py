@@ -390,9 +390,9 @@ def radix_csr(
             next_shift = -1 if last else shifts[a + 1]
             # Chunk c's rows with digit b go after every row with a smaller digit and
             # after the rows with digit b of the chunks before c.
-            per = np.stack(chunk_hist)
-            below = np.cumsum(per.sum(axis=0)) - per.sum(axis=0)
-            offsets = [below + per[:c].sum(axis=0) for c in range(t)]
+            per = np.stack(chunk_hist)  # [chunk, digit]
+            digit_total = per.sum(axis=0)
+            offsets = (np.cumsum(digit_total) - digit_total) + (np.cumsum(per, axis=0) - per)
             next_hist = [np.zeros((t, 1 << width), np.int64) for _ in range(t)]
             each(_radix_pass, [
                 (
