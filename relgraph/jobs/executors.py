@@ -189,7 +189,7 @@ class RayExecutor:
 
     def _connect(self) -> None:
         # A Ray client proxy starts one server process per connecting client, and that start
-        # sometimes dies at once (seen in 3 of 9 test runs on a 2-core machine; the proxy
+        # sometimes dies at once (seen in 4 of 13 test runs on a 2-core machine; the proxy
         # then answers "Initialization failure from server"). Ray disconnects cleanly on that
         # failure and the next attempt gets a fresh server, so it is retried; other errors
         # (wrong address, version mismatch) are not transient and fail at once.
