@@ -15,6 +15,7 @@ from typing import Any
 
 from relgraph.schema.derive import derive_time_columns
 from relgraph.schema.infer import infer_schema
+from relgraph.schema.names import check_names
 from relgraph.schema.overrides import apply_overrides, load_overrides
 from relgraph.schema.types import Schema
 from relgraph.schema.validate import ValidationReport, validate
@@ -52,6 +53,8 @@ def read_and_infer(
 ) -> InferResult:
     """Read a source, infer its schema, apply overrides and validate (stores nothing)."""
     src = open_source(source, s3_endpoint=s3_endpoint).read(progress)
+    # Names are checked before anything puts them into SQL or the store.
+    check_names(src.tables, source=redact(src.uri))
     schema = infer_schema(src.tables, src.declared)
     # A schema.yaml shipped inside the source folder applies first, then the user's file.
     for path in (src.overrides_file, schema_file):

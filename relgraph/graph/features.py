@@ -39,12 +39,14 @@ from torch_frame.utils.io import deserialize_feat_dict
 from relgraph.errors import GraphError
 from relgraph.schema.numeric_text import parse_numbers
 from relgraph.schema.types import SType, TableSchema
+from relgraph.store.paths import table_stem
 from relgraph.store.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
 # Bumped whenever the frame layout changes, so stale caches are not reused.
-FEATURES_VERSION = "2"
+# 3: cache files named by table_stem (a hash), no longer by the table's name.
+FEATURES_VERSION = "3"
 
 _STYPE: dict[SType, torch_frame.stype] = {
     SType.numerical: torch_frame.numerical,
@@ -156,7 +158,9 @@ def _table_frame(
             continue
         # 2. Text: embed unique strings (cached), then map rows onto them.
         if c.stype is SType.text:
-            emb, codes = _text_column(df[c.name], snap.cache_dir("text") / table.name, embed)
+            emb, codes = _text_column(
+                df[c.name], snap.cache_dir("text") / table_stem(table.name), embed
+            )
             df[c.name] = codes.astype(str)
             lookup = torch.from_numpy(emb)
 
@@ -248,8 +252,10 @@ def build_features(snapshot: Snapshot, *, embedder: TextEmbedder | None = None) 
     stats: dict[str, dict[str, dict[StatType, Any]]] = {}
     num_nodes = dict(snapshot.manifest.row_counts)
     for name, table in snapshot.schema.tables.items():
-        path = cache / f"{name}.pt"
-        marker = cache / f"{name}.none"
+        # Named by relgraph, not by the table: a name may hold "../" (store/paths.py).
+        stem = table_stem(name)
+        path = cache / f"{stem}.pt"
+        marker = cache / f"{stem}.none"
         if marker.is_file():
             continue
         cached = _load_frame(path) if path.is_file() else None
@@ -261,7 +267,7 @@ def build_features(snapshot: Snapshot, *, embedder: TextEmbedder | None = None) 
             marker.touch()
             continue
         frames[name], stats[name] = built
-        tmp = cache / f"{name}.tmp.pt"
+        tmp = cache / f"{stem}.tmp.pt"
         torch_frame.save(frames[name], stats[name], str(tmp))
         tmp.replace(path)
     return FeatureSet(frames=frames, col_stats=stats, num_nodes=num_nodes)

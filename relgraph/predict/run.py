@@ -24,6 +24,7 @@ from relgraph.errors import QueryError, TrainingError
 from relgraph.graph.features import build_features
 from relgraph.nn.model import ModelConfig
 from relgraph.predict.sinks import write_parquet, write_sql
+from relgraph.store.paths import table_stem
 from relgraph.store.snapshot import Snapshot
 from relgraph.store.workspace import Workspace
 from relgraph.train.artifacts import ModelFiles, load_model
@@ -305,7 +306,9 @@ def embed_entities(
             rows go through the same trunk, without the task's head).
         at: ``"now"`` (default: the latest time in the snapshot), ``"test"`` (the
             model's test cut-off) or an ISO date/time; the trunk sees rows up to it.
-        to: a ``.parquet`` path (default ``workspace/outputs/<model>/embeddings-<table>.parquet``).
+        to: a ``.parquet`` path (default
+            ``workspace/outputs/<model>/embeddings-<stem>.parquet``, the table's
+            :func:`~relgraph.store.paths.table_stem`).
         snapshot_id: embed on another snapshot (default: the model's).
     """
     from relgraph.analyze.embeddings import EMBEDDING
@@ -343,7 +346,7 @@ def embed_entities(
     dest = (
         Path(to)
         if to is not None
-        else Path(workspace) / "outputs" / model_id / f"embeddings-{name}.parquet"
+        else Path(workspace) / "outputs" / model_id / f"embeddings-{table_stem(name)}.parquet"
     )
     if dest.suffix != ".parquet":
         raise TrainingError(f"embeddings are written as Parquet: '{dest}' must end in .parquet")

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from relgraph._sql import quote_ident
 from relgraph.errors import SourceError
 
 DEFAULT_TABLE = "relgraph_predictions"
@@ -68,7 +69,8 @@ def write_sql(table: pa.Table, uri: str, model_id: str) -> str:
     try:
         with engine.begin() as con:
             if sa.inspect(con).has_table(name):
-                con.execute(sa.text(f'DELETE FROM "{name}" WHERE "MODEL_ID" = :m'), {"m": model_id})
+                delete = f'DELETE FROM {quote_ident(name)} WHERE "MODEL_ID" = :m'
+                con.execute(sa.text(delete), {"m": model_id})
             df.to_sql(name, con, if_exists="append", index=False)
     except sa.exc.SQLAlchemyError as e:
         raise SourceError(f"writing predictions to table '{name}' in '{base}' failed: {e}") from e

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from relgraph._sql import quote_ident
+from relgraph._sql import quote_ident, quote_literal
 from relgraph.query.ast import (
     NULL_OPS,
     Aggregate,
@@ -67,7 +67,7 @@ def _constant(v: Constant, kind: str) -> str:
     if isinstance(v, bool):
         return "TRUE" if v else "FALSE"
     if isinstance(v, str):
-        lit = "'" + v.replace("'", "''") + "'"
+        lit = quote_literal(v)
         return f"CAST({lit} AS TIMESTAMP)" if kind == "time" else lit
     return repr(v) if isinstance(v, float) else str(v)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from relgraph._sql import quote_literal
 from relgraph.errors import SourceError
 from relgraph.sources.base import ProgressFn, SourceTables
 
@@ -31,10 +32,6 @@ def table_name(path: Path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
-
-
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 DELIMITERS = (",", "\t", ";", "|")
@@ -71,7 +68,7 @@ def csv_reader_sql(
     path: Path, *, full_scan: bool, delimiter: str = ",", parallel: bool = True
 ) -> str:
     """The DuckDB ``read_csv`` call relgraph uses; the benchmark times it too."""
-    nulls = "[" + ", ".join(_sql_str(s) for s in NULL_STRINGS) + "]"
+    nulls = "[" + ", ".join(quote_literal(s) for s in NULL_STRINGS) + "]"
     sample = ", sample_size=-1" if full_scan else ""
     serial = "" if parallel else ", parallel=false"
     # null_padding: rows with fewer fields than the header (F1 races.csv 2025
@@ -80,7 +77,7 @@ def csv_reader_sql(
     # '6/18/52' as 2052-06-18 (two-digit years are ambiguous). Such columns stay
     # text and can be declared in the schema file.
     return (
-        f"read_csv({_sql_str(str(path))}, header=true, delim={_sql_str(delimiter)}, "
+        f"read_csv({quote_literal(str(path))}, header=true, delim={quote_literal(delimiter)}, "
         f"quote='\"', escape='\"', nullstr={nulls}, null_padding=true, "
         f"dateformat='%Y-%m-%d', auto_detect=true{sample}{serial})"
     )
@@ -177,12 +174,12 @@ def read_file(path: Path, con: duckdb.DuckDBPyConnection | None = None) -> pa.Ta
             return _read_csv(path, con)
         if lower.endswith(PARQUET_SUFFIXES):
             return normalize_table(
-                con.sql(f"SELECT * FROM read_parquet({_sql_str(str(path))})").to_arrow_table()
+                con.sql(f"SELECT * FROM read_parquet({quote_literal(str(path))})").to_arrow_table()
             )
         if lower.endswith(JSON_SUFFIXES):
             return normalize_table(
                 con.sql(
-                    f"SELECT * FROM read_json_auto({_sql_str(str(path))}, format='auto', "
+                    f"SELECT * FROM read_json_auto({quote_literal(str(path))}, format='auto', "
                     "dateformat='%Y-%m-%d')"
                 ).to_arrow_table()
             )

@@ -1,8 +1,15 @@
-"""Immutable, content-addressed snapshots: Parquet per table + a JSON manifest."""
+"""Immutable, content-addressed snapshots: Parquet per table + a JSON manifest.
+
+Layout (format 2): ``<id>/manifest.json`` and ``<id>/tables/<file>``, where each
+table's file name is chosen by :func:`relgraph.store.paths.table_file` and kept in
+the manifest's ``table_files`` (the table's real name is data there, never a path).
+Format-1 snapshots, which named the file ``<table>.parquet``, are still read.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,12 +18,17 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from relgraph._sql import quote_ident, quote_literal
 from relgraph.errors import StoreError
 from relgraph.schema.numeric_text import NUMBER_TEXT_MACRO
 from relgraph.schema.types import Schema
+from relgraph.store.paths import is_plain_table_file, legacy_table_file
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+# 2: table files named by relgraph (``table_files``), not by the table's name.
+FORMAT_VERSION = 2
+# A snapshot id names folders (the snapshot's, its cache's): hex digits only.
+_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,8 @@ class Manifest:
     parent: str | None = None
     validation: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    # table name -> file name inside ``tables/`` (empty in format-1 manifests).
+    table_files: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +56,7 @@ class Manifest:
             "created": self.created,
             "row_counts": self.row_counts,
             "table_hashes": self.table_hashes,
+            "table_files": self.table_files,
             "schema": self.schema.to_dict(),
             "validation": self.validation,
         }
@@ -57,7 +72,9 @@ class Manifest:
             created=d["created"],
             parent=d.get("parent"),
             validation=d.get("validation", {}),
-            format_version=int(d.get("format_version", FORMAT_VERSION)),
+            # A manifest without the key predates format 2.
+            format_version=int(d.get("format_version", 1)),
+            table_files=dict(d.get("table_files", {})),
         )
 
 
@@ -71,8 +88,17 @@ class Snapshot:
             raise StoreError(f"'{self.path}' is not a snapshot: {MANIFEST} is missing")
         try:
             self.manifest = Manifest.from_dict(json.loads(mpath.read_text()))
-        except (ValueError, KeyError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise StoreError(f"corrupt manifest in '{self.path}': {e}") from e
+        m = self.manifest
+        if not isinstance(m.id, str) or not _ID.match(m.id):
+            raise StoreError(f"corrupt manifest in '{self.path}': id {m.id!r} is not a snapshot id")
+        bad = [f for f in m.table_files.values() if not is_plain_table_file(str(f))]
+        if bad:
+            raise StoreError(
+                f"corrupt manifest in '{self.path}': table file {bad[0]!r} is not a plain "
+                "file name inside tables/"
+            )
 
     def __repr__(self) -> str:
         return f"Snapshot(id={self.id[:12]!r}, tables={len(self.manifest.row_counts)})"
@@ -90,12 +116,24 @@ class Snapshot:
         return list(self.manifest.row_counts)
 
     def table_path(self, name: str) -> Path:
+        """The Parquet file of table ``name``, as the manifest names it."""
         if name not in self.manifest.row_counts:
             raise StoreError(
                 f"snapshot {self.id[:12]} has no table '{name}'; "
                 f"tables: {', '.join(self.table_names)}"
             )
-        return self.path / "tables" / f"{name}.parquet"
+        file = self.manifest.table_files.get(name)
+        if file is None and self.manifest.format_version < 2:
+            file = legacy_table_file(name)
+            if file is None:
+                raise StoreError(
+                    f"snapshot {self.id[:12]} was written by an older relgraph that named "
+                    f"table files after the table, and table {name!r} is not a safe file "
+                    "name; ingest the source again (the new snapshot files it by a hash)"
+                )
+        if file is None:
+            raise StoreError(f"corrupt manifest of snapshot {self.id[:12]}: no file for {name!r}")
+        return self.path / "tables" / file
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(self.table_path(name), columns=columns)
@@ -105,13 +143,24 @@ class Snapshot:
 
         It also has the macro ``rg_number(text)``, which reads numbers and clock
         times stored as text (``'1:26.572'`` -> 86.572), as schema inference does.
+
+        A connection made here can reach no file but this snapshot's tables: no
+        other read, no write (``COPY … TO``), no ``ATTACH`` or extension install,
+        and that setting cannot be undone on it. Names are quoted anyway; this is
+        the second wall, should a name ever reach SQL unquoted.
         """
-        con = con or duckdb.connect()
-        con.execute(NUMBER_TEXT_MACRO)
-        for name in self.table_names:
-            path = str(self.table_path(name)).replace("'", "''")
+        paths = {name: str(self.table_path(name)) for name in self.table_names}
+        if con is None:
+            con = duckdb.connect()
             con.execute(
-                f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{path}')"
+                "SET allowed_paths = [" + ", ".join(quote_literal(p) for p in paths.values()) + "]"
+            )
+            con.execute("SET enable_external_access = false")
+        con.execute(NUMBER_TEXT_MACRO)
+        for name, path in paths.items():
+            con.execute(
+                f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
+                f"SELECT * FROM read_parquet({quote_literal(path)})"
             )
         return con
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from relgraph.errors import StoreError
 from relgraph.schema.types import Schema
 from relgraph.store import atomic
+from relgraph.store.paths import table_file
 from relgraph.store.snapshot import MANIFEST, Manifest, Snapshot
 
 DEFAULT_WORKSPACE = Path(".relgraph")
@@ -153,6 +154,11 @@ class Workspace:
             self._set_latest(sid)
             return WriteResult(Snapshot(final), created=False)
         parent = self._parent_for(source)
+        # File names come from relgraph, never from the table's name (a source may
+        # call a table "../../<id>/tables/drivers"); the name stays data.
+        files = {name: table_file(name) for name in tables}
+        if len(set(files.values())) != len(files):
+            raise StoreError("two table names map to one file name; rename one of them")
         manifest = Manifest(
             id=sid,
             schema=schema,
@@ -162,12 +168,13 @@ class Workspace:
             created=datetime.now(UTC).isoformat(timespec="microseconds"),
             parent=parent,
             validation=validation or {},
+            table_files=files,
         )
         try:
             with atomic.staged_dir(final) as tmp:
                 (tmp / "tables").mkdir()
                 for name, blob in blobs.items():
-                    (tmp / "tables" / f"{name}.parquet").write_bytes(blob)
+                    (tmp / "tables" / files[name]).write_bytes(blob)
                 (tmp / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2))
                 _fsync_tree(tmp)
         except OSError as e:

@@ -19,6 +19,7 @@ from torch_frame.data.stats import StatType
 
 from relgraph import api
 from relgraph.graph.features import FEATURES_VERSION, FeatureSet, build_features
+from relgraph.store.paths import table_stem
 from relgraph.store.snapshot import Snapshot
 
 PEOPLE = """person_id,born,height,team
@@ -99,7 +100,7 @@ def test_cache_round_trips_without_unsafe_loading(snap: Snapshot) -> None:
     assert _no_numpy(fresh.col_stats)
     cache = snap.cache_dir("frames") / f"v{FEATURES_VERSION}"
     # The stored file is plain data: the safe loader reads it as it is.
-    torch.load(cache / "people.pt", weights_only=True)
+    torch.load(cache / f"{table_stem('people')}.pt", weights_only=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loaded = build_features(snap)
@@ -109,7 +110,7 @@ def test_cache_round_trips_without_unsafe_loading(snap: Snapshot) -> None:
 
 def test_unsafe_cache_is_rebuilt_not_unpickled(snap: Snapshot) -> None:
     fresh = build_features(snap)
-    path = snap.cache_dir("frames") / f"v{FEATURES_VERSION}" / "people.pt"
+    path = snap.cache_dir("frames") / f"v{FEATURES_VERSION}" / f"{table_stem('people')}.pt"
     # A cache written by an older relgraph: NumPy scalars in the statistics.
     stats = {c: dict(s) for c, s in fresh.col_stats["people"].items()}
     stats["born"][StatType.YEAR_RANGE] = [np.int64(1975), np.int64(2001)]

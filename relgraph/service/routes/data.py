@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
 from relgraph import api
+from relgraph._sql import quote_literal
 from relgraph.service import pages
 from relgraph.service.auth import TokenInfo
 from relgraph.service.deps import (
@@ -179,8 +180,7 @@ def _stats(snapshot_id: str, table: str, path: str) -> list[dict[str, Any]]:
             return _STATS[key]
     con = duckdb.connect()
     try:
-        escaped = path.replace("'", "''")
-        cur = con.execute(f"SUMMARIZE SELECT * FROM read_parquet('{escaped}')")
+        cur = con.execute(f"SUMMARIZE SELECT * FROM read_parquet({quote_literal(path)})")
         names = [d[0] for d in cur.description]
         raw = cur.fetchall()
     finally:
