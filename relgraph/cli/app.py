@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -24,6 +25,32 @@ app = typer.Typer(
 # Human output goes to stderr so that --json keeps stdout to one JSON object.
 err = Console(stderr=True)
 out = Console()
+
+
+def workspace_folder(value: Path | None) -> Path | None:
+    """``--workspace`` check: a folder, or a path where one can be made.
+
+    ``-w /dev/null`` (or a path under a file) would otherwise fail deep inside
+    a command with a traceback; this says so before the command starts.
+    """
+    if value is None:
+        return None
+    probe = value
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is" if probe == value else f"lies under '{probe}', which is"
+        raise typer.BadParameter(
+            f"workspace '{value}' {where} not a folder; give a folder (it is made if missing)"
+        )
+    return value
+
+
+def workspace_option(
+    default: Path | None = Path(".relgraph"), help: str = "Workspace folder."
+) -> Any:
+    """The ``--workspace/-w`` option every command takes, checked by :func:`workspace_folder`."""
+    return typer.Option(default, "--workspace", "-w", help=help, callback=workspace_folder)
 
 
 def emit_json(obj: Any) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from relgraph import api
-from relgraph.cli.app import app, emit_json, err, fail, out, progress_bar
+from relgraph.cli.app import app, emit_json, err, fail, out, progress_bar, workspace_option
 from relgraph.errors import RelgraphError
 from relgraph.schema.overrides import schema_to_yaml
 from relgraph.schema.types import Schema
@@ -16,7 +16,7 @@ from relgraph.schema.validate import ValidationReport
 from relgraph.sources import redact
 from relgraph.store.atomic import write_text
 
-WorkspaceOpt = typer.Option(Path(".relgraph"), "--workspace", "-w", help="Workspace folder.")
+WorkspaceOpt = workspace_option()
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else.")
 
 

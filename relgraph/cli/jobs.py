@@ -11,12 +11,10 @@ from rich.live import Live
 from rich.table import Table
 
 from relgraph import api
-from relgraph.cli.app import app, emit_json, err, fail, out
+from relgraph.cli.app import app, emit_json, err, fail, out, workspace_option
 from relgraph.errors import RelgraphError
 
-WorkspaceOpt = typer.Option(
-    None, "--workspace", "-w", help="Workspace folder (default: the spec's, then .relgraph)."
-)
+WorkspaceOpt = workspace_option(None, "Workspace folder (default: the spec's, then .relgraph).")
 MetaOpt = typer.Option(
     None, "--meta", help="Metadata DB URL (default: sqlite in the workspace), e.g. postgresql://…"
 )

@@ -10,7 +10,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from relgraph import api
-from relgraph.cli.app import app, emit_json, err, fail, out
+from relgraph.cli.app import app, emit_json, err, fail, out, workspace_option
 from relgraph.errors import QueryError, RelgraphError
 from relgraph.query.parser import split_queries
 from relgraph.query.table import SPLITS, TaskTables, split_stats
@@ -70,7 +70,7 @@ def _cell(v: Any) -> str:
 @app.command()
 def query(
     text: str | None = typer.Argument(None, help='The query, e.g. "PREDICT … FOR EACH …".'),
-    workspace: Path = typer.Option(Path(".relgraph"), "--workspace", "-w", help="Workspace."),
+    workspace: Path = workspace_option(help="Workspace."),
     snapshot: str | None = typer.Option(None, "--snapshot", help="Snapshot id (default: latest)."),
     explain: bool = typer.Option(False, "--explain", help="Show the generated label SQL."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),

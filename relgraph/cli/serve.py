@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from relgraph.cli.app import app, emit_json, err, fail, out
+from relgraph.cli.app import app, emit_json, err, fail, out, workspace_option
 from relgraph.errors import RelgraphError
 
 token_app = typer.Typer(
@@ -14,7 +14,7 @@ token_app = typer.Typer(
 )
 app.add_typer(token_app, name="token")
 
-WorkspaceOpt = typer.Option(Path(".relgraph"), "--workspace", "-w", help="Workspace folder.")
+WorkspaceOpt = workspace_option()
 
 
 @app.command()

@@ -13,10 +13,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from relgraph import api
-from relgraph.cli.app import app, emit_json, err, fail, out
+from relgraph.cli.app import app, emit_json, err, fail, out, workspace_option
 from relgraph.errors import RelgraphError
 
-WorkspaceOpt = typer.Option(Path(".relgraph"), "--workspace", "-w", help="Workspace folder.")
+WorkspaceOpt = workspace_option()
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else.")
 
 
@@ -279,9 +279,7 @@ def models(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
 
 @app.command()
 def demo(
-    workspace: Path = typer.Option(
-        Path(".relgraph-demo"), "--workspace", "-w", help="Workspace folder."
-    ),
+    workspace: Path = workspace_option(Path(".relgraph-demo")),
     budget: str = typer.Option("fast", "--budget", help="fast | normal | best"),
     as_json: bool = JsonOpt,
 ) -> None:

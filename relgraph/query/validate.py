@@ -26,6 +26,12 @@ from relgraph.schema.types import Column, Schema, SType, TableSchema
 
 NUMERIC_AGGS = ("COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX")
 MAX_HOPS = 3
+# A window bound reaches at most a century from its anchor (-INF is there for "all
+# of the past"): far more than any business horizon, and anchor +/- window stays
+# inside the date range of Python, DuckDB and every database relgraph reads.
+MAX_WINDOW_DAYS = 36_525
+# Exact integers: a bound like 10**20 must be compared, not converted to a float.
+_UNIT_MINUTES = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080, "months": 43200}
 Hop = tuple[str, str, str]  # (table, foreign-key column, referenced table)
 
 
@@ -268,6 +274,13 @@ class Validator:
             )
         self.link(t.name, entity, a.column)
         w = a.window
+        for bound in (w.start, w.end):
+            if bound is not None and abs(bound) * _UNIT_MINUTES[w.unit] > MAX_WINDOW_DAYS * 1440:
+                raise self.error(
+                    f"window bound {bound} {w.unit} is too far from the anchor: at most "
+                    f"{MAX_WINDOW_DAYS} days (100 years) either way; use -INF for all of the past",
+                    a,
+                )
         if context == "target" and (w.start is None or w.start < 0):
             raise self.error(
                 f"a target looks forward: its window start must be >= 0, got "
@@ -335,6 +348,11 @@ class Validator:
             self.check_constant(kind, v, cmp, what)
 
     def check_constant(self, kind: str, v: Constant, node: object, what: str) -> None:
+        if isinstance(v, str) and "\x00" in v:
+            # No SQL engine can hold NUL in a string (relgraph._sql refuses it).
+            raise self.error(
+                f"the constant {v!r} contains NUL (U+0000), which no column holds", node
+            )
         if kind == "number" and isinstance(v, str | bool):
             raise self.error(f"{what} is a number; compare it with a number, not {v!r}", node)
         if kind == "text" and not isinstance(v, str):

@@ -17,7 +17,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -32,7 +37,7 @@ from relgraph.errors import (
     StoreError,
 )
 from relgraph.service.auth import TokenStore
-from relgraph.service.deps import ServiceState
+from relgraph.service.deps import ServiceState, authenticate_route
 from relgraph.service.routes import admin, data, jobs, ml
 from relgraph.service.runner import DBJobRunner, JobRunner
 from relgraph.service.secrets import redact_params
@@ -52,7 +57,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, declared or streamed."""
+    """Refuse request bodies over ``max_bytes`` with 413, declared or streamed.
+
+    A declared ``Content-Length`` is checked up front (the HTTP server never hands
+    over more than it declares). A chunked body, which declares nothing, is read
+    here up to the limit and then handed to the app in one piece: the limit must be
+    enforced outside the app, because FastAPI turns any error raised while it reads
+    a body into "400 error parsing the body".
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -64,36 +76,37 @@ class BodyLimit:
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(self.max_bytes, send)
-            return
-        seen = 0
-        started = False
-
-        async def limited() -> Message:
-            nonlocal seen
-            msg = await receive()
-            if msg["type"] == "http.request":
-                seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge()
-            return msg
-
-        async def tracking_send(msg: Message) -> None:
-            nonlocal started
-            if msg["type"] == "http.response.start":
-                started = True
-            await send(msg)
-
-        try:
-            await self.app(scope, limited, tracking_send)
-        except _TooLarge:
-            if not started:
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
                 await _too_large(self.max_bytes, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        seen = 0
+        while True:
+            msg = await receive()
+            if msg["type"] != "http.request":  # the client went away
+                return
+            chunk = msg.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await _too_large(self.max_bytes, send)
+                return
+            chunks.append(chunk)
+            if not msg.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # then only http.disconnect, as the app expects
 
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _too_large(limit: int, send: Send) -> None:
@@ -184,6 +197,18 @@ def create_app(
     async def relgraph_error(_: Request, e: Exception) -> Response:
         assert isinstance(e, RelgraphError)
         return JSONResponse(error_body(e), status_code=status_for(e))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, e: Exception) -> Response:
+        # FastAPI decodes a JSON body before any dependency runs: without this, a
+        # malformed body would be answered 422 to a caller without a valid token
+        # (or role), telling it about a route it may not use. Who asks comes first.
+        assert isinstance(e, RequestValidationError)
+        try:
+            await authenticate_route(request)
+        except HTTPException as denied:
+            return await http_exception_handler(request, denied)
+        return await request_validation_exception_handler(request, e)
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed)")
     async def health() -> dict[str, str]:

@@ -39,7 +39,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
-from relgraph.errors import JobError, RelgraphError
+from relgraph.errors import JobError, JobParameterError, RelgraphError
 from relgraph.jobs.control import (
     RETRYABLE,
     cancel_queued_service_job,
@@ -561,7 +561,11 @@ class DBJobRunner:
         self, kind: str, params: dict[str, Any], *, created_by: str | None = None
     ) -> JobInfo:
         if kind not in self.kinds:
-            raise JobError(f"unknown job kind '{kind}'; kinds: {', '.join(sorted(self.kinds))}")
+            # The request names nothing this server runs: a bad parameter (422), not a
+            # conflict with the state of a job (409).
+            raise JobParameterError(
+                f"unknown job kind '{kind}'; kinds: {', '.join(sorted(self.kinds))}"
+            )
         # Kinds that can check their parameters up front (tasks.CheckedJob) refuse bad ones
         # here: the caller gets a 4xx instead of a job that fails.
         check = getattr(self.kinds[kind], "check_params", None)

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -67,7 +68,16 @@ class _PgColumn:
 
 def split_url(uri: str) -> tuple[str, str]:
     """(libpq connection URL, schema): ``?schema=`` is relgraph's, not libpq's."""
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018  # a port that is no number raises here, not later
+    except ValueError as e:  # e.g. "Invalid IPv6 URL" for postgresql://u@[::1/db
+        # urllib quotes the bad "port", which may be a password (postgresql://u:pw/db).
+        reason = re.sub(r" as '.*'$", "", str(e))
+        raise SourceError(
+            f"malformed PostgreSQL URL '{redact(uri)}': {reason}; "
+            "use postgresql://user[:password]@host[:port]/dbname"
+        ) from None
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = "public"
     kept: list[tuple[str, str]] = []
@@ -87,7 +97,7 @@ class PostgresSource:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.conninfo, self.schema = split_url(uri)
-        if not urlsplit(uri).path.strip("/"):
+        if not urlsplit(uri).path.strip("/"):  # split_url has refused a malformed one
             raise SourceError(
                 f"PostgreSQL URL '{redact(uri)}' names no database: "
                 "use postgresql://user@host:port/dbname"

@@ -89,7 +89,13 @@ class Workspace:
 
     def ensure(self) -> Workspace:
         for d in (self.snapshots_dir, self.models_dir, self.outputs_dir, self.root / "refs"):
-            d.mkdir(parents=True, exist_ok=True)
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # e.g. a workspace path that is a file (/dev/null)
+                raise StoreError(
+                    f"cannot use '{self.root}' as a workspace: {e.strerror} ('{d}'); "
+                    "give a folder (it is made if missing)"
+                ) from e
         atomic.clean_stale(self.snapshots_dir)
         return self
 

@@ -175,7 +175,7 @@ def test_cancel_a_queued_job(app: FastAPI, client: TestClient, tokens: dict[str,
 def test_unknown_job_kind_and_bad_params(client: TestClient, tokens: dict[str, str]) -> None:
     h = auth(tokens["editor"])
     r = client.post(f"{V1}/jobs", headers=h, json={"kind": "nope"})
-    assert r.status_code == 409 and "unknown job kind 'nope'" in r.json()["message"]
+    assert r.status_code == 422 and "unknown job kind 'nope'" in r.json()["message"]
     job = client.post(
         f"{V1}/jobs", headers=h, json={"kind": "ingest", "params": {"source": 3}}
     ).json()
