@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from relgraph._sql import quote_literal
 from relgraph.errors import SourceError
@@ -173,9 +174,14 @@ def read_file(path: Path, con: duckdb.DuckDBPyConnection | None = None) -> pa.Ta
         if lower.endswith(CSV_SUFFIXES):
             return _read_csv(path, con)
         if lower.endswith(PARQUET_SUFFIXES):
-            return normalize_table(
-                con.sql(f"SELECT * FROM read_parquet({quote_literal(str(path))})").to_arrow_table()
-            )
+            table = con.sql(f"SELECT * FROM read_parquet({quote_literal(str(path))})")
+            out = table.to_arrow_table()
+            # DuckDB cuts a column name at NUL ("a\0b" -> "a"): keep the file's own
+            # names, so that ingest's name check sees (and refuses) what is there.
+            names = pq.read_schema(path).names
+            if len(names) == out.num_columns and names != out.column_names:
+                out = out.rename_columns(names)
+            return normalize_table(out)
         if lower.endswith(JSON_SUFFIXES):
             return normalize_table(
                 con.sql(

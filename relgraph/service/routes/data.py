@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from relgraph import api
 from relgraph._sql import quote_literal
+from relgraph.schema.names import MAX_NAME_LENGTH
 from relgraph.service import pages
 from relgraph.service.auth import TokenInfo
 from relgraph.service.deps import (
@@ -35,7 +36,8 @@ SnapshotId = Path(
     pattern=r"^([0-9a-f]+|latest)$",
     description="Id, unique prefix, or 'latest'.",
 )
-TableName = Path(..., min_length=1, max_length=200)
+# As long as ingest allows (a longer one names no table anyway).
+TableName = Path(..., min_length=1, max_length=MAX_NAME_LENGTH)
 
 
 class IngestRequest(BaseModel):
