@@ -87,6 +87,7 @@ class Workspace:
         return self.root / "outputs"
 
     def ensure(self) -> Workspace:
+        atomic.private_dir(self.root)
         for d in (self.snapshots_dir, self.models_dir, self.outputs_dir, self.root / "refs"):
             d.mkdir(parents=True, exist_ok=True)
         atomic.clean_stale(self.snapshots_dir)
