@@ -40,7 +40,8 @@ _PAIR = re.compile(rf"(?i)(\b\w*?(?:{_SECRET_NAMES})=)([^&#\s'\"]+)")
 # ``name: value`` at the start of a YAML line, or ``"name": "value"`` in JSON text (not
 # any "token: …" of a prose message).
 _COLON = re.compile(
-    rf"(?im)(^\s*(?:-\s+)?\w*?(?:{_SECRET_NAMES})\s*:[ \t]*|[\"']\w*?(?:{_SECRET_NAMES})[\"']\s*:\s*)"
+    rf"(?im)(^\s*(?:-\s+)?\w*?(?:{_SECRET_NAMES})\s*:[ \t]*"
+    rf"|[\"']\w*?(?:{_SECRET_NAMES})[\"']\s*:\s*)"
     r"([\"']?)([^\s\"'#,}]+)"
 )
 # ``scheme://user:password@`` anywhere in a text; the password may hold ':', '/' or '@'
@@ -65,6 +66,11 @@ def redact(text: str, known: Iterable[str] = ()) -> str:
     )
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether a parameter called ``name`` holds a secret as a whole (``password``, ...)."""
+    return bool(_SECRET_KEY.search(name))
+
+
 def redact_params(value: Any, known: Iterable[str] = ()) -> Any:
     """A JSON-like value with secret-named keys masked and every string redacted."""
     known = frozenset(known)
@@ -73,7 +79,7 @@ def redact_params(value: Any, known: Iterable[str] = ()) -> Any:
     if isinstance(value, dict):
         return {
             k: MASK
-            if isinstance(k, str) and _SECRET_KEY.search(k) and v is not None
+            if isinstance(k, str) and is_secret_name(k) and v is not None
             else redact_params(v, known)
             for k, v in value.items()
         }
@@ -103,7 +109,7 @@ def secret_values(value: Any) -> set[str]:
                 found.add(pw)
     elif isinstance(value, dict):
         for k, v in value.items():
-            if isinstance(k, str) and _SECRET_KEY.search(k) and isinstance(v, str):
+            if isinstance(k, str) and is_secret_name(k) and isinstance(v, str):
                 found.add(v)
             found |= secret_values(v)
     elif isinstance(value, list | tuple):
@@ -137,4 +143,4 @@ class RedactFilter(logging.Filter):
         return True
 
 
-__all__ = ["MASK", "RedactFilter", "redact", "redact_params", "secret_values"]
+__all__ = ["MASK", "RedactFilter", "is_secret_name", "redact", "redact_params", "secret_values"]

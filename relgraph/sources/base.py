@@ -46,5 +46,3 @@ class Source(Protocol):
     uri: str
 
     def read(self, progress: ProgressFn | None = None) -> SourceTables: ...
-
-

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
 from relgraph import api
+from relgraph.redact import redact
 from relgraph.service import pages
 from relgraph.service.auth import TokenInfo
 from relgraph.service.deps import (
@@ -22,7 +23,6 @@ from relgraph.service.deps import (
     state,
     viewer,
 )
-from relgraph.service.secrets import redact_uri
 from relgraph.store.snapshot import Snapshot
 
 router = APIRouter(tags=["data"])
@@ -49,7 +49,7 @@ class IngestRequest(BaseModel):
 
 def _summary(snap: Snapshot) -> dict[str, Any]:
     s = api.snapshot_summary(snap)
-    s["source"] = redact_uri(s["source"])
+    s["source"] = redact(s["source"])
     return s
 
 
@@ -61,7 +61,7 @@ def list_sources(
 ) -> dict[str, Any]:
     by_source: dict[str, list[str]] = {}
     for snap in api.snapshots(st.workspace):
-        by_source.setdefault(redact_uri(snap.manifest.source), []).append(snap.id)
+        by_source.setdefault(redact(snap.manifest.source), []).append(snap.id)
     items = [{"source": k, "snapshots": v, "latest": v[-1]} for k, v in by_source.items()]
     return page.page(items[page.offset : page.offset + page.limit], len(items))
 
