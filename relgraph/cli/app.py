@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from relgraph.errors import QueryError, RelgraphError
+from relgraph.redact import redact
 
 app = typer.Typer(
     name="relgraph",
@@ -55,13 +56,13 @@ def progress_bar(enabled: bool, description: str) -> Iterator[Callable[[str, int
 def fail(e: RelgraphError, as_json: bool) -> None:
     """Report a relgraph error and exit with its code."""
     if as_json:
-        payload: dict[str, Any] = {"error": type(e).__name__, "message": e.message}
+        payload: dict[str, Any] = {"error": type(e).__name__, "message": redact(e.message)}
         for k in ("table", "column", "row", "line", "col"):
             if hasattr(e, k):
                 payload[k] = getattr(e, k)
         emit_json(payload)
     else:
-        err.print(f"[bold red]error:[/] {e.message}", highlight=False)
+        err.print(f"[bold red]error:[/] {redact(e.message)}", highlight=False)
         if isinstance(e, QueryError) and e.pointer():
             err.print(e.pointer(), highlight=False, markup=False)
     raise typer.Exit(e.exit_code)
