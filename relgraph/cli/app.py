@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,4 +70,7 @@ def fail(e: RelgraphError, as_json: bool) -> None:
 
 
 def main() -> None:
+    # What relgraph writes (workspace, meta.db, logs, secret store) is its user's only:
+    # files 0600, folders 0700. ``chmod`` what is meant to be shared.
+    os.umask(0o077)
     app()

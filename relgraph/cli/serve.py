@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +93,6 @@ def serve(
 
     from relgraph.service import TokenStore, create_app
 
-    # Everything the service writes (workspace, logs, secret store) is its user's only.
-    os.umask(0o077)
     if host in ALL_INTERFACES:
         err.print(
             f"[bold yellow]warning:[/] listening on all interfaces ({host or '*'}): anyone "
