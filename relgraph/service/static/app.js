@@ -25,9 +25,9 @@ function h(tag, attrs, ...children) {
 
 // Plotly renders trace names, tick labels and hover text as its own small HTML (<a>, <b>,
 // <br>, <span style>): data-made strings are entity-escaped, so they show as written.
+// (Without '<' no tag is parsed, so quotes stay: Plotly would show "&quot;" as is.)
 function plotlyText(v) {
-  return fmt(v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  return fmt(v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 function fmt(v) {
