@@ -284,11 +284,13 @@ class Runner:
 
     def run(self, run_id: int | None = None) -> RunResult:
         """Run (or, given ``run_id``, resume) a run until every job is done."""
+        if run_id is not None:
+            # Owned by this process first: else recovery takes the pending jobs of a run
+            # whose first runner exited (a CLI retry) for lost ones and fails them.
+            self._reopen(run_id)
         recover(self.db, notifier=self.notifier)
         if run_id is None:
             run_id = self.start()
-        else:
-            self._reopen(run_id)
         previous = _raise_on_sigterm()
         try:
             self._loop(run_id)

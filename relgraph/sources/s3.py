@@ -60,8 +60,7 @@ def url_options(uri: str) -> dict[str, str]:
     for k, v in parse_qsl(query, keep_blank_values=True):
         if k not in URL_OPTIONS:
             raise SourceError(
-                f"unknown S3 URL parameter '{k}' in '{redact(uri)}': use "
-                f"{', '.join(URL_OPTIONS)}"
+                f"unknown S3 URL parameter '{k}' in '{redact(uri)}': use {', '.join(URL_OPTIONS)}"
             )
         out[URL_OPTIONS[k]] = v
     return out
