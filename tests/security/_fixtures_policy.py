@@ -6,6 +6,7 @@ source root, a PostgreSQL server that checks passwords, a ``relgraph serve`` pro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -113,8 +114,10 @@ def site(tmp_path: Path) -> Site:
     return Site.make(tmp_path)
 
 
-@pytest.fixture
-def service(site: Site) -> Iterator[Service]:
+@contextlib.contextmanager
+def serving(site: Site) -> Iterator[Service]:
+    """The service of ``site`` on 127.0.0.1: roots ``site.root``, PostgreSQL on this
+    machine and any bucket allowed, a quick backoff (10 bad tokens, then 0.5 s … 2 s)."""
     app = create_app(
         site.workspace,
         source_roots=[site.root],
@@ -129,6 +132,19 @@ def service(site: Site) -> Iterator[Service]:
             yield Service(srv.url, site, tokens, app, http)
     finally:
         app.state.relgraph.runner.shutdown()
+
+
+@pytest.fixture
+def service(site: Site) -> Iterator[Service]:
+    with serving(site) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def shared_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One service for a module's tests that only read or are refused."""
+    with serving(Site.make(tmp_path_factory.mktemp("shared"))) as srv:
+        yield srv
 
 
 # -- a PostgreSQL server that checks passwords ----------------------------------------------
