@@ -42,7 +42,9 @@ class IngestRequest(BaseModel):
         ...,
         min_length=1,
         max_length=4096,
-        description="Folder/file, sqlite:///…, postgresql://…, s3://…",
+        description="A folder/file or sqlite:///… under a --source-root of the service, "
+        "conn:NAME (GET /connections), or a postgresql://… / s3://… URL an admin allowed "
+        "(--allow-url); anything else is 403 (docs/security.md).",
     )
     strict: bool = False
 
