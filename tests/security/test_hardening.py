@@ -152,6 +152,12 @@ def test_dashboard_escapes_plotly_text_and_runs_under_the_csp(service: Service) 
     oid = outputs.register_output(
         service.site.workspace, "embeddings", None, {"table": "t"}, projection=proj
     )
+    # A table whose column names are markup: the stats chart's tick labels.
+    folder = service.site.root / "marked"
+    folder.mkdir()
+    (folder / "things.csv").write_text('id,"<b>bold","x<br>y"\n1,2,3\n2,3,4\n')
+    job = service.post("/sources", headers=service.h("editor"), json={"source": str(folder)})
+    assert service.wait(job.json()["id"])["status"] == "succeeded"
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, args=["--headless", "--no-sandbox"], headless=True
@@ -167,7 +173,12 @@ def test_dashboard_escapes_plotly_text_and_runs_under_the_csp(service: Service) 
         page.goto(service.url + "/")
         page.fill("#token-input", service.tokens["viewer"])
         page.click("#login-btn")
-        page.wait_for_selector("#nav:not([hidden])")  # logged in (no snapshot: no tables)
+        page.wait_for_selector("#table-list")
+        page.goto(f"{service.url}/#/table/things")
+        page.wait_for_selector("#stats-chart .xtick")
+        ticks = page.locator("#stats-chart .xtick text").all_text_contents()
+        assert "<b>bold" in ticks and "x<br>y" in ticks, ticks
+
         page.goto(f"{service.url}/#/embeddings/{oid}")
         page.wait_for_selector("#plot3d .legend .traces")
         legend = page.locator("#plot3d .legend text.legendtext")
