@@ -228,3 +228,34 @@ def test_a_queued_job_is_checked_again_when_it_runs(site: Site, tmp_path: Path) 
     finally:
         narrow.state.relgraph.runner.shutdown()
     assert done.status == "failed" and "source policy" in (done.error or "")
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("postgresql://alice:pw@db.internal:5432/shop", True),
+        ("postgresql://db.internal:5432/shop?schema=s&password=x", True),
+        ("postgresql://db.internal:5433/shop", False),
+        ("postgresql://db.internal.evil.example:5432/shop", False),
+        ("postgresql://alice:pw@evil.example:5432/x#@db.internal:5432/", False),
+        ("postgresql://a:b@db.internal:5432@evil.example/x", False),
+        ("postgres://db.internal:5432/shop", False),  # the pattern names its scheme
+        ("s3://exports/2024/?secret_key=x", True),
+        ("s3://exports-evil/x", False),
+        ("mysql://db.internal:5432/shop", False),
+    ],
+)
+def test_url_allow_list_matches_without_credentials(
+    url: str, allowed: bool, tmp_path: Path
+) -> None:
+    from relgraph.errors import AccessDenied
+    from relgraph.service.policy import SourcePolicy
+
+    policy = SourcePolicy(
+        allow_urls=["postgresql://db.internal:5432/*", "s3://exports/*"], workspace=tmp_path
+    )
+    if allowed:
+        assert policy.check(url) == url
+    else:
+        with pytest.raises(AccessDenied):
+            policy.check(url)
