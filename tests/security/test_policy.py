@@ -259,3 +259,31 @@ def test_url_allow_list_matches_without_credentials(
     else:
         with pytest.raises(AccessDenied):
             policy.check(url)
+
+
+def test_connection_cli(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from relgraph.cli import app as cli
+
+    d, ws = str(tmp_path / "secrets"), str(tmp_path / "ws")
+    url = "postgresql://alice:Cli-Pw-42@db:5432/shop"
+    r = CliRunner().invoke(
+        cli, ["connection", "add", "wh", "-w", ws, "--secrets-dir", d], input=url
+    )
+    assert r.exit_code == 0, r.output
+    assert "Cli-Pw-42" not in r.output and "conn:wh" in r.output
+    r = CliRunner().invoke(cli, ["connection", "list", "--json", "-w", ws, "--secrets-dir", d])
+    assert json.loads(r.stdout) == [
+        {"name": "wh", "url": "postgresql://alice:***@db:5432/shop", "source": "conn:wh"}
+    ]
+    bad = CliRunner().invoke(cli, ["connection", "add", "../x", "--url", url, "--secrets-dir", d])
+    assert bad.exit_code != 0 and "invalid connection name" in bad.output
+    assert (
+        CliRunner().invoke(cli, ["connection", "remove", "wh", "--secrets-dir", d]).exit_code == 0
+    )
+    assert (
+        CliRunner().invoke(cli, ["connection", "remove", "wh", "--secrets-dir", d]).exit_code == 1
+    )
