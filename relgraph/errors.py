@@ -111,3 +111,12 @@ class NotMaterializedError(RelgraphError):
     """A stage object was used before its ``materialize()``/``fit()`` step."""
 
     exit_code = 11
+
+
+class AccessDenied(RelgraphError):
+    """The service's policy refuses this (a source outside its roots, say): HTTP 403.
+
+    The message is the same whether or not the thing asked for exists.
+    """
+
+    exit_code = 12

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from relgraph.errors import QueryError, RelgraphError
+from relgraph.redact import redact
 
 app = typer.Typer(
     name="relgraph",
@@ -82,17 +84,20 @@ def progress_bar(enabled: bool, description: str) -> Iterator[Callable[[str, int
 def fail(e: RelgraphError, as_json: bool) -> None:
     """Report a relgraph error and exit with its code."""
     if as_json:
-        payload: dict[str, Any] = {"error": type(e).__name__, "message": e.message}
+        payload: dict[str, Any] = {"error": type(e).__name__, "message": redact(e.message)}
         for k in ("table", "column", "row", "line", "col"):
             if hasattr(e, k):
                 payload[k] = getattr(e, k)
         emit_json(payload)
     else:
-        err.print(f"[bold red]error:[/] {e.message}", highlight=False)
+        err.print(f"[bold red]error:[/] {redact(e.message)}", highlight=False)
         if isinstance(e, QueryError) and e.pointer():
             err.print(e.pointer(), highlight=False, markup=False)
     raise typer.Exit(e.exit_code)
 
 
 def main() -> None:
+    # What relgraph writes (workspace, meta.db, logs, secret store) is its user's only:
+    # files 0600, folders 0700. ``chmod`` what is meant to be shared.
+    os.umask(0o077)
     app()

@@ -1,8 +1,11 @@
-"""``relgraph serve`` (REST API + dashboard) and ``relgraph token create|list|revoke``."""
+"""``relgraph serve`` (REST API + dashboard), ``relgraph token create|list|revoke`` and
+``relgraph connection add|list|remove``."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -13,8 +16,46 @@ token_app = typer.Typer(
     help="API tokens for the REST service (stored hashed in the workspace).", no_args_is_help=True
 )
 app.add_typer(token_app, name="token")
+connection_app = typer.Typer(
+    help="Named connections: database/bucket URLs the service reads as 'conn:NAME' "
+    "(kept in the secret store, outside the workspace).",
+    no_args_is_help=True,
+)
+app.add_typer(connection_app, name="connection")
 
 WorkspaceOpt = workspace_option()
+SecretsOpt = typer.Option(
+    None,
+    "--secrets-dir",
+    help="Secret store folder (default: $RELGRAPH_SECRETS_DIR or "
+    "~/.local/state/relgraph/secrets/<workspace hash>).",
+)
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+
+def _secrets(workspace: Path, secrets_dir: Path | None) -> Any:
+    from relgraph.jobs.secretstore import SecretStore
+
+    return SecretStore(secrets_dir) if secrets_dir else SecretStore.for_workspace(workspace)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with every handler redacting secrets (and a root handler, so
+    that relgraph's own warnings are redacted too)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    cfg: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    cfg["filters"] = {"redact": {"()": "relgraph.redact.RedactFilter"}}
+    for handler in cfg["handlers"].values():
+        handler["filters"] = ["redact"]
+    cfg["handlers"]["root"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "default",
+        "stream": "ext://sys.stderr",
+        "filters": ["redact"],
+    }
+    cfg["root"] = {"handlers": ["root"], "level": "INFO"}
+    return cfg
 
 
 @app.command()
@@ -28,15 +69,41 @@ def serve(
         "--meta",
         help="Metadata DB URL (default: sqlite in the workspace), as for 'relgraph run'.",
     ),
+    source_roots: list[Path] = typer.Option(
+        [],
+        "--source-root",
+        help="A folder whose files ingest jobs may read (repeatable). None: no files.",
+    ),
+    allow_urls: list[str] = typer.Option(
+        [],
+        "--allow-url",
+        help="A pattern of database/bucket URLs ingest jobs may read (repeatable), matched "
+        "without user-info and secrets, e.g. 'postgresql://db.internal:5432/*'.",
+    ),
+    secrets_dir: Path | None = SecretsOpt,
 ) -> None:
     """Serve the REST API (docs at /docs) and the web dashboard (at /).
 
     Jobs started here are recorded in the workspace's metadata DB: 'relgraph jobs' lists
-    them, and the dashboard shows the jobs of 'relgraph run' too.
+    them, and the dashboard shows the jobs of 'relgraph run' too. Sources: files under
+    --source-root folders, URLs matching --allow-url, named connections (see
+    'relgraph connection add'); docs/security.md has the rest.
     """
     import uvicorn
 
     from relgraph.service import TokenStore, create_app
+
+    if host in ALL_INTERFACES:
+        err.print(
+            f"[bold yellow]warning:[/] listening on all interfaces ({host or '*'}): anyone "
+            "who reaches this machine can try tokens, over plain HTTP. Serve on 127.0.0.1 "
+            "behind a TLS reverse proxy instead (docs/security.md)."
+        )
+    if not source_roots:
+        err.print(
+            "[yellow]no --source-root:[/] ingest jobs may read no files, only --allow-url "
+            "URLs and named connections"
+        )
 
     if not TokenStore(workspace).list():
         err.print(
@@ -45,10 +112,17 @@ def serve(
         )
     # Access logs carry paths only; tokens travel in headers and are never logged.
     try:
-        application = create_app(workspace, job_workers=workers, meta=meta)
+        application = create_app(
+            workspace,
+            job_workers=workers,
+            meta=meta,
+            source_roots=source_roots,
+            allow_urls=allow_urls,
+            secrets=_secrets(workspace, secrets_dir),
+        )
     except RelgraphError as e:
         fail(e, False)
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    uvicorn.run(application, host=host, port=port, log_level="info", log_config=log_config())
 
 
 @token_app.command("create")
@@ -99,3 +173,58 @@ def token_revoke(token_id: str = typer.Argument(...), workspace: Path = Workspac
         err.print(f"[red]error:[/] no token '{token_id}' in {workspace}")
         raise typer.Exit(1)
     out.print(f"revoked {token_id}")
+
+
+@connection_app.command("add")
+def connection_add(
+    name: str = typer.Argument(..., help="The name editors ingest as 'conn:NAME'."),
+    url: str | None = typer.Option(
+        None,
+        "--url",
+        help="The URL (with its password). Without it, it is asked for, hidden: a URL on "
+        "the command line lands in the shell's history.",
+    ),
+    workspace: Path = WorkspaceOpt,
+    secrets_dir: Path | None = SecretsOpt,
+) -> None:
+    """Create or replace a named connection (kept in the secret store, mode 0600)."""
+    from relgraph.redact import redact
+
+    if url is None:
+        url = typer.prompt("URL", hide_input=True)
+    try:
+        _secrets(workspace, secrets_dir).set_connection(name, url)
+    except RelgraphError as e:
+        fail(e, False)
+    out.print(f"connection {name} = {redact(url)} (ingest it as conn:{name})", highlight=False)
+
+
+@connection_app.command("list")
+def connection_list(
+    workspace: Path = WorkspaceOpt,
+    secrets_dir: Path | None = SecretsOpt,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List named connections (URLs redacted)."""
+    from relgraph.redact import redact
+
+    conns = sorted(_secrets(workspace, secrets_dir).connections().items())
+    rows = [{"name": n, "url": redact(u), "source": f"conn:{n}"} for n, u in conns]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['name']}  {r['url']}", highlight=False, markup=False)
+
+
+@connection_app.command("remove")
+def connection_remove(
+    name: str = typer.Argument(...),
+    workspace: Path = WorkspaceOpt,
+    secrets_dir: Path | None = SecretsOpt,
+) -> None:
+    """Delete a named connection."""
+    if not _secrets(workspace, secrets_dir).remove_connection(name):
+        err.print(f"[red]error:[/] no connection '{name}'")
+        raise typer.Exit(1)
+    out.print(f"removed {name}")

@@ -15,6 +15,7 @@ from relgraph.jobs.events import set_status
 from relgraph.jobs.executors import make_executor
 from relgraph.jobs.models import SERVICE_EXECUTOR, Event, Job, Lineage, Run, Status, utcnow
 from relgraph.jobs.runner import Runner, RunResult, job_dict
+from relgraph.jobs.secretstore import SecretStore
 from relgraph.jobs.spec import PipelineSpec
 
 
@@ -199,7 +200,9 @@ def retry_job(
                 raise JobError(
                     f"run {run.id} of job {job_id} is still running; wait for it or cancel it"
                 )
-            spec = PipelineSpec.from_yaml(run.spec_text, path=run.spec_path)
+            # The DB holds the redacted spec; its secrets are in the secret store.
+            text = SecretStore.for_workspace(run.workspace).spec(run.spec_text)
+            spec = PipelineSpec.from_yaml(text, path=run.spec_path)
             again = {job.name, *downstream(spec, job.name)}
             for j in s.scalars(
                 select(Job).where(

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from relgraph.errors import JobError
+from relgraph.store import atomic
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,7 +80,7 @@ class MetaDB:
         if url is None:
             if workspace is None:
                 raise JobError("MetaDB.open needs a database URL or a workspace folder")
-            Path(workspace).mkdir(parents=True, exist_ok=True)
+            atomic.private_dir(Path(workspace))
             url = default_url(workspace)
         if url.startswith(("postgresql://", "postgres://")):
             # psycopg 3 is the driver relgraph ships with.
@@ -89,7 +91,20 @@ class MetaDB:
             raise JobError(f"cannot open metadata database '{url}': {e}") from e
         db = cls(url, engine)
         db.migrate()
+        db._make_private()
         return db
+
+    def _make_private(self) -> None:
+        """A SQLite file (and its WAL) readable by its owner only: it holds every job's
+        parameters, logs and errors."""
+        name = self.engine.url.database
+        if self.engine.url.get_backend_name() != "sqlite" or name in (None, "", ":memory:"):
+            return
+        for suffix in ("", "-wal", "-shm"):
+            f = Path(f"{name}{suffix}")
+            with contextlib.suppress(OSError):  # absent, or not ours
+                if f.stat().st_mode & 0o077:
+                    f.chmod(0o600)
 
     def migrate(self) -> None:
         """Apply the packaged Alembic migrations up to head (no-op when current)."""

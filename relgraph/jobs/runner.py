@@ -47,8 +47,10 @@ from relgraph.jobs.models import (
     utcnow,
 )
 from relgraph.jobs.procs import pid_alive
+from relgraph.jobs.secretstore import SecretStore
 from relgraph.jobs.spec import PipelineSpec
 from relgraph.jobs.worker import output_rel
+from relgraph.redact import redact, redact_params, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -238,16 +240,24 @@ class Runner:
         self.executor = executor
         self.notifier = Notifier(webhook or spec.webhook)
         self.on_update = on_update
+        # The spec's secrets: masked in every error and log line this runner records.
+        self.known = secret_values(spec.text) | secret_values(
+            [s.uri for s in spec.sources.values()]
+        )
 
     def start(self) -> int:
         """Record a new run with one pending job per spec entry; returns the run id."""
         order = topological_order(self.spec)
+        # The DB keeps the redacted spec; a retry finds the full one in the secret store.
+        stored = redact(self.spec.text, self.known)
+        if stored != self.spec.text:
+            SecretStore.for_workspace(self.workspace).put_spec(stored, self.spec.text)
 
         def create(s: Session) -> int:
             run = Run(
                 pipeline=self.spec.name,
                 spec_path=self.spec.path,
-                spec_text=self.spec.text,
+                spec_text=stored,
                 workspace=str(self.workspace),
                 executor=self.executor.name,
                 host=socket.gethostname(),
@@ -262,7 +272,7 @@ class Runner:
                     run_id=run.id,
                     name=name,
                     type=js.type,
-                    params=dict(js.params),
+                    params=redact_params(dict(js.params), self.known),
                     needs=list(js.needs),
                 )
                 s.add(job)
@@ -274,11 +284,13 @@ class Runner:
 
     def run(self, run_id: int | None = None) -> RunResult:
         """Run (or, given ``run_id``, resume) a run until every job is done."""
+        if run_id is not None:
+            # Owned by this process first: else recovery takes the pending jobs of a run
+            # whose first runner exited (a CLI retry) for lost ones and fails them.
+            self._reopen(run_id)
         recover(self.db, notifier=self.notifier)
         if run_id is None:
             run_id = self.start()
-        else:
-            self._reopen(run_id)
         previous = _raise_on_sigterm()
         try:
             self._loop(run_id)
@@ -374,8 +386,9 @@ class Runner:
                 continue
             if not all(Status(n.status).ok for n in needs):
                 continue
+            # The spec's own params, not the DB's redacted copy.
             params = (
-                resolve_params(self.spec, dict(job.params))
+                resolve_params(self.spec, dict(self.spec.job(job.name).params))
                 if self._from_spec(job)
                 else dict(job.params)
             )
@@ -463,10 +476,10 @@ class Runner:
             set_status(s, job, Status.succeeded.value, notifier=self.notifier)
             self._record(s, job)
             return
-        job.error = str(result.get("error"))
+        job.error = redact(str(result.get("error")), self.known)
         tb = result.get("traceback")
         if tb:
-            job.logs = ((job.logs or "") + "\n" + tb)[-40_000:]
+            job.logs = ((job.logs or "") + "\n" + redact(tb, self.known))[-40_000:]
         status = (
             Status.cancelled if result.get("cancelled") or job.cancel_requested else Status.failed
         )
@@ -480,7 +493,7 @@ class Runner:
         if job.type == "ingest" and isinstance(snap, str):
             src = self.spec.sources.get(str(params.get("source")))
             if src is not None:
-                s.add(Source(name=src.name, uri=src.uri, job_id=job.id))
+                s.add(Source(name=src.name, uri=redact(src.uri, self.known), job_id=job.id))
             if s.get(SnapshotRow, snap) is None:
                 from relgraph.store.workspace import Workspace
 

@@ -28,6 +28,7 @@ from relgraph.jobs.db import MetaDB
 from relgraph.jobs.events import Notifier, set_status
 from relgraph.jobs.kinds import KINDS, JobContext
 from relgraph.jobs.models import Job, Status, utcnow
+from relgraph.redact import RedactFilter, redact, secret_values
 from relgraph.store import atomic
 
 RESULT = "result.json"
@@ -53,10 +54,14 @@ def execute(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         return _execute(payload)
     except BaseException as e:  # the runner turns this into the job's error
+        known = secret_values(payload.get("params"))
         return {
             "ok": False,
-            "error": f"{type(e).__name__}: {e}" if not isinstance(e, RelgraphError) else e.message,
-            "traceback": traceback.format_exc(),
+            "error": redact(
+                f"{type(e).__name__}: {e}" if not isinstance(e, RelgraphError) else e.message,
+                known,
+            ),
+            "traceback": redact(traceback.format_exc(), known),
         }
 
 
@@ -83,6 +88,8 @@ def _execute(p: dict[str, Any]) -> dict[str, Any]:
     log_path = workspace / "logs" / f"job-{job_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_path)
+    # What libraries log (a driver quoting its URL, say) reaches the file redacted.
+    handler.addFilter(RedactFilter(secret_values(p.get("params"))))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

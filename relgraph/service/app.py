@@ -12,21 +12,20 @@ from __future__ import annotations
 import importlib.resources
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from relgraph.errors import (
+    AccessDenied,
     DataValidationError,
     JobError,
     JobParameterError,
@@ -36,24 +35,32 @@ from relgraph.errors import (
     SourceError,
     StoreError,
 )
+from relgraph.jobs.secretstore import SecretStore
+from relgraph.redact import redact, redact_params
 from relgraph.service.auth import TokenStore
 from relgraph.service.deps import ServiceState, authenticate_route
+from relgraph.service.hardening import (
+    ASGIApp,
+    AuthThrottle,
+    Message,
+    Receive,
+    Scope,
+    SecurityHeaders,
+    Send,
+)
+from relgraph.service.policy import SourcePolicy
 from relgraph.service.routes import admin, data, jobs, ml
 from relgraph.service.runner import DBJobRunner, JobRunner
-from relgraph.service.secrets import redact_params
 from relgraph.service.tasks import default_kinds
+from relgraph.store import atomic
 
 log = logging.getLogger("relgraph.service")
 
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1 << 20
 STATIC = Path(__file__).parent / "static"
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Swagger UI's files, served from the pinned swagger-ui-py package (the docs work offline).
+SWAGGER_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
 
 
 class BodyLimit:
@@ -128,6 +135,8 @@ async def _too_large(limit: int, send: Send) -> None:
 
 def status_for(e: RelgraphError) -> int:
     """The HTTP status of a relgraph error: what the caller can fix is 4xx."""
+    if isinstance(e, AccessDenied):
+        return 403
     if isinstance(e, StoreError):
         return 404
     if isinstance(e, JobParameterError):
@@ -144,7 +153,7 @@ def status_for(e: RelgraphError) -> int:
 
 
 def error_body(e: RelgraphError) -> dict[str, Any]:
-    body: dict[str, Any] = {"error": type(e).__name__, "message": e.message}
+    body: dict[str, Any] = {"error": type(e).__name__, "message": redact(e.message)}
     for k in ("table", "column", "row", "line", "col"):
         if getattr(e, k, None) is not None:
             body[k] = getattr(e, k)
@@ -158,6 +167,10 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     job_workers: int = 1,
     meta: str | None = None,
+    source_roots: Iterable[str | Path] = (),
+    allow_urls: Iterable[str] = (),
+    secrets: SecretStore | None = None,
+    throttle: AuthThrottle | None = None,
 ) -> FastAPI:
     """The relgraph service for ``workspace``.
 
@@ -168,11 +181,17 @@ def create_app(
         max_body_bytes: Request bodies above this are refused with 413.
         job_workers: Worker threads of the default runner.
         meta: Metadata DB URL (default: ``workspace/meta.db``).
+        source_roots: Folders whose files ingest jobs may read (none: no files).
+        allow_urls: Patterns of database/bucket URLs ingest jobs may read
+            (:class:`~relgraph.service.policy.SourcePolicy`).
+        secrets: The secret store (default: the workspace's, outside it).
+        throttle: The backoff on bad tokens (default: 10 in a minute, then 1 s, 2 s, …).
     """
-    ws = Path(workspace)
-    ws.mkdir(parents=True, exist_ok=True)
+    ws = atomic.private_dir(Path(workspace))
+    store = secrets or SecretStore.for_workspace(ws)
+    policy = SourcePolicy(roots=source_roots, allow_urls=allow_urls, workspace=ws, secrets=store)
     job_runner = runner or DBJobRunner(
-        ws, default_kinds(ws), workers=job_workers, redact=redact_params, meta=meta
+        ws, default_kinds(ws, policy), workers=job_workers, meta=meta, secrets=store
     )
 
     @asynccontextmanager
@@ -187,11 +206,18 @@ def create_app(
         description="Predictions from relational data. Every endpoint but /health needs "
         "`Authorization: Bearer <token>` (create one with `relgraph token create --role viewer`).",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from the package's files, not a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.state.relgraph = ServiceState(workspace=ws, tokens=TokenStore(ws), runner=job_runner)
+    app.state.relgraph = ServiceState(
+        workspace=ws,
+        tokens=TokenStore(ws),
+        runner=job_runner,
+        policy=policy,
+        secrets=store,
+        throttle=throttle or AuthThrottle(),
+    )
 
     @app.exception_handler(RelgraphError)
     async def relgraph_error(_: Request, e: Exception) -> Response:
@@ -208,7 +234,9 @@ def create_app(
             await authenticate_route(request)
         except HTTPException as denied:
             return await http_exception_handler(request, denied)
-        return await request_validation_exception_handler(request, e)
+        # FastAPI's answer echoes the offending input: a URL with its password, say.
+        detail = redact_params(jsonable_encoder(e.errors()))
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed)")
     async def health() -> dict[str, str]:
@@ -238,5 +266,17 @@ def create_app(
     def dashboard() -> RedirectResponse:
         return RedirectResponse("/")
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> FileResponse:
+        if name not in SWAGGER_ASSETS:
+            raise HTTPException(404, f"no docs asset '{name[:80]}'")
+        path = importlib.resources.files("swagger_ui") / "static" / name
+        return FileResponse(str(path), headers={"Cache-Control": "max-age=86400"})
+
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)  # type: ignore[arg-type]
+    app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]  # outermost: every answer
     return app

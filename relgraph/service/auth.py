@@ -94,7 +94,7 @@ class TokenStore:
             ) from e
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.private_dir(self.path.parent)
         atomic.write_text(self.path, json.dumps({"tokens": rows}, indent=2))
         self.path.chmod(0o600)
 

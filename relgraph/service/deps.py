@@ -15,7 +15,10 @@ import pyarrow as pa
 from fastapi import HTTPException, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from relgraph.jobs.secretstore import SecretStore
 from relgraph.service.auth import Role, TokenInfo, TokenStore
+from relgraph.service.hardening import AuthThrottle
+from relgraph.service.policy import SourcePolicy
 from relgraph.service.runner import JobRunner
 
 MAX_LIMIT = 1000
@@ -26,11 +29,15 @@ _bearer = HTTPBearer(auto_error=False, description="An API token from `relgraph 
 
 @dataclass
 class ServiceState:
-    """What every request handler can reach: the workspace, its tokens and the job runner."""
+    """What every request handler can reach: the workspace, its tokens, the job runner,
+    the source policy, the secret store (named connections) and the bad-token throttle."""
 
     workspace: Path
     tokens: TokenStore
     runner: JobRunner
+    policy: SourcePolicy
+    secrets: SecretStore
+    throttle: AuthThrottle
 
 
 async def state(request: Request) -> ServiceState:
@@ -53,8 +60,17 @@ def require(role: Role) -> Callable[..., Awaitable[TokenInfo]]:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         st: ServiceState = request.app.state.relgraph
+        client = request.client.host if request.client else "?"
+        wait = st.throttle.retry_after(client)
+        if wait is not None:
+            raise HTTPException(
+                429,
+                f"too many bad tokens from this client; try again in {math.ceil(wait)} s",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
         info = st.tokens.verify(cred.credentials)
         if info is None:
+            st.throttle.failure(client)
             raise HTTPException(
                 401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
             )

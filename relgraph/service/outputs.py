@@ -33,7 +33,8 @@ from relgraph.service import pages
 from relgraph.service.deps import json_value
 from relgraph.store import atomic
 
-_ID = re.compile(r"^[0-9A-Za-z_.-]{1,128}$")
+ID_PATTERN = re.compile(r"^[0-9A-Za-z_.-]{1,128}$")
+_ID = ID_PATTERN
 MAX_JSON_BYTES = 20_000_000
 PRED_PREFIX = "predictions-"
 

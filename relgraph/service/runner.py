@@ -15,8 +15,12 @@ progress report.
 On start the runner adopts queued jobs whose service died (they never started, so
 they simply run now) and calls :func:`relgraph.jobs.runner.recover`, which marks the
 jobs a dead service left ``running`` as failed ("lost"); ``retry`` runs them again.
-Connection secrets never reach the DB: it stores redacted parameters, the full ones
-stay in this process's memory.
+Connection secrets never reach the DB (:mod:`relgraph.redact`): it stores redacted
+parameters, and a job whose parameters held a secret keeps the full ones in the
+secret store (:mod:`relgraph.jobs.secretstore`, outside the workspace), referenced by
+its run's ``secret_ref``, so that a queued job still runs after the service was
+killed. Log lines, progress messages, errors and results are redacted, with the job's
+own secrets as known values, before they are written.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ from relgraph.jobs.events import set_status
 from relgraph.jobs.models import DONE, SERVICE_EXECUTOR, Event, Job, Run, Status, utcnow
 from relgraph.jobs.procs import pid_alive
 from relgraph.jobs.runner import recover
+from relgraph.jobs.secretstore import SecretStore
+from relgraph.redact import redact, redact_params, secret_values
 
 log = logging.getLogger("relgraph.service.jobs")
 T = TypeVar("T")
@@ -143,10 +149,13 @@ class JobInfo:
 class JobContext:
     """Handed to a job function: report progress, write log lines, notice cancellation."""
 
-    def __init__(self, runner: DBJobRunner, job_id: int) -> None:
+    def __init__(
+        self, runner: DBJobRunner, job_id: int, known: frozenset[str] = frozenset()
+    ) -> None:
         self._runner = runner
         self.job_id = str(job_id)
         self._id = job_id
+        self.known = known  # the job's secrets: masked in whatever it logs
         self.cancelled = threading.Event()
         self._lock = threading.Lock()
         self._lines: list[str] = []
@@ -155,14 +164,14 @@ class JobContext:
 
     def log(self, line: str) -> None:
         with self._lock:
-            self._lines.append(f"{_stamp()} {line}")
+            self._lines.append(f"{_stamp()} {redact(line, self.known)}")
         self._maybe_flush()
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Report ``fraction`` (0..1) done; raises :class:`JobCancelled` after a cancel."""
         self.check()
         with self._lock:
-            self._progress = (max(0.0, min(1.0, float(fraction))), message)
+            self._progress = (max(0.0, min(1.0, float(fraction))), redact(message, self.known))
         self._maybe_flush()
         self.check()
 
@@ -235,8 +244,9 @@ class DBJobRunner:
         workspace: The workspace; the DB is ``workspace/meta.db`` unless ``meta`` is given.
         kinds: Job kind → function (:func:`relgraph.service.tasks.default_kinds`).
         workers: Worker threads (jobs run at once).
-        redact: Turns parameters into what may be stored and shown.
         meta: Metadata DB URL (PostgreSQL for a team), as ``relgraph run --meta``.
+        secrets: Where the full parameters of jobs with secrets wait (default: the
+            workspace's :class:`~relgraph.jobs.secretstore.SecretStore`).
     """
 
     def __init__(
@@ -245,20 +255,19 @@ class DBJobRunner:
         kinds: dict[str, JobFn],
         *,
         workers: int = 1,
-        redact: Callable[[dict[str, Any]], dict[str, Any]] = lambda p: p,
         meta: str | None = None,
+        secrets: SecretStore | None = None,
     ) -> None:
         self.workspace = Path(workspace)
         self.kinds = kinds
         self.meta = meta
         self.db = MetaDB.open(meta, workspace=workspace)
         self._reader = _read_engine(self.db)
-        self._redact = redact
+        self.secrets = secrets or SecretStore.for_workspace(self.workspace)
         self._workers = workers
         self._host = socket.gethostname()
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        self._secrets: dict[int, dict[str, Any]] = {}  # full params, memory only
         self._ctx: dict[int, JobContext] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -323,24 +332,20 @@ class DBJobRunner:
 
     def _info(self, job: Job, run: Run | None) -> JobInfo:
         service = is_service_run(run)
-        created_by = None
-        if service and run is not None:
-            try:
-                created_by = json.loads(run.spec_text).get("created_by")
-            except (ValueError, AttributeError):
-                created_by = None
+        created_by = _spec(run).get("created_by") if service else None
+        # Stored redacted; redacted again for rows an older relgraph wrote.
         return JobInfo(
             id=str(job.id),
             kind=job.type,
             name=job.name,
-            params=job.params if service else self._redact(dict(job.params or {})),
+            params=redact_params(dict(job.params or {})),
             status=job.status,
             progress=float(job.progress or 0.0),
             message=job.progress_message or "",
             created=_iso(job.created_at),
             started=_iso(job.started_at),
             finished=_iso(job.finished_at),
-            error=job.error,
+            error=redact(job.error) if job.error else job.error,
             result=_finite(job.outputs or {}),
             created_by=created_by,
             run_id=job.run_id,
@@ -407,7 +412,7 @@ class DBJobRunner:
                 continue
             self._execute(*claimed)
 
-    def _claim(self) -> tuple[int, str, dict[str, Any]] | None:
+    def _claim(self) -> tuple[int, str, dict[str, Any], str | None] | None:
         """Take the oldest queued service job this process may run (one transaction)."""
 
         def find(s: Session) -> tuple[int, ...]:
@@ -429,7 +434,7 @@ class DBJobRunner:
         if not self._read(find):  # the common idle case: no write lock taken
             return None
 
-        def claim(s: Session) -> tuple[int, str, dict[str, Any]] | None:
+        def claim(s: Session) -> tuple[int, str, dict[str, Any], str | None] | None:
             for jid in find(s):
                 job = s.get(Job, jid)
                 run = s.get(Run, job.run_id) if job is not None else None
@@ -454,29 +459,37 @@ class DBJobRunner:
                 job.worker = f"service:{self._host}:{self._pid}"
                 job.logs = (job.logs or "") + f"{_stamp()} started {job.type}\n"
                 set_status(s, job, Status.running.value, message=f"on {job.worker}")
-                return job.id, job.type, dict(job.params or {})
+                return job.id, job.type, dict(job.params or {}), _spec(run).get("secret_ref")
             return None
 
         return self._write(claim)
 
-    def _execute(self, job_id: int, kind: str, params: dict[str, Any]) -> None:
-        ctx = JobContext(self, job_id)
-        with self._lock:
-            self._ctx[job_id] = ctx
-            full = self._secrets.get(job_id, params)
+    def _execute(
+        self, job_id: int, kind: str, params: dict[str, Any], secret_ref: str | None
+    ) -> None:
         t0 = time.monotonic()
         status, error, result = Status.succeeded.value, None, None
+        # The full parameters: from the secret store when the record holds redacted ones.
+        full = self.secrets.get(secret_ref) if secret_ref is not None else params
+        ctx = JobContext(self, job_id, frozenset(secret_values(full)))
+        with self._lock:
+            self._ctx[job_id] = ctx
         try:
+            if not isinstance(full, dict):
+                raise JobError(
+                    f"the secrets of this job are gone from the secret store "
+                    f"({self.secrets.root}); submit it again"
+                )
             if ctx.cancelled.is_set():
                 raise JobCancelled()
-            result = self.kinds[kind](ctx, full)
+            result = redact_params(self.kinds[kind](ctx, full), ctx.known)
         except JobCancelled:
             status, error = Status.cancelled.value, "cancelled"
         except RelgraphError as e:
-            status, error = Status.failed.value, e.message
+            status, error = Status.failed.value, redact(e.message, ctx.known)
             ctx.log(f"failed: {type(e).__name__}: {e.message}")
         except Exception as e:  # a bug, not a user error: keep the traceback in the log
-            status, error = Status.failed.value, f"{type(e).__name__}: {e}"
+            status, error = Status.failed.value, redact(f"{type(e).__name__}: {e}", ctx.known)
             for line in traceback.format_exc().splitlines():
                 ctx.log(line)
         ctx.log(status)
@@ -489,8 +502,8 @@ class DBJobRunner:
         finally:
             with self._lock:
                 self._ctx.pop(job_id, None)
-                if status == Status.succeeded.value:  # kept only while a retry may need them
-                    self._secrets.pop(job_id, None)
+            if status == Status.succeeded.value and secret_ref is not None:
+                self.secrets.delete(secret_ref)  # kept only while a retry may need them
 
     def _finish(
         self,
@@ -571,13 +584,19 @@ class DBJobRunner:
         check = getattr(self.kinds[kind], "check_params", None)
         if check is not None:
             check(params)
-        shown = self._redact(params)
+        shown = redact_params(params, secret_values(params))
+        # What the record cannot hold waits in the secret store, for a worker of this or
+        # a later service (after a crash) to read.
+        ref = self.secrets.put(params) if shown != params else None
+        spec = {"kind": kind, "params": shown, "created_by": created_by}
+        if ref is not None:
+            spec["secret_ref"] = ref
 
         def create(s: Session) -> JobInfo:
             run = Run(
                 pipeline=kind,
                 spec_path=None,
-                spec_text=json.dumps({"kind": kind, "params": shown, "created_by": created_by}),
+                spec_text=json.dumps(spec),
                 workspace=str(self.workspace.resolve()),
                 executor=SERVICE_EXECUTOR,
                 host=self._host,
@@ -602,9 +621,12 @@ class DBJobRunner:
             set_status(s, job, Status.queued.value, message=f"submitted {by}")
             return self._info(job, run)
 
-        info = self._write(create)
-        with self._lock:
-            self._secrets[int(info.id)] = dict(params)
+        try:
+            info = self._write(create)
+        except BaseException:
+            if ref is not None:
+                self.secrets.delete(ref)
+            raise
         self.start()
         self._wake.set()
         return info
@@ -762,6 +784,15 @@ class DBJobRunner:
         if self._reader is not None:
             self._reader.dispose()
         self.db.dispose()
+
+
+def _spec(run: Run | None) -> dict[str, Any]:
+    """A service run's spec: ``{"kind", "params", "created_by"[, "secret_ref"]}``."""
+    try:
+        spec = json.loads(run.spec_text) if run is not None else {}
+    except (ValueError, TypeError):
+        return {}
+    return spec if isinstance(spec, dict) else {}
 
 
 def _append(text: str | None, lines: builtins.list[str]) -> str:

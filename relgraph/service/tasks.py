@@ -7,6 +7,7 @@ lands, say) are left out of :func:`default_kinds`, so ``GET /jobs/kinds`` tells 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ import pyarrow as pa
 
 from relgraph import api
 from relgraph.errors import JobError, JobParameterError, StoreError
+from relgraph.redact import redact
 from relgraph.service import outputs
+from relgraph.service.policy import SourcePolicy
 from relgraph.service.runner import JobContext, JobFn
 
 MAX_PROJECTION_ROWS = 20_000
@@ -43,11 +46,44 @@ def _param(
     return value
 
 
-def ingest_job(workspace: Path) -> JobFn:
+# Job parameters that name something of the workspace: each must be an id of its
+# pattern (never a path), checked when a job is submitted and again when it runs.
+ID_PARAMS: dict[str, re.Pattern[str]] = {
+    "snapshot": re.compile(r"^(?:[0-9a-f]{1,64}|latest)$"),
+    "model_id": outputs.ID_PATTERN,
+    "embeddings": outputs.ID_PATTERN,
+    "predictions": outputs.ID_PATTERN,
+    "from_pretrained": outputs.ID_PATTERN,
+    "labels": re.compile(r"^[A-Za-z0-9_-]{1,64}$"),
+}
+
+
+def check_ids(params: dict[str, Any]) -> None:
+    """Every id parameter is a string of its pattern (:data:`ID_PARAMS`)."""
+    for name, pattern in ID_PARAMS.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            _param(params, name, str)  # raises: "must be a str, got int"
+        if not pattern.match(value) or value.startswith(".") or ".." in value:
+            raise JobParameterError(
+                f"job parameter '{name}' must be an id matching {pattern.pattern}, "
+                f"got {value[:80]!r}"
+            )
+
+
+def ingest_job(workspace: Path, policy: SourcePolicy) -> JobFn:
+    def check(params: dict[str, Any]) -> None:
+        policy.check(_param(params, "source", str, required=True))
+        _param(params, "strict", bool, False)
+
     def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         source = _param(params, "source", str, required=True)
         strict = _param(params, "strict", bool, False)
-        ctx.log(f"reading {_redacted(source)}")
+        ctx.log(f"reading {redact(source)}")
+        # Checked again here: the policy may have changed since the job was queued.
+        source = policy.check(source)
 
         def progress(name: str, done: int, total: int) -> None:
             ctx.progress(done / max(total, 1) * 0.9, f"read {name}")
@@ -61,7 +97,7 @@ def ingest_job(workspace: Path) -> JobFn:
             "warnings": len(res.report.warnings),
         }
 
-    return run
+    return CheckedJob(run, check)
 
 
 def label_stats_job(workspace: Path) -> JobFn:
@@ -741,15 +777,27 @@ def pretrain_job(workspace: Path) -> JobFn:
     return CheckedJob(run, check)
 
 
-def _redacted(uri: str) -> str:
-    from relgraph.service.secrets import redact_uri
+def _with_id_checks(fn: JobFn) -> JobFn:
+    own = getattr(fn, "check_params", None)
 
-    return redact_uri(uri)
+    def check(params: dict[str, Any]) -> None:
+        check_ids(params)
+        if own is not None:
+            own(params)
+
+    inner = fn._run if isinstance(fn, CheckedJob) else fn
+    return CheckedJob(inner, check)
 
 
-def default_kinds(workspace: Path) -> dict[str, JobFn]:
-    """Job kinds whose facade functions exist in this build."""
-    kinds: dict[str, JobFn] = {"ingest": ingest_job(workspace), "project": project_job(workspace)}
+def default_kinds(workspace: Path, policy: SourcePolicy | None = None) -> dict[str, JobFn]:
+    """Job kinds whose facade functions exist in this build; every one checks its id
+    parameters. ``policy`` says what ``ingest`` may read (default: nothing but named
+    connections, which need a secret store)."""
+    policy = policy or SourcePolicy(workspace=workspace)
+    kinds: dict[str, JobFn] = {
+        "ingest": ingest_job(workspace, policy),
+        "project": project_job(workspace),
+    }
     optional: list[tuple[str, str, Callable[[Path], JobFn]]] = [
         # (kind, the api function it calls, its job factory)
         ("label-stats", "training_tables", label_stats_job),
@@ -762,7 +810,7 @@ def default_kinds(workspace: Path) -> dict[str, JobFn]:
     for kind, facade, make in optional:
         if hasattr(api, facade):
             kinds[kind] = make(workspace)
-    return kinds
+    return {k: _with_id_checks(fn) for k, fn in kinds.items()}
 
 
-__all__ = ["CheckedJob", "default_kinds", "task_dict"]
+__all__ = ["ID_PARAMS", "CheckedJob", "check_ids", "default_kinds", "task_dict"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +9,10 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from relgraph.redact import redact
 from relgraph.schema.types import ForeignKey
+
+__all__ = ["DeclaredKeys", "ProgressFn", "Source", "SourceTables", "redact"]
 
 # progress(table_name, tables_done, tables_total)
 ProgressFn = Callable[[str, int, int], None]
@@ -44,29 +46,3 @@ class Source(Protocol):
     uri: str
 
     def read(self, progress: ProgressFn | None = None) -> SourceTables: ...
-
-
-_SECRET_PARAM_RE = re.compile(
-    r"(?i)([?&](?:password|passwd|pwd|secret|token|aws_secret_access_key|sslpassword)=)[^&#]*"
-)
-
-
-def redact(uri: str) -> str:
-    """The URI without secrets, for logs, manifests and error messages.
-
-    Example:
-        >>> redact("postgresql://me:pw@db:5432/shop?password=pw2&schema=s")
-        'postgresql://me:***@db:5432/shop?password=***&schema=s'
-    """
-    uri = _SECRET_PARAM_RE.sub(r"\1***", uri)
-    if "://" not in uri:
-        return uri
-    scheme, rest = uri.split("://", 1)
-    authority, sep, tail = rest.partition("/")
-    if "@" not in authority:
-        return uri
-    creds, host = authority.rsplit("@", 1)
-    if ":" not in creds:
-        return uri
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}{sep}{tail}"

@@ -5,13 +5,17 @@ and read there exactly as a local folder (:class:`FileSource`), so CSV quirks
 are handled once. A ``schema.yaml`` object under the prefix is the source's
 override file, like one in a local folder.
 
-Credentials come from boto3's usual chain (``AWS_ACCESS_KEY_ID``,
+Credentials come from the URL's query (``?access_key=…&secret_key=…``, for a service
+that reads buckets of several owners) or boto3's usual chain (``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, profiles, instance roles); the
-endpoint from ``endpoint=`` (CLI ``--s3-endpoint``) or ``AWS_ENDPOINT_URL``.
+endpoint from ``endpoint=`` (argument or URL query; CLI ``--s3-endpoint``) or
+``AWS_ENDPOINT_URL``. Everything shown (errors, the manifest) is redacted.
 
 Example:
     >>> S3Source("s3://shop/exports/2024", endpoint="http://127.0.0.1:9000")
     S3Source('s3://shop/exports/2024', endpoint='http://127.0.0.1:9000')
+    >>> S3Source("s3://shop/x?access_key=AK&secret_key=SK&endpoint=http://127.0.0.1:9000")
+    S3Source('s3://shop/x?access_key=AK&secret_key=***&endpoint=http://127.0.0.1:9000', endpoint='http://127.0.0.1:9000')
 """
 
 from __future__ import annotations
@@ -22,19 +26,44 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from relgraph.errors import SourceError
-from relgraph.sources.base import ProgressFn, SourceTables
+from relgraph.sources.base import ProgressFn, SourceTables, redact
 from relgraph.sources.files import OVERRIDES_NAMES, SUPPORTED, FileSource
 
 
 def split_s3_url(uri: str) -> tuple[str, str]:
     """``s3://bucket/a/b`` -> (``bucket``, ``a/b``)."""
     rest = uri[len("s3://") :] if uri.startswith("s3://") else uri
+    rest = rest.partition("?")[0]
     bucket, _, prefix = rest.partition("/")
     if not bucket:
-        raise SourceError(f"S3 URL '{uri}' names no bucket: use s3://bucket/prefix")
+        raise SourceError(f"S3 URL '{redact(uri)}' names no bucket: use s3://bucket/prefix")
     return bucket, prefix
+
+
+# URL query parameters of an S3 source and the boto3 client arguments they set.
+URL_OPTIONS = {
+    "access_key": "aws_access_key_id",
+    "secret_key": "aws_secret_access_key",
+    "session_token": "aws_session_token",
+    "region": "region_name",
+    "endpoint": "endpoint_url",
+}
+
+
+def url_options(uri: str) -> dict[str, str]:
+    """The boto3 client arguments given in ``uri``'s query; unknown ones are an error."""
+    query = uri.partition("?")[2]
+    out: dict[str, str] = {}
+    for k, v in parse_qsl(query, keep_blank_values=True):
+        if k not in URL_OPTIONS:
+            raise SourceError(
+                f"unknown S3 URL parameter '{k}' in '{redact(uri)}': use {', '.join(URL_OPTIONS)}"
+            )
+        out[URL_OPTIONS[k]] = v
+    return out
 
 
 class S3Source:
@@ -43,11 +72,13 @@ class S3Source:
     def __init__(self, uri: str, *, endpoint: str | None = None) -> None:
         self.uri = uri
         self.bucket, self.prefix = split_s3_url(uri)
-        self.endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+        self._options = url_options(uri)
+        in_url = self._options.pop("endpoint_url", None)
+        self.endpoint = endpoint or in_url or os.environ.get("AWS_ENDPOINT_URL") or None
 
     def __repr__(self) -> str:
         ep = f", endpoint={self.endpoint!r}" if self.endpoint else ""
-        return f"S3Source({self.uri!r}{ep})"
+        return f"S3Source({redact(self.uri)!r}{ep})"
 
     def _client(self) -> Any:
         import boto3
@@ -57,6 +88,7 @@ class S3Source:
         return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint,
+            **self._options,
             config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10),
         )
 
@@ -77,7 +109,7 @@ class S3Source:
     def read(self, progress: ProgressFn | None = None) -> SourceTables:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-        where = f"'{self.uri}'" + (f" at {self.endpoint}" if self.endpoint else "")
+        where = f"'{redact(self.uri)}'" + (f" at {self.endpoint}" if self.endpoint else "")
         client = self._client()
         try:
             keys = self._list(client)

@@ -15,7 +15,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder only its owner can enter (0700), created if missing.
+
+    A workspace's root is one: other users of the machine cannot read its snapshots,
+    models or ``meta.db``, whatever the umask gave the files inside.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        with contextlib.suppress(PermissionError):  # not ours: leave it to its owner
+            path.chmod(0o700)
+    return path
+
+
 def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically; a new file is 0600 (``mkstemp``'s mode)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
     try:

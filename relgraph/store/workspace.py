@@ -88,6 +88,7 @@ class Workspace:
         return self.root / "outputs"
 
     def ensure(self) -> Workspace:
+        atomic.private_dir(self.root)
         for d in (self.snapshots_dir, self.models_dir, self.outputs_dir, self.root / "refs"):
             try:
                 d.mkdir(parents=True, exist_ok=True)

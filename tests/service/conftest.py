@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from relgraph import api
+from relgraph.jobs.secretstore import SecretStore
 from relgraph.service import TokenStore, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,9 +46,19 @@ def tokens(workspace: Path) -> dict[str, str]:
     }
 
 
+# The source policy of the service tests: files next to the workspace (tests make their
+# sources in tmp_path), PostgreSQL on this machine.
+TEST_ALLOW_URLS = ("postgresql://127.0.0.1:*",)
+
+
 @pytest.fixture
 def app(workspace: Path) -> Iterator[FastAPI]:
-    application = create_app(workspace)
+    application = create_app(
+        workspace,
+        source_roots=[workspace.parent],
+        allow_urls=TEST_ALLOW_URLS,
+        secrets=SecretStore(workspace.parent / "secrets"),
+    )
     yield application
     application.state.relgraph.runner.shutdown()
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
 from relgraph import api  # noqa: E402
+from relgraph.jobs.secretstore import SecretStore  # noqa: E402
 from relgraph.service import DBJobRunner, TokenStore, create_app  # noqa: E402
-from relgraph.service.secrets import redact_params  # noqa: E402
 from tests.service.conftest import F1  # noqa: E402
 
 
@@ -28,10 +28,11 @@ def _build() -> tuple[Any, str, Path]:
 
     ws = Path(tempfile.mkdtemp(prefix="rg-schemathesis-"))
     api.ingest(str(F1), workspace=ws)
+    store = SecretStore(tempfile.mkdtemp(prefix="rg-schemathesis-secrets-"))
     runner = DBJobRunner(
-        ws, {"ingest": _noop, "project": _noop, "label-stats": _noop}, redact=redact_params
+        ws, {"ingest": _noop, "project": _noop, "label-stats": _noop}, secrets=store
     )
-    app = create_app(ws, runner=runner)
+    app = create_app(ws, runner=runner, secrets=store)
     token = TokenStore(ws).create("admin").token
     return app, token, ws
 

@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 
+from relgraph.jobs.secretstore import CONNECTION_NAME
+from relgraph.redact import redact
 from relgraph.service.auth import Role, TokenInfo
 from relgraph.service.deps import (
     Paging,
@@ -173,3 +175,56 @@ def revoke_token(
 @router.get("/me", tags=["tokens"], summary="The calling token's id and role")
 def me(who: TokenInfo = Depends(viewer)) -> dict[str, Any]:
     return who.to_dict()
+
+
+# -- named connections: database/bucket URLs an admin stores; editors ingest "conn:NAME" --
+ConnectionName = Path(..., min_length=1, max_length=64, pattern=CONNECTION_NAME.pattern)
+
+
+class ConnectionRequest(BaseModel):
+    url: str = Field(
+        ...,
+        min_length=1,
+        max_length=4096,
+        description="postgresql://user:password@host/db, s3://bucket/prefix?…, a path",
+    )
+
+
+@router.get(
+    "/connections",
+    tags=["connections"],
+    summary="Named connections (ingest them as source 'conn:NAME'); URLs redacted",
+)
+def list_connections(
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(editor),
+) -> dict[str, Any]:
+    conns = sorted(st.secrets.connections().items())
+    items = [{"name": n, "url": redact(u), "source": f"conn:{n}"} for n, u in conns]
+    return page.page(items[page.offset : page.offset + page.limit], len(items))
+
+
+@router.put(
+    "/connections/{name}",
+    tags=["connections"],
+    summary="Create or replace a named connection (admin; its URL is kept server-side)",
+)
+def put_connection(
+    body: ConnectionRequest,
+    name: str = ConnectionName,
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(admin),
+) -> dict[str, Any]:
+    st.secrets.set_connection(name, body.url)
+    return {"name": name, "url": redact(body.url), "source": f"conn:{name}"}
+
+
+@router.delete(
+    "/connections/{name}", tags=["connections"], status_code=204, summary="Delete a connection"
+)
+def delete_connection(
+    name: str = ConnectionName, st: ServiceState = Depends(state), _: TokenInfo = Depends(admin)
+) -> None:
+    if not st.secrets.remove_connection(name):
+        raise HTTPException(404, f"no connection '{name}'")

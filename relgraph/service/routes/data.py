@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from relgraph import api
 from relgraph._sql import quote_literal
+from relgraph.redact import redact
 from relgraph.schema.names import MAX_NAME_LENGTH
 from relgraph.service import pages
 from relgraph.service.auth import TokenInfo
@@ -24,7 +25,6 @@ from relgraph.service.deps import (
     state,
     viewer,
 )
-from relgraph.service.secrets import redact_uri
 from relgraph.store.snapshot import Snapshot
 
 router = APIRouter(tags=["data"])
@@ -45,14 +45,16 @@ class IngestRequest(BaseModel):
         ...,
         min_length=1,
         max_length=4096,
-        description="Folder/file, sqlite:///…, postgresql://…, s3://…",
+        description="A folder/file or sqlite:///… under a --source-root of the service, "
+        "conn:NAME (GET /connections), or a postgresql://… / s3://… URL an admin allowed "
+        "(--allow-url); anything else is 403 (docs/security.md).",
     )
     strict: bool = False
 
 
 def _summary(snap: Snapshot) -> dict[str, Any]:
     s = api.snapshot_summary(snap)
-    s["source"] = redact_uri(s["source"])
+    s["source"] = redact(s["source"])
     return s
 
 
@@ -64,7 +66,7 @@ def list_sources(
 ) -> dict[str, Any]:
     by_source: dict[str, list[str]] = {}
     for snap in api.snapshots(st.workspace):
-        by_source.setdefault(redact_uri(snap.manifest.source), []).append(snap.id)
+        by_source.setdefault(redact(snap.manifest.source), []).append(snap.id)
     items = [{"source": k, "snapshots": v, "latest": v[-1]} for k, v in by_source.items()]
     return page.page(items[page.offset : page.offset + page.limit], len(items))
 

@@ -23,6 +23,13 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// Plotly renders trace names, tick labels and hover text as its own small HTML (<a>, <b>,
+// <br>, <span style>): data-made strings are entity-escaped, so they show as written.
+// (Without '<' no tag is parsed, so quotes stay: Plotly would show "&quot;" as is.)
+function plotlyText(v) {
+  return fmt(v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 function fmt(v) {
   if (v === null || v === undefined) return "";
   if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toPrecision(4);
@@ -163,8 +170,8 @@ async function viewTable(name) {
   if (window.Plotly) {
     const cols = stats.columns;
     Plotly.newPlot(chart, [
-      { type: "bar", name: "filled %", x: cols.map((c) => c.column), y: cols.map((c) => 100 * (1 - c.null_fraction)) },
-      { type: "bar", name: "distinct % of rows", x: cols.map((c) => c.column), y: cols.map((c) => Math.min(100, 100 * c.distinct / Math.max(stats.rows, 1))) },
+      { type: "bar", name: "filled %", x: cols.map((c) => plotlyText(c.column)), y: cols.map((c) => 100 * (1 - c.null_fraction)) },
+      { type: "bar", name: "distinct % of rows", x: cols.map((c) => plotlyText(c.column)), y: cols.map((c) => Math.min(100, 100 * c.distinct / Math.max(stats.rows, 1))) },
     ], { title: { text: "Per column: filled and distinct shares (%)" }, barmode: "group", margin: { t: 40, b: 80 }, yaxis: { range: [0, 100] } },
     { displayModeBar: false, responsive: true });
   }
@@ -316,7 +323,7 @@ function curves(history) {
   } else if (history && typeof history === "object") {
     Object.entries(history).forEach(([k, v]) => { if (Array.isArray(v)) series[k] = { x: v.map((_, i) => i), y: v }; });
   }
-  return Object.entries(series).map(([name, s]) => ({ type: "scatter", mode: "lines+markers", name, x: s.x, y: s.y }));
+  return Object.entries(series).map(([name, s]) => ({ type: "scatter", mode: "lines+markers", name: plotlyText(name), x: s.x, y: s.y }));
 }
 
 async function viewModel(id) {
@@ -380,7 +387,7 @@ async function viewProjection(id) {
       ? [{ type: "scatter3d", mode: "markers", x: points.map((p) => p.x), y: points.map((p) => p.y), z: points.map((p) => p.z),
            marker: { size: 3, color: points.map((p) => p[by]), colorscale: "Viridis", showscale: true },
            text: points.map(hover), hoverinfo: "text" }]
-      : Object.entries(groups).sort().map(([g, ps]) => ({ type: "scatter3d", mode: "markers", name: g,
+      : Object.entries(groups).sort().map(([g, ps]) => ({ type: "scatter3d", mode: "markers", name: plotlyText(g),
            x: ps.map((p) => p.x), y: ps.map((p) => p.y), z: ps.map((p) => p.z), marker: { size: 3 },
            text: ps.map(hover), hoverinfo: "text" }));
     Plotly.react(plot, traces, { margin: { l: 0, r: 0, t: 0, b: 0 }, legend: { title: { text: by } } }, { responsive: true });
@@ -388,7 +395,7 @@ async function viewProjection(id) {
   function hover(p) {
     let row = {};
     try { row = JSON.parse(p.row || "{}"); } catch (_) { /* not JSON: show nothing extra */ }
-    return [`ENTITY ${p.ENTITY}`, ...Object.entries(row).map(([k, v]) => `${k}: ${fmt(v)}`)].join("<br>");
+    return [`ENTITY ${plotlyText(p.ENTITY)}`, ...Object.entries(row).map(([k, v]) => `${plotlyText(k)}: ${plotlyText(v)}`)].join("<br>");
   }
   sel.onchange = draw;
   if (window.Plotly) draw();
