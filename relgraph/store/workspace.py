@@ -88,15 +88,16 @@ class Workspace:
         return self.root / "outputs"
 
     def ensure(self) -> Workspace:
-        atomic.private_dir(self.root)
-        for d in (self.snapshots_dir, self.models_dir, self.outputs_dir, self.root / "refs"):
-            try:
+        d = self.root
+        try:
+            atomic.private_dir(d)
+            for d in (self.snapshots_dir, self.models_dir, self.outputs_dir, self.root / "refs"):
                 d.mkdir(parents=True, exist_ok=True)
-            except OSError as e:  # e.g. a workspace path that is a file (/dev/null)
-                raise StoreError(
-                    f"cannot use '{self.root}' as a workspace: {e.strerror} ('{d}'); "
-                    "give a folder (it is made if missing)"
-                ) from e
+        except OSError as e:  # e.g. a workspace path that is a file (/dev/null)
+            raise StoreError(
+                f"cannot use '{self.root}' as a workspace: {e.strerror} ('{d}'); "
+                "give a folder (it is made if missing)"
+            ) from e
         atomic.clean_stale(self.snapshots_dir)
         return self
 
