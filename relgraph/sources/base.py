@@ -22,6 +22,8 @@ class DeclaredKeys:
 
     primary_keys: dict[str, str] = field(default_factory=dict)
     foreign_keys: dict[str, tuple[ForeignKey, ...]] = field(default_factory=dict)
+    # Declared primary keys of two or more columns (link tables, facts).
+    composite_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass

@@ -283,13 +283,10 @@ def employees(mirrors: Path) -> None:
     ids = {r[0] for r in emps}
     depts = _mysql_rows(git_show(base, "load_departments.dump"))
     dept_emp = [r for r in _mysql_rows(git_show(rest, "load_dept_emp.dump")) if r[0] in ids]
-    dept_mgr = _mysql_rows(git_show(base, "load_dept_manager.dump"))
     titles = [r for r in _mysql_rows(git_show(rest, "load_titles.dump")) if r[0] in ids]
     salaries = [r for r in _mysql_rows(git_show(rest, "load_salaries1.dump")) if r[0] in ids]
-    # dept_manager's managers are mostly outside the slice: keep them as employees.
-    mgr_ids = {r[0] for r in dept_mgr}
-    all_emps = _mysql_rows(emp_text)
-    emps += [r for r in all_emps if r[0] in mgr_ids and r[0] not in ids]
+    # dept_manager is left out: its managers (emp_no 110022, ...) are past the
+    # employees rows that the copies hold, so no slice keeps its links whole.
 
     def lit(v: str) -> str:
         return "'" + v.replace("'", "''") + "'"
@@ -303,7 +300,7 @@ def employees(mirrors: Path) -> None:
         "CREATE TABLE departments (dept_no CHAR(4) NOT NULL, dept_name VARCHAR(40) NOT NULL,",
         "  PRIMARY KEY (dept_no), UNIQUE (dept_name));",
     ]
-    for t in ("dept_manager", "dept_emp"):
+    for t in ("dept_emp",):
         lines += [
             f"CREATE TABLE {t} (emp_no INT NOT NULL REFERENCES employees (emp_no),",
             "  dept_no CHAR(4) NOT NULL REFERENCES departments (dept_no),",
@@ -322,7 +319,7 @@ def employees(mirrors: Path) -> None:
             f"CREATE TABLE salaries_{y} PARTITION OF salaries "
             f"FOR VALUES FROM ('{y}-01-01') TO ('{y + 3}-01-01');"
         )
-    for table, rows in [("employees", emps), ("departments", depts), ("dept_manager", dept_mgr),
+    for table, rows in [("employees", emps), ("departments", depts),
                         ("dept_emp", dept_emp), ("titles", titles), ("salaries", salaries)]:  # fmt: skip
         for i in range(0, len(rows), 500):
             chunk = rows[i : i + 500]
