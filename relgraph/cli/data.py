@@ -66,6 +66,12 @@ def schema(
         None, "--s3-endpoint", help="S3-compatible endpoint URL."
     ),
     write: Path | None = typer.Option(None, "--write", help="Write the editable YAML here."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Say why each key, link and time column was chosen."
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="List only the doubtful choices (exit 1 when there are any)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Show the schema graph (keys, links, time columns, semantic types)."""
@@ -88,10 +94,22 @@ def schema(
     if write is not None:
         write_text(write, schema_to_yaml(sch))
         err.print(f"wrote {write}: edit it, then pass it with --schema {write}")
+    doubts = [(n, e) for n, t in sch.tables.items() for e in t.explanations if e.doubtful]
     if as_json:
+        if check:
+            summary = summary | {"doubtful": [{"table": n} | e.to_dict() for n, e in doubts]}
         emit_json(summary)
+    elif check:
+        for n, e in doubts:
+            out.print(f"[yellow]doubtful[/] {n}.{e}", highlight=False)
+        if not doubts:
+            out.print("[green]no doubtful choices[/]")
     elif write is None:
         _print_schema(sch, rows)
+        if explain:
+            _print_explanations(sch)
+    if check and doubts:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -143,6 +161,26 @@ def _print_schema(sch: Schema, rows: dict[str, int]) -> None:
             time = ts.time_column or ""
         links = ", ".join(f"{fk.column}→{fk.target}" for fk in ts.foreign_keys)
         t.add_row(name, f"{rows.get(name, 0):,}", ts.primary_key or "", time, links)
+    out.print(t)
+
+
+def _print_explanations(sch: Schema) -> None:
+    t = Table("table", "choice", "rule", "confidence", "why")
+    for name, ts in sch.tables.items():
+        if ts.unique_key and not any(e.subject == "unique_key" for e in ts.explanations):
+            t.add_row(name, "unique_key", "", "", ", ".join(ts.unique_key))
+        for e in ts.explanations:
+            subject = e.subject
+            if subject == "unique_key":
+                subject = "unique_key (" + ", ".join(ts.unique_key) + ")"
+            colour = "yellow" if e.doubtful else ""
+            t.add_row(
+                name,
+                subject,
+                e.rule,
+                f"[{colour}]{e.confidence:.2f}[/]" if colour else f"{e.confidence:.2f}",
+                e.detail,
+            )
     out.print(t)
 
 

@@ -274,7 +274,10 @@ def _primary_key(name: str, table: pa.Table) -> tuple[str, Explanation] | None:
             and _is_unique_not_null(col)
         ):
             return str(first.name), Explanation(
-                "primary_key", "rule", 0.8, f"the first column '{first.name}' is unique and non-NULL"
+                "primary_key",
+                "rule",
+                0.8,
+                f"the first column '{first.name}' is unique and non-NULL",
             )
     return None
 
@@ -433,9 +436,12 @@ def _foreign_keys(
             detail += f", {outside} dangling (reported by validation)"
         if len(cands) > 1:
             detail += f"; also possible: {', '.join(c[3] for c in cands[1:4])}"
-        out.append((ForeignKey(column=f.name, target=target), Explanation(
-            f"link:{f.name}", rule, round(conf, 3), detail
-        )))
+        out.append(
+            (
+                ForeignKey(column=f.name, target=target),
+                Explanation(f"link:{f.name}", rule, round(conf, 3), detail),
+            )
+        )
     return out
 
 
@@ -649,7 +655,9 @@ def infer_schema(tables: dict[str, pa.Table], declared: DeclaredKeys | None = No
     for name, table in tables.items():
         if name in declared.primary_keys:
             pkeys[name] = declared.primary_keys[name]
-            notes[name].append(Explanation("primary_key", "declared", 1.0, "declared by the source"))
+            notes[name].append(
+                Explanation("primary_key", "declared", 1.0, "declared by the source")
+            )
             continue
         found = None if name in declared.composite_keys else _primary_key(name, table)
         pkeys[name] = found[0] if found else None
@@ -688,9 +696,7 @@ def infer_schema(tables: dict[str, pa.Table], declared: DeclaredKeys | None = No
     for name, table in tables.items():
         outgoing = any(fk.target != name for fk in fkeys[name])
         root = name in referenced and not outgoing
-        spec, why = _own_time(
-            table, pkeys[name], {fk.column for fk in fkeys[name]}, root=root
-        )
+        spec, why = _own_time(table, pkeys[name], {fk.column for fk in fkeys[name]}, root=root)
         specs[name] = spec
         notes[name] += why
     changed = True

@@ -6,7 +6,8 @@ Format (every key optional; what is given replaces what was inferred)::
       qualifying:
         primary_key: qualifyId          # or null for none
         time: {inherit: raceId, offset: -1 day}   # or a column name, or
-                                        # {combine: [date, time]}, or null
+                                        # {combine: [date, time]}, or
+                                        # {epoch: created, unit: ms}, or null
         foreign_keys: {raceId: races, driverId: drivers}
         columns: {q1: text, number: categorical}  # semantic types
       red_flags: {include: false}       # leave a table out of the snapshot
@@ -22,7 +23,16 @@ import yaml
 
 from relgraph.errors import SchemaError
 from relgraph.schema.infer import make_table_schema
-from relgraph.schema.types import Column, ForeignKey, Schema, SType, TableSchema, TimeSpec
+from relgraph.schema.types import (
+    DERIVED_TIME_COLUMN,
+    Column,
+    Explanation,
+    ForeignKey,
+    Schema,
+    SType,
+    TableSchema,
+    TimeSpec,
+)
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 _OFFSET_RE = re.compile(r"^\s*([+-]?\d+)\s*(second|minute|hour|day|week)s?\s*$")
@@ -54,6 +64,8 @@ def schema_to_yaml(schema: Schema) -> str:
             entry["time"] = t.time_column
         elif spec.kind == "combine":
             entry["time"] = {"combine": [spec.date_column, spec.clock_column]}
+        elif spec.kind == "epoch":
+            entry["time"] = {"epoch": spec.date_column, "unit": spec.unit or "s"}
         elif spec.kind == "inherit":
             entry["time"] = {"inherit": spec.via}
             if spec.offset_seconds:
@@ -68,7 +80,7 @@ def schema_to_yaml(schema: Schema) -> str:
         "# schema.yaml inside a source folder). Semantic types: "
         + ", ".join(s.value for s in SType)
         + ".\n# time: a column, {combine: [date, clock]}, "
-        "{inherit: fk_column, offset: -1 day}, or null.\n"
+        "{inherit: fk_column, offset: -1 day},\n# {epoch: column, unit: s|ms|us} (Unix times), or null.\n"
     )
     body: str = yaml.safe_dump({"tables": tables}, sort_keys=False, allow_unicode=True)
     return header + body
@@ -172,7 +184,30 @@ def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[s
         else:
             st = c.stype
         new_cols.append(Column(c.name, c.dtype, st))
-    return make_table_schema(t.name, new_cols, pk, fks, spec)
+    # The stored derived-time column is re-made (or dropped with ``time: null``)
+    # by make_table_schema; keeping the old one made train look for a column
+    # that ingest never wrote.
+    new_cols = [c for c in new_cols if c.name != DERIVED_TIME_COLUMN]
+    changed = {"primary_key", "time", "foreign_keys"} & set(entry)
+    kept = tuple(
+        e
+        for e in t.explanations
+        if not (
+            ("primary_key" in changed and e.subject in ("primary_key", "unique_key"))
+            or ("time" in changed and (e.subject == "time" or e.subject.startswith("not_time:")))
+            or ("foreign_keys" in changed and e.subject.startswith("link:"))
+        )
+    )
+    mine = tuple(Explanation(k, "schema file", 1.0, f"set in {where}") for k in sorted(changed))
+    return make_table_schema(
+        t.name,
+        new_cols,
+        pk,
+        fks,
+        spec,
+        unique_key=() if pk is not None else t.unique_key,
+        explanations=kept + mine,
+    )
 
 
 def _time_spec(value: Any, where: str, need: Any) -> TimeSpec | None:
@@ -190,6 +225,13 @@ def _time_spec(value: Any, where: str, need: Any) -> TimeSpec | None:
             clock_column=need(pair[1], "clock column"),
             offset_seconds=parse_offset(value.get("offset", 0), where),
         )
+    if isinstance(value, dict) and "epoch" in value:
+        unit = str(value.get("unit", "s"))
+        if unit not in ("s", "ms", "us"):
+            raise SchemaError(f"{where}: time.unit '{unit}' must be s, ms or us")
+        return TimeSpec(
+            kind="epoch", date_column=need(str(value["epoch"]), "time column"), unit=unit
+        )
     if isinstance(value, dict) and "inherit" in value:
         return TimeSpec(
             kind="inherit",
@@ -197,5 +239,6 @@ def _time_spec(value: Any, where: str, need: Any) -> TimeSpec | None:
             offset_seconds=parse_offset(value.get("offset", 0), where),
         )
     raise SchemaError(
-        f"{where}: time must be a column name, {{combine: [date, clock]}} or {{inherit: fk_column}}"
+        f"{where}: time must be a column name, {{combine: [date, clock]}}, "
+        "{epoch: column, unit: s|ms|us} or {inherit: fk_column}"
     )

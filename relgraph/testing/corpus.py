@@ -17,7 +17,12 @@ import yaml
 from relgraph.schema.types import Schema
 
 # The "Done when" thresholds of the real-databases issue.
-THRESHOLDS = {"link_precision": 0.95, "link_recall": 0.95, "pk_accuracy": 0.98, "time_accuracy": 0.95}
+THRESHOLDS = {
+    "link_precision": 0.95,
+    "link_recall": 0.95,
+    "pk_accuracy": 0.98,
+    "time_accuracy": 0.95,
+}
 
 
 @dataclass

@@ -69,7 +69,10 @@ POKEDEX_CORE = {
         },
     ),
     "pokemon": (["id"], {"species_id": ("pokemon_species", "id")}),
-    "pokemon_types": (["pokemon_id", "slot"], {"pokemon_id": ("pokemon", "id"), "type_id": ("types", "id")}),
+    "pokemon_types": (
+        ["pokemon_id", "slot"],
+        {"pokemon_id": ("pokemon", "id"), "type_id": ("types", "id")},
+    ),
     "pokemon_abilities": (
         ["pokemon_id", "slot"],
         {"pokemon_id": ("pokemon", "id"), "ability_id": ("abilities", "id")},
@@ -103,7 +106,10 @@ def make_sqlite(path: Path, tables: dict[str, list[dict[str, str]]], keys: dict 
         con.executemany(
             f'INSERT INTO "{name}" VALUES ({", ".join("?" for _ in cols)})',
             [
-                [None if r[c] == "" else (int(r[c]) if types[c] == "INTEGER" else r[c]) for c in cols]
+                [
+                    None if r[c] == "" else (int(r[c]) if types[c] == "INTEGER" else r[c])
+                    for c in cols
+                ]
                 for r in rows
             ],
         )
@@ -191,7 +197,9 @@ def gitlog(mirrors: Path) -> None:
                 "subject": subject,
             }
         )
-        parents += [{"commit_sha": sha, "parent_sha": p, "parent_index": i} for i, p in enumerate(ps)]
+        parents += [
+            {"commit_sha": sha, "parent_sha": p, "parent_index": i} for i, p in enumerate(ps)
+        ]
     out = HERE / "gitlog"
     out.mkdir(exist_ok=True)
     pq.write_table(pa.Table.from_pylist(commits), out / "commits.parquet")
@@ -252,7 +260,9 @@ def openflights(mirrors: Path) -> None:
         data[name] = read_csv(header + "\n" + git_show(repo, f"data/{name}.dat"))
     keep = {"LH", "BA", "AF", "KL", "IB", "AY", "SK", "LX", "OS", "TP", "EI", "LO"}
     routes = [r for r in data["routes"] if r["airline"] in keep]
-    ap_ids = {r["source_airport_id"] for r in routes} | {r["destination_airport_id"] for r in routes}
+    ap_ids = {r["source_airport_id"] for r in routes} | {
+        r["destination_airport_id"] for r in routes
+    }
     al_ids = {r["airline_id"] for r in routes}
     airports = [r for r in data["airports"] if r["airport_id"] in ap_ids]
     airlines = [r for r in data["airlines"] if r["airline_id"] in al_ids]

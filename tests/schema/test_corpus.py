@@ -1,0 +1,214 @@
+"""Schema inference on the corpus of real databases (tests/corpus), with no schema file.
+
+The first test holds the real-databases issue's thresholds over the whole
+corpus; the others are one regression test per failure class, each on a slice
+of real data.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pytest
+
+from relgraph import api
+from relgraph.schema.derive import derive_time_columns
+from relgraph.schema.infer import infer_schema, is_id_like
+from relgraph.schema.overrides import apply_overrides
+from relgraph.schema.types import DERIVED_TIME_COLUMN, Schema
+from relgraph.schema.validate import validate
+from relgraph.sources import open_source
+from relgraph.testing.corpus import THRESHOLDS, Score, load_truth, score
+from relgraph.testing.corpus_sources import CORPUS, corpus_dbs, source_uri
+
+
+def _infer(uri: str) -> tuple[dict[str, pa.Table], Schema]:
+    src = open_source(uri).read()
+    return src.tables, infer_schema(src.tables, src.declared)
+
+
+@pytest.fixture(scope="module")
+def employees_uri(postgres_url: str) -> str:
+    return source_uri(CORPUS, "employees", postgres_url)
+
+
+def test_corpus_meets_the_thresholds(employees_uri: str) -> None:
+    total: Score | None = None
+    for db in corpus_dbs():
+        uri = employees_uri if db == "employees" else source_uri(CORPUS, db, None)
+        s = score(db, _infer(uri)[1], load_truth(CORPUS / db))
+        total = s if total is None else total + s
+    assert total is not None and len(corpus_dbs()) >= 8
+    print(
+        f"\ncorpus: link P {total.link_precision:.3f} R {total.link_recall:.3f}, "
+        f"PK {total.pk_accuracy:.3f}, time {total.time_accuracy:.3f}"
+    )
+    for k, v in THRESHOLDS.items():
+        assert getattr(total, k) >= v, (k, total.misses)
+
+
+# 1. attribute dates are not event times ---------------------------------------
+def test_root_entity_dates_are_attributes(employees_uri: str) -> None:
+    _, sch = _infer(employees_uri)
+    assert sch["employees"].time_column is None  # hire_date, birth_date
+    assert sch["salaries"].time_column == "from_date"  # not the 9999-01-01 to_date
+    why = {e.subject: e.detail for e in sch["employees"].explanations}
+    assert "root entity" in why["not_time:hire_date"]
+    assert "birth" in why["not_time:birth_date"]
+
+
+def test_a_load_stamp_is_not_an_event_time(tmp_path: Path) -> None:
+    folder = tmp_path / "flights"
+    shutil.copytree(CORPUS / "openflights", folder)
+    routes = pacsv.read_csv(folder / "routes.csv")
+    stamp = pa.array(["2017-01-01 00:00:00"] * routes.num_rows)
+    pacsv.write_csv(routes.append_column("last_load", stamp), folder / "routes.csv")
+    _, sch = _infer(str(folder))
+    assert sch["routes"].time_column is None
+    why = {e.subject: e.detail for e in sch["routes"].explanations}
+    assert "load stamp" in why["not_time:last_load"]
+
+
+# 2. keys by name and by containment -----------------------------------------
+def test_key_names_any_case_and_role_named_links() -> None:
+    assert all(is_id_like(n) for n in ("Id", "ID", "AccountId", "park.key", "emp_no", "commit_sha"))
+    _, flights = _infer(str(CORPUS / "openflights"))
+    assert {(fk.column, fk.target) for fk in flights["routes"].foreign_keys} == {
+        ("airline_id", "airlines"),
+        ("source_airport_id", "airports"),
+        ("destination_airport_id", "airports"),
+    }
+    _, git = _infer(str(CORPUS / "gitlog"))
+    links = {(fk.column, fk.target) for fk in git["commits"].foreign_keys}
+    assert links == {("author_id", "users"), ("committer_id", "users"), ("first_parent", "commits")}
+    why = {e.subject: e for e in git["commits"].explanations}
+    assert why["link:author_id"].rule == "containment"
+
+
+def test_links_to_prefixed_tables_and_string_keys() -> None:
+    _, conquest = _infer(str(CORPUS / "pokedex_conquest"))
+    ranks = {(fk.column, fk.target) for fk in conquest["conquest_warrior_ranks"].foreign_keys}
+    assert ranks == {("warrior_id", "conquest_warriors"), ("skill_id", "conquest_warrior_skills")}
+    _, lahman = _infer(str(CORPUS / "lahman"))
+    assert lahman["People"].primary_key == "playerID"
+    # bbrefID repeats playerID on each row: an alias, not a self-link
+    assert lahman["People"].foreign_keys == ()
+
+
+def test_r_rownames_is_not_the_key(tmp_path: Path) -> None:
+    folder = tmp_path / "lahman"
+    shutil.copytree(CORPUS / "lahman", folder)
+    for f in folder.glob("*.csv"):
+        t = pacsv.read_csv(f)
+        rownames = pa.array(range(1, t.num_rows + 1), pa.int64())
+        t = pa.table({"rownames": rownames, **{c: t.column(c) for c in t.column_names}})
+        pacsv.write_csv(t, f)
+    _, sch = _infer(str(folder))
+    assert sch["People"].primary_key == "playerID"
+    assert ("playerID", "People") in {(fk.column, fk.target) for fk in sch["Salaries"].foreign_keys}
+
+
+# 3. orphans keep the link and are reported -----------------------------------
+def test_an_orphan_keeps_the_link_and_is_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "items"
+    shutil.copytree(CORPUS / "pokedex_items", folder)
+    lines = (folder / "item_pockets.jsonl").read_text().splitlines()
+    (folder / "item_pockets.jsonl").write_text("\n".join(lines[1:]) + "\n")  # pocket 1 gone
+    tables, sch = _infer(str(folder))
+    assert ("pocket_id", "item_pockets") in {
+        (fk.column, fk.target) for fk in sch["item_categories"].foreign_keys
+    }
+    dangling = [f for f in validate(tables, sch).findings if f.kind == "dangling_fk"]
+    assert [(f.table, f.column, f.examples) for f in dangling] == [
+        ("item_categories", "pocket_id", (1,))
+    ]
+
+
+# 4. the root entity wins over a 1:1 extension ---------------------------------
+def test_link_goes_to_the_root_entity_not_an_extension(tmp_path: Path) -> None:
+    folder = tmp_path / "conquest"
+    shutil.copytree(CORPUS / "pokedex_conquest", folder)
+    species = pacsv.read_csv(folder / "pokemon_species.csv")
+    legendary = pc.equal(species.column("is_legendary"), 1)
+    ext = species.filter(legendary).select(["id"]).rename_columns(["pokemon_species_id"])
+    pacsv.write_csv(ext, folder / "legendaries.csv")
+    _, sch = _infer(str(folder))
+    assert sch["legendaries"].primary_key == "pokemon_species_id"
+    targets = {fk.column: fk.target for fk in sch["conquest_pokemon_stats"].foreign_keys}
+    assert targets["pokemon_species_id"] == "pokemon_species"
+
+
+# 5. composite keys and link tables ------------------------------------------
+def test_composite_keys_and_link_tables(employees_uri: str) -> None:
+    _, pokedex = _infer(str(CORPUS / "pokedex" / "pokedex.sqlite"))
+    types = pokedex["pokemon_types"]
+    assert types.primary_key is None and types.unique_key == ("pokemon_id", "slot")
+    assert {fk.target for fk in types.foreign_keys} == {"pokemon", "types"}
+    _, emp = _infer(employees_uri)  # declared in PostgreSQL, salaries is partitioned
+    assert emp["salaries"].unique_key == ("emp_no", "from_date")
+    assert "salaries_1985" not in emp.tables
+    _, conquest = _infer(str(CORPUS / "pokedex_conquest"))
+    m2m = conquest["conquest_episode_warriors"]
+    assert m2m.primary_key is None and m2m.unique_key == ("episode_id", "warrior_id")
+    assert len(m2m.foreign_keys) == 2
+
+
+# 6. epoch-integer times ------------------------------------------------------
+def test_epoch_integer_times_become_utc_timestamps() -> None:
+    tables, sch = _infer(str(CORPUS / "gitlog"))
+    spec = sch["commits"].time_spec
+    assert spec is not None and (spec.kind, spec.date_column, spec.unit) == (
+        "epoch",
+        "author_time",
+        "s",
+    )
+    assert validate(tables, sch).errors == []
+    out = derive_time_columns(tables, sch)
+    raw = tables["commits"].column("author_time")[0].as_py()
+    got = out["commits"].column("author_time")[0].as_py()
+    # naive UTC wall time, as every stored time
+    assert (got - datetime(1970, 1, 1)).total_seconds() == raw
+    assert sch["commit_parents"].time_spec is not None
+    assert sch["commit_parents"].time_spec.via == "commit_sha"
+
+
+# 7. overrides that fought back ------------------------------------------------
+def test_time_null_on_an_inherited_table_leaves_no_derived_column() -> None:
+    tables, sch = _infer(str(CORPUS / "gitlog"))
+    assert sch["commit_parents"].time_column == DERIVED_TIME_COLUMN
+    sch = apply_overrides(sch, {"tables": {"commit_parents": {"time": None}}})
+    t = sch["commit_parents"]
+    assert t.time_column is None and DERIVED_TIME_COLUMN not in t.column_names
+    out = derive_time_columns(tables, sch)
+    assert DERIVED_TIME_COLUMN not in out["commit_parents"].column_names
+    assert any(e.rule == "schema file" for e in t.explanations)
+
+
+def test_epoch_time_can_be_declared_in_a_schema_file() -> None:
+    _, sch = _infer(str(CORPUS / "gitlog"))
+    sch = apply_overrides(sch, {"tables": {"commits": {"time": {"epoch": "commit_time"}}}})
+    spec = sch["commits"].time_spec
+    assert spec is not None and (spec.kind, spec.date_column, spec.unit) == (
+        "epoch",
+        "commit_time",
+        "s",
+    )
+
+
+# explained inference -----------------------------------------------------------
+def test_every_choice_is_explained() -> None:
+    res = api.read_and_infer(str(CORPUS / "openflights"))
+    for t in res.schema.tables.values():
+        subjects = {e.subject for e in t.explanations}
+        if t.primary_key:
+            assert "primary_key" in subjects, t.name
+        for fk in t.foreign_keys:
+            assert f"link:{fk.column}" in subjects, (t.name, fk.column)
+    routes = {e.subject: e.detail for e in res.schema["routes"].explanations}
+    assert "2 dangling" not in routes["link:source_airport_id"]  # \N is NULL, not dangling
+    assert "airports.airport_id" in routes["link:source_airport_id"]
