@@ -32,7 +32,10 @@ def main() -> int:
         total = s if total is None else total + s
     assert total is not None
     total.db = "overall"
-    head = f"{'database':18} {'links':>6} {'link P':>7} {'link R':>7} {'PK acc':>7} {'time acc':>8} {'composite':>9}"
+    head = (
+        f"{'database':18} {'links':>6} {'link P':>7} {'link R':>7} {'PK acc':>7} "
+        f"{'time acc':>8} {'composite':>9}"
+    )
     print(head)
     for s in [*rows, total]:
         print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -94,14 +95,15 @@ def schema(
     if write is not None:
         write_text(write, schema_to_yaml(sch))
         err.print(f"wrote {write}: edit it, then pass it with --schema {write}")
-    doubts = [(n, e) for n, t in sch.tables.items() for e in t.explanations if e.doubtful]
+    doubts = [(n, x) for n, t in sch.tables.items() for x in t.explanations if x.doubtful]
     if as_json:
+        extra: dict[str, Any] = {}
         if check:
-            summary = summary | {"doubtful": [{"table": n} | e.to_dict() for n, e in doubts]}
-        emit_json(summary)
+            extra = {"doubtful": [{"table": n} | x.to_dict() for n, x in doubts]}
+        emit_json(summary | extra)
     elif check:
-        for n, e in doubts:
-            out.print(f"[yellow]doubtful[/] {n}.{e}", highlight=False)
+        for n, x in doubts:
+            out.print(f"[yellow]doubtful[/] {n}.{x}", highlight=False)
         if not doubts:
             out.print("[green]no doubtful choices[/]")
     elif write is None:

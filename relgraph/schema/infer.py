@@ -368,7 +368,8 @@ def _containment(col: pa.ChunkedArray, keys: pa.Array) -> tuple[float, int, int]
 def _same_row_share(table: pa.Table, a: str, b: str) -> float:
     """Share of rows where columns ``a`` and ``b`` hold the same value (an alias, not a link)."""
     eq = pc.equal(table.column(a), table.column(b))
-    return (pc.sum(eq).as_py() or 0) / max(1, table.num_rows)
+    inside: int = pc.sum(eq).as_py() or 0
+    return float(inside) / float(max(1, int(table.num_rows)))
 
 
 def infer_foreign_keys(
@@ -428,10 +429,8 @@ def _foreign_keys(
         strength, share, _, target, outside, n_values = cands[0]
         rule = "name" if strength > 0 else "containment"
         conf = min(1.0, (0.5 + 0.5 * strength) * share) if strength else 0.85 * share
-        detail = (
-            f"{'same name as' if strength == 1.0 else 'name points at' if strength else 'values lie in'} "
-            f"{target}.{pkeys[target]}; {share:.0%} of {n_values} values inside"
-        )
+        how = "same name as" if strength == 1.0 else "name points at" if strength else "values in"
+        detail = f"{how} {target}.{pkeys[target]}; {share:.0%} of {n_values} values inside"
         if outside:
             detail += f", {outside} dangling (reported by validation)"
         if len(cands) > 1:
@@ -451,9 +450,14 @@ def _is_extension(target: str, pkeys: dict[str, str | None], tables: dict[str, p
     if tpk is None:
         return 0
     for other, opk in pkeys.items():
-        if other != target and opk is not None and opk.lower() == tpk.lower():
-            if _names_target(tpk, other) >= 0.9 and _names_target(tpk, target) < 0.9:
-                return 1
+        if (
+            other != target
+            and opk is not None
+            and opk.lower() == tpk.lower()
+            and _names_target(tpk, other) >= 0.9
+            and _names_target(tpk, target) < 0.9
+        ):
+            return 1
     return 0
 
 
@@ -492,9 +496,8 @@ def _own_time(
     for f in table.schema:
         if f.name in fk_cols or f.name == pk:
             continue
-        if _is_temporal(f.type):
-            cands.append((f.name, None))
-        elif pa.types.is_string(f.type) and _mostly_timestamps(table.column(f.name)):
+        text_times = pa.types.is_string(f.type) and _mostly_timestamps(table.column(f.name))
+        if _is_temporal(f.type) or text_times:
             cands.append((f.name, None))
         elif pa.types.is_integer(f.type) and EPOCH_NAME_RE.search(f.name):
             unit = _epoch_unit(table.column(f.name))

@@ -80,7 +80,8 @@ def schema_to_yaml(schema: Schema) -> str:
         "# schema.yaml inside a source folder). Semantic types: "
         + ", ".join(s.value for s in SType)
         + ".\n# time: a column, {combine: [date, clock]}, "
-        "{inherit: fk_column, offset: -1 day},\n# {epoch: column, unit: s|ms|us} (Unix times), or null.\n"
+        "{inherit: fk_column, offset: -1 day},\n"
+        "# {epoch: column, unit: s|ms|us} (Unix times), or null.\n"
     )
     body: str = yaml.safe_dump({"tables": tables}, sort_keys=False, allow_unicode=True)
     return header + body

@@ -36,8 +36,8 @@ def corpus_schemas(
     """(db, inferred schema) for every corpus database, with no schema file."""
     with ExitStack() as stack:
         for db in corpus_dbs(corpus):
-            if (corpus / db / str(load_truth(corpus / db).get("source", "."))).suffix == ".sql":
-                if postgres_url is None:
-                    postgres_url = stack.enter_context(temporary_postgres())
+            src_path = corpus / db / str(load_truth(corpus / db).get("source", "."))
+            if src_path.suffix == ".sql" and postgres_url is None:
+                postgres_url = stack.enter_context(temporary_postgres())
             src = open_source(source_uri(corpus, db, postgres_url)).read()
             yield db, infer_schema(src.tables, src.declared)

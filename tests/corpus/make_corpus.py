@@ -133,12 +133,21 @@ def pokedex(mirrors: Path) -> None:
     # 2. the Pokemon Conquest tables as CSV files (no constraints)
     out = HERE / "pokedex_conquest"
     names = [
-        "conquest_warriors", "conquest_warrior_archetypes", "conquest_kingdoms",
-        "conquest_episodes", "conquest_episode_warriors", "conquest_warrior_skills",
-        "conquest_warrior_ranks", "conquest_warrior_stats", "conquest_warrior_rank_stat_map",
-        "conquest_warrior_specialties", "conquest_stats", "conquest_pokemon_stats", "genders",
+        "conquest_warriors",
+        "conquest_warrior_archetypes",
+        "conquest_kingdoms",
+        "conquest_episodes",
+        "conquest_episode_warriors",
+        "conquest_warrior_skills",
+        "conquest_warrior_ranks",
+        "conquest_warrior_stats",
+        "conquest_warrior_rank_stat_map",
+        "conquest_warrior_specialties",
+        "conquest_stats",
+        "conquest_pokemon_stats",
+        "genders",
         "types",
-    ]  # fmt: skip
+    ]
     for n in names:
         rows = t(n)
         write_csv(out / f"{n}.csv", rows, list(rows[0]))
@@ -148,8 +157,14 @@ def pokedex(mirrors: Path) -> None:
     # 3. items and berries as JSON lines
     out = HERE / "pokedex_items"
     out.mkdir(exist_ok=True)
-    for n in ["items", "item_categories", "item_pockets", "item_fling_effects", "berries",
-              "berry_firmness"]:  # fmt: skip
+    for n in [
+        "items",
+        "item_categories",
+        "item_pockets",
+        "item_fling_effects",
+        "berries",
+        "berry_firmness",
+    ]:
         rows = t(n)
         with (out / f"{n}.jsonl").open("w") as f:
             for r in rows:
@@ -170,8 +185,9 @@ def gitlog(mirrors: Path) -> None:
     fmt = "%H%x1f%P%x1f%ae%x1f%at%x1f%ce%x1f%ct%x1f%s%x1e"
     raw = subprocess.run(
         ["git", "-C", str(repo), "log", "--all", f"--format={fmt}"],
-        check=True, capture_output=True,
-    ).stdout.decode("utf-8", "replace")  # fmt: skip
+        check=True,
+        capture_output=True,
+    ).stdout.decode("utf-8", "replace")
 
     def uid(email: str) -> str:
         # Opaque user ids: the slice keeps who-did-what, not anyone's address.
@@ -228,9 +244,14 @@ def lahman(mirrors: Path) -> None:
     franch = t("TeamsFranchises")
     out = HERE / "lahman"
     for name, rows in [
-        ("People", people), ("Salaries", sal), ("HallOfFame", hof), ("AwardsPlayers", awards),
-        ("Managers", managers), ("Teams", teams), ("TeamsFranchises", franch),
-    ]:  # fmt: skip
+        ("People", people),
+        ("Salaries", sal),
+        ("HallOfFame", hof),
+        ("AwardsPlayers", awards),
+        ("Managers", managers),
+        ("Teams", teams),
+        ("TeamsFranchises", franch),
+    ]:
         write_csv(out / f"{name}.csv", rows, list(rows[0]))
 
     # The parks side as a SQLite file built without any constraint (as from SQL scripts).
@@ -267,8 +288,12 @@ def openflights(mirrors: Path) -> None:
     airports = [r for r in data["airports"] if r["airport_id"] in ap_ids]
     airlines = [r for r in data["airlines"] if r["airline_id"] in al_ids]
     out = HERE / "openflights"
-    for name, rows in [("routes", routes), ("airports", airports), ("airlines", airlines),
-                       ("countries", data["countries"])]:  # fmt: skip
+    for name, rows in [
+        ("routes", routes),
+        ("airports", airports),
+        ("airlines", airlines),
+        ("countries", data["countries"]),
+    ]:
         write_csv(out / f"{name}.csv", rows, OPENFLIGHTS[name].split(","))
 
 
@@ -329,8 +354,13 @@ def employees(mirrors: Path) -> None:
             f"CREATE TABLE salaries_{y} PARTITION OF salaries "
             f"FOR VALUES FROM ('{y}-01-01') TO ('{y + 3}-01-01');"
         )
-    for table, rows in [("employees", emps), ("departments", depts),
-                        ("dept_emp", dept_emp), ("titles", titles), ("salaries", salaries)]:  # fmt: skip
+    for table, rows in [
+        ("employees", emps),
+        ("departments", depts),
+        ("dept_emp", dept_emp),
+        ("titles", titles),
+        ("salaries", salaries),
+    ]:
         for i in range(0, len(rows), 500):
             chunk = rows[i : i + 500]
             lines.append(
