@@ -73,6 +73,8 @@ TIME_NAME_RE = re.compile(
 EVENT_NAMES = frozenset(
     {"date", "timestamp", "datetime", "time", "ts", "created_at", "event_time", "occurred_at"}
 )
+# When a root entity's row came into being (a sign-up): its event time, unlike a hire date.
+CREATION_RE = re.compile(r"(signup|sign_up|registered|registration|created|joined)", re.I)
 NOT_EVENT_TIME_RE = re.compile(
     r"(dob|birth|born|expir|valid_to|valid_until|last_update|modified)", re.IGNORECASE
 )
@@ -555,7 +557,7 @@ def _not_event_time(table: pa.Table, col: str, *, root: bool) -> str | None:
         tv = counts.field("values")[pc.index(counts.field("counts"), top).as_py()].as_py()
         if str(tv)[:4] in ("9999", "2999", "3000", "2099"):
             return f"'{col}' is an open-ended span's end ({tv} on {top / n:.0%} of rows)"
-    if root and col.lower() not in EVENT_NAMES:
+    if root and col.lower() not in EVENT_NAMES and not CREATION_RE.search(col):
         return (
             f"'{col}' is a date of a root entity (referenced by other tables, referencing "
             "none): an attribute such as a hire or first-seen date"

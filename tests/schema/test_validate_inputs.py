@@ -27,9 +27,8 @@ def test_clean_shop_has_no_findings(make_shop) -> None:  # type: ignore[no-untyp
         "orders.item_id -> items.item_id",
     }
     assert result.schema["orders"].time_column == "created_at"
-    # users is a root entity (orders point at it, it points nowhere): its
-    # signup_date is an attribute, not an event time (real-databases issue, class 1).
-    assert result.schema["users"].time_column is None
+    # A root entity keeps a sign-up date as its event time (not a hire date).
+    assert result.schema["users"].time_column == "signup_date"
 
 
 def test_dangling_foreign_key_is_reported_with_count_and_examples(
