@@ -612,6 +612,8 @@ def infer_stype(name: str, col: pa.ChunkedArray, *, is_key: bool) -> SType:
         if pa.types.is_floating(vt):
             return SType.embedding
         return SType.multicategorical
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return SType.binary
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return _string_stype(col)
     return SType.text
@@ -637,17 +639,23 @@ def _string_stype(col: pa.ChunkedArray) -> SType:
     if mostly_numbers(nonnull):
         # Numbers and clock times stored as text ("1:26.572"): read as seconds.
         return SType.numerical
+    head = nonnull.slice(0, 2000)
+    hexed = pc.sum(pc.match_substring_regex(head, r"^\\x([0-9a-fA-F]{2})+$")).as_py() or 0
+    if hexed >= 0.9 * len(head):
+        return SType.binary  # PostgreSQL bytea in its text form
+    # Lists before labels: 'a|b|c' genres repeat as combinations, which would
+    # otherwise read as a handful of categories.
+    sample = head.to_pylist()
+    with_sep = [s for s in sample if LIST_SEP_RE.search(s)]
+    if len(with_sep) >= 0.3 * len(sample):
+        tokens = {tok.strip() for s in sample for tok in LIST_SEP_RE.split(s)}
+        if len(tokens) <= max(10, 0.2 * len(sample)):
+            return SType.multicategorical
     distinct = pc.count_distinct(nonnull).as_py()
     lengths = pc.utf8_length(nonnull)
     mean_len = float(pc.mean(lengths).as_py() or 0.0)
     if distinct <= max(10, min(1000, int(0.2 * n))) or (distinct <= 0.5 * n and mean_len <= 16):
         return SType.categorical
-    sample = nonnull.slice(0, min(n, 2000)).to_pylist()
-    with_sep = [s for s in sample if LIST_SEP_RE.search(s)]
-    if len(with_sep) >= 0.5 * len(sample):
-        tokens = {tok.strip() for s in sample for tok in LIST_SEP_RE.split(s)}
-        if len(tokens) <= max(10, 0.2 * len(sample)):
-            return SType.multicategorical
     return SType.text
 
 

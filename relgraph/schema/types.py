@@ -23,6 +23,8 @@ class SType(str, Enum):  # noqa: UP042 (keeps str() as callers expect)
     timestamp = "timestamp"
     id = "id"
     embedding = "embedding"
+    # Bytes (SQLite BLOB, PostgreSQL bytea): kept in the snapshot, never encoded.
+    binary = "binary"
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
+import torch_frame
 
 from relgraph import api
 from relgraph.schema.derive import derive_time_columns
@@ -212,3 +214,51 @@ def test_every_choice_is_explained() -> None:
     routes = {e.subject: e.detail for e in res.schema["routes"].explanations}
     assert "2 dangling" not in routes["link:source_airport_id"]  # \N is NULL, not dangling
     assert "airports.airport_id" in routes["link:source_airport_id"]
+
+
+# 6. types: bytes and label lists ---------------------------------------------
+def test_blob_and_bytea_are_binary_and_not_encoded(tmp_path: Path, postgres_url: str) -> None:
+    import sqlite3
+
+    import psycopg
+
+    from relgraph.graph.features import build_features
+
+    db = tmp_path / "pokedex.sqlite"
+    shutil.copy(CORPUS / "pokedex" / "pokedex.sqlite", db)
+    with sqlite3.connect(db) as con:  # a sprite per colour, as an app would store it
+        con.execute("ALTER TABLE pokemon_colors ADD COLUMN sprite BLOB")
+        con.execute("UPDATE pokemon_colors SET sprite = randomblob(64)")
+    res = api.read_and_infer(str(db))
+    assert res.schema["pokemon_colors"].column("sprite").stype.value == "binary"
+    snap = api.ingest(str(db), workspace=tmp_path / "ws").snapshot
+    build_features(snap, embedder=lambda texts: np.zeros((len(texts), 4), np.float32))
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute("DROP TABLE IF EXISTS public.photos")
+        con.execute("CREATE TABLE public.photos (id int PRIMARY KEY, img bytea)")
+        con.execute(
+            "INSERT INTO public.photos SELECT g, sha256(g::text::bytea) "
+            "FROM generate_series(1, 50) g"
+        )
+    try:
+        res = api.read_and_infer(postgres_url)
+        assert res.schema["photos"].column("img").stype.value == "binary"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as con:
+            con.execute("DROP TABLE public.photos")
+
+
+def test_label_lists_are_multicategorical_and_encode(tmp_path: Path) -> None:
+    from relgraph.graph.features import build_features
+
+    folder = tmp_path / "flights"
+    shutil.copytree(CORPUS / "openflights", folder)
+    routes = pacsv.read_csv(folder / "routes.csv")
+    equipment = pc.replace_substring(routes.column("equipment"), " ", "|")  # '320|321|319'
+    routes = routes.set_column(routes.column_names.index("equipment"), "equipment", equipment)
+    pacsv.write_csv(routes, folder / "routes.csv")
+    res = api.read_and_infer(str(folder))
+    assert res.schema["routes"].column("equipment").stype.value == "multicategorical"
+    snap = api.ingest(str(folder), workspace=tmp_path / "ws").snapshot
+    feats = build_features(snap, embedder=lambda texts: np.zeros((len(texts), 4), np.float32))
+    assert "equipment" in feats.frames["routes"].col_names_dict[torch_frame.multicategorical]
