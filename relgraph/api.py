@@ -56,7 +56,9 @@ def read_and_infer(
     # A schema.yaml shipped inside the source folder applies first, then the user's file.
     for path in (src.overrides_file, schema_file):
         if path is not None:
-            schema = apply_overrides(schema, load_overrides(Path(path)), origin=str(path))
+            schema = apply_overrides(
+                schema, load_overrides(Path(path)), origin=str(path), data=src.tables
+            )
     tables = {n: t for n, t in src.tables.items() if n in schema.tables}
     src = SourceTables(uri=src.uri, tables=tables, declared=src.declared)
     return InferResult(source=src, schema=schema, report=validate(tables, schema))

@@ -380,8 +380,25 @@ def infer_foreign_keys(
     return tuple(fk for fk, _ in _foreign_keys(name, table, pkeys, tables))
 
 
+def find_links(
+    name: str,
+    table: pa.Table,
+    pkeys: dict[str, str | None],
+    tables: dict[str, pa.Table],
+    *,
+    only_target: str | None = None,
+) -> list[tuple[ForeignKey, Explanation]]:
+    """Rule 2's links of ``table`` (each with why), optionally only into ``only_target``."""
+    targets = None if only_target is None else {only_target}
+    return _foreign_keys(name, table, pkeys, tables, targets)
+
+
 def _foreign_keys(
-    name: str, table: pa.Table, pkeys: dict[str, str | None], tables: dict[str, pa.Table]
+    name: str,
+    table: pa.Table,
+    pkeys: dict[str, str | None],
+    tables: dict[str, pa.Table],
+    targets: set[str] | None = None,
 ) -> list[tuple[ForeignKey, Explanation]]:
     own_pk = pkeys.get(name)
     out: list[tuple[ForeignKey, Explanation]] = []
@@ -394,7 +411,7 @@ def _foreign_keys(
         # (name strength, containment, table matches the stem, rows) per candidate target
         cands: list[tuple[float, float, int, str, int, int]] = []
         for target, tpk in pkeys.items():
-            if tpk is None:
+            if tpk is None or (targets is not None and target not in targets):
                 continue
             if target == name and f.name == tpk:
                 continue

@@ -19,10 +19,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import yaml
 
 from relgraph.errors import SchemaError
-from relgraph.schema.infer import make_table_schema
+from relgraph.schema.infer import find_links, make_table_schema
 from relgraph.schema.types import (
     DERIVED_TIME_COLUMN,
     Column,
@@ -83,7 +84,9 @@ def schema_to_yaml(schema: Schema) -> str:
         "{inherit: fk_column, offset: -1 day},\n"
         "# {epoch: column, unit: s|ms|us} (Unix times), or null.\n"
     )
-    body: str = yaml.safe_dump({"tables": tables}, sort_keys=False, allow_unicode=True)
+    # The written file is the whole schema: its links replace the inferred ones.
+    doc = {"foreign_keys_mode": "replace", "tables": tables}
+    body: str = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
     return header + body
 
 
@@ -100,10 +103,28 @@ def load_overrides(path: Path) -> dict[str, Any]:
 
 
 def apply_overrides(
-    schema: Schema, overrides: dict[str, Any], *, origin: str = "schema file"
+    schema: Schema,
+    overrides: dict[str, Any],
+    *,
+    origin: str = "schema file",
+    data: dict[str, pa.Table] | None = None,
 ) -> Schema:
-    """A new schema with the user's choices applied; unknown names are errors."""
+    """A new schema with the user's choices applied; unknown names are errors.
+
+    ``foreign_keys:`` of a table merge with the inferred links (``column: null``
+    removes one) unless the file says ``foreign_keys_mode: replace`` (what
+    ``schema --write`` writes: that file is the whole schema). Inferred links
+    into a table that lost its key or was left out are dropped. With ``data``
+    (the source's tables), a primary key set by the file is searched for links
+    from the other tables, as inference would have done.
+    """
+    mode = overrides.get("foreign_keys_mode", "merge")
+    if mode not in ("merge", "replace"):
+        raise SchemaError(f"{origin}: foreign_keys_mode must be merge or replace, not '{mode}'")
     tables = dict(schema.tables)
+    explicit: set[tuple[str, str]] = set()
+    removed: set[tuple[str, str]] = set()
+    new_keys: list[str] = []
     for name, entry in (overrides.get("tables") or {}).items():
         where = f"{origin}: table '{name}'"
         if name not in tables:
@@ -117,18 +138,93 @@ def apply_overrides(
         if entry.get("include") is False:
             del tables[name]
             continue
-        tables[name] = _apply_table(tables[name], entry, where, set(schema.tables))
-    for t in tables.values():
+        before = tables[name].primary_key
+        tables[name] = _apply_table(
+            tables[name], entry, where, set(schema.tables), replace=mode == "replace"
+        )
+        raw = entry.get("foreign_keys") or {}
+        explicit |= {(name, str(c)) for c, tg in raw.items() if tg is not None}
+        removed |= {(name, str(c)) for c, tg in raw.items() if tg is None}
+        pk = tables[name].primary_key
+        if pk is not None and pk != before:
+            new_keys.append(name)
+    for t in list(tables.values()):
+        keep: list[ForeignKey] = []
         for fk in t.foreign_keys:
-            if fk.target not in tables:
-                raise SchemaError(
-                    f"{origin}: '{t.name}.{fk.column}' links to '{fk.target}', "
-                    "which is excluded or unknown"
-                )
+            target = tables.get(fk.target)
+            if (t.name, fk.column) in explicit:
+                if target is None:
+                    raise SchemaError(
+                        f"{origin}: '{t.name}.{fk.column}' links to '{fk.target}', "
+                        "which is excluded or unknown"
+                    )
+                keep.append(fk)  # a keyless target is reported by validation
+            elif target is not None and target.primary_key is not None:
+                keep.append(fk)
+        if len(keep) != len(t.foreign_keys):
+            tables[t.name] = _with_links(t, tuple(keep), "the target lost its key or was left out")
+    if data is not None:
+        tables = _links_to_new_keys(tables, new_keys, data, explicit | removed)
     return Schema(tables=tables)
 
 
-def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[str]) -> TableSchema:
+def _with_links(t: TableSchema, fks: tuple[ForeignKey, ...], why: str) -> TableSchema:
+    """``t`` with these links (new key columns typed ``id``, former ones categorical)."""
+    old = {fk.column for fk in t.foreign_keys} - {fk.column for fk in fks}
+    new = {fk.column for fk in fks}
+    cols = [
+        Column(c.name, c.dtype, SType.id)
+        if c.name in new
+        else Column(c.name, c.dtype, SType.categorical)
+        if c.name in old and c.name != t.primary_key
+        else c
+        for c in t.columns
+        if c.name != DERIVED_TIME_COLUMN
+    ]
+    gone = {f"link:{c}" for c in old}
+    notes = tuple(e for e in t.explanations if e.subject not in gone) + tuple(
+        Explanation(f"link:{c}", "schema file", 1.0, f"removed: {why}") for c in sorted(old)
+    )
+    spec = t.time_spec
+    if spec is None and t.time_column is not None:
+        spec = TimeSpec(kind="column", date_column=t.time_column)
+    if spec is not None and spec.kind == "inherit" and spec.via in old:
+        spec = None  # inherited through a link that is gone
+    return make_table_schema(
+        t.name, cols, t.primary_key, fks, spec, unique_key=t.unique_key, explanations=notes
+    )
+
+
+def _links_to_new_keys(
+    tables: dict[str, TableSchema],
+    new_keys: list[str],
+    data: dict[str, pa.Table],
+    fixed: set[tuple[str, str]],
+) -> dict[str, TableSchema]:
+    """Run link inference again towards tables whose primary key the file set."""
+    pkeys = {n: t.primary_key for n, t in tables.items()}
+    present = {n: data[n] for n in tables if n in data}
+    for target in new_keys:
+        if target not in present:
+            continue
+        for name, t in list(tables.items()):
+            if name not in present:
+                continue
+            linked = {fk.column for fk in t.foreign_keys}
+            found = [
+                (fk, e)
+                for fk, e in find_links(name, present[name], pkeys, present, only_target=target)
+                if fk.column not in linked and (name, fk.column) not in fixed
+            ]
+            if found:
+                t2 = _with_links(t, t.foreign_keys + tuple(fk for fk, _ in found), "")
+                tables[name] = t2.replace(explanations=t2.explanations + tuple(e for _, e in found))
+    return tables
+
+
+def _apply_table(
+    t: TableSchema, entry: dict[str, Any], where: str, names: set[str], *, replace: bool = False
+) -> TableSchema:
     cols = {c.name: c for c in t.columns}
 
     def need(col: str, what: str) -> str:
@@ -150,11 +246,16 @@ def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[s
             raise SchemaError(f"{where}: foreign_keys must map column -> table")
         for col, target in raw.items():
             need(str(col), "foreign key column")
-            if target not in names:
+            if target is not None and target not in names:
                 raise SchemaError(
                     f"{where}: foreign key '{col}' points at unknown table '{target}'"
                 )
-        fks = tuple(ForeignKey(str(c), str(tg)) for c, tg in raw.items())
+        given = tuple(ForeignKey(str(c), str(tg)) for c, tg in raw.items() if tg is not None)
+        if replace:
+            fks = given
+        else:
+            named = {str(c) for c in raw}
+            fks = tuple(fk for fk in t.foreign_keys if fk.column not in named) + given
     spec: TimeSpec | None
     if "time" in entry:
         spec = _time_spec(entry["time"], where, need)

@@ -262,3 +262,58 @@ def test_label_lists_are_multicategorical_and_encode(tmp_path: Path) -> None:
     snap = api.ingest(str(folder), workspace=tmp_path / "ws").snapshot
     feats = build_features(snap, embedder=lambda texts: np.zeros((len(texts), 4), np.float32))
     assert "equipment" in feats.frames["routes"].col_names_dict[torch_frame.multicategorical]
+
+
+def test_foreign_keys_in_a_schema_file_merge_unless_replace_is_asked() -> None:
+    _, sch = _infer(str(CORPUS / "openflights"))
+    merged = apply_overrides(sch, {"tables": {"routes": {"foreign_keys": {"airline_id": None}}}})
+    assert {fk.column for fk in merged["routes"].foreign_keys} == {
+        "source_airport_id",
+        "destination_airport_id",
+    }
+    assert merged["routes"].column("airline_id").stype.value == "categorical"
+    replaced = apply_overrides(
+        sch,
+        {
+            "foreign_keys_mode": "replace",
+            "tables": {"routes": {"foreign_keys": {"source_airport_id": "airports"}}},
+        },
+    )
+    assert [fk.column for fk in replaced["routes"].foreign_keys] == ["source_airport_id"]
+
+
+def test_setting_a_primary_key_reruns_link_inference(tmp_path: Path) -> None:
+    import json
+
+    folder = tmp_path / "items"
+    shutil.copytree(CORPUS / "pokedex_items", folder)
+    # The pockets' key under a name that does not read as a key, after the label.
+    rows = [json.loads(x) for x in (folder / "item_pockets.jsonl").read_text().splitlines()]
+    (folder / "item_pockets.jsonl").write_text(
+        "".join(json.dumps({"identifier": r["identifier"], "code": r["id"]}) + "\n" for r in rows)
+    )
+    res = api.read_and_infer(str(folder))
+    assert "pocket_id" not in {fk.column for fk in res.schema["item_categories"].foreign_keys}
+    (tmp_path / "s.yaml").write_text("tables:\n  item_pockets: {primary_key: code}\n")
+    res = api.read_and_infer(str(folder), schema_file=tmp_path / "s.yaml")
+    links = {(fk.column, fk.target) for fk in res.schema["item_categories"].foreign_keys}
+    assert ("pocket_id", "item_pockets") in links
+    assert res.report.errors == []
+
+
+def test_written_schema_round_trips_and_replaces(tmp_path: Path) -> None:
+    from relgraph.schema.overrides import load_overrides, schema_to_yaml
+
+    res = api.read_and_infer(str(CORPUS / "gitlog"))
+    path = tmp_path / "s.yaml"
+    path.write_text(schema_to_yaml(res.schema))
+    again = api.read_and_infer(str(CORPUS / "gitlog"), schema_file=path)
+    assert load_overrides(path)["foreign_keys_mode"] == "replace"
+    for name, t in res.schema.tables.items():
+        u = again.schema[name]
+        assert (u.primary_key, u.foreign_keys, u.time_column, u.time_spec) == (
+            t.primary_key,
+            t.foreign_keys,
+            t.time_column,
+            t.time_spec,
+        ), name
