@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from relgraph.schema.derive import derive_time_columns
+from relgraph.schema.entities import derive_entities
 from relgraph.schema.infer import infer_schema
 from relgraph.schema.overrides import apply_overrides, load_overrides
 from relgraph.schema.types import Schema
@@ -52,13 +53,21 @@ def read_and_infer(
 ) -> InferResult:
     """Read a source, infer its schema, apply overrides and validate (stores nothing)."""
     src = open_source(source, s3_endpoint=s3_endpoint).read(progress)
-    schema = infer_schema(src.tables, src.declared)
     # A schema.yaml shipped inside the source folder applies first, then the user's file.
-    for path in (src.overrides_file, schema_file):
-        if path is not None:
-            schema = apply_overrides(
-                schema, load_overrides(Path(path)), origin=str(path), data=src.tables
+    files = [(str(p), load_overrides(Path(p))) for p in (src.overrides_file, schema_file) if p]
+    # Entities named in a file become tables before inference, which then links them.
+    for origin, doc in files:
+        if doc.get("entities"):
+            derived = derive_entities(src.tables, doc["entities"], origin=origin)
+            src = SourceTables(
+                uri=src.uri,
+                tables=derived,
+                declared=src.declared,
+                overrides_file=src.overrides_file,
             )
+    schema = infer_schema(src.tables, src.declared)
+    for origin, doc in files:
+        schema = apply_overrides(schema, doc, origin=origin, data=src.tables)
     tables = {n: t for n, t in src.tables.items() if n in schema.tables}
     src = SourceTables(uri=src.uri, tables=tables, declared=src.declared)
     return InferResult(source=src, schema=schema, report=validate(tables, schema))

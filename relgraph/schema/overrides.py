@@ -1,14 +1,17 @@
 """The user's schema file (YAML): write the inferred schema, edit, apply it back.
 
-Format (every key optional; what is given replaces what was inferred)::
+Format (every key optional; what is given replaces what was inferred, and a
+table's ``foreign_keys`` merge with the inferred ones unless
+``foreign_keys_mode: replace``)::
 
+    entities: {users: ratings.userId}   # a table of the distinct ratings.userId
     tables:
       qualifying:
         primary_key: qualifyId          # or null for none
         time: {inherit: raceId, offset: -1 day}   # or a column name, or
                                         # {combine: [date, time]}, or
                                         # {epoch: created, unit: ms}, or null
-        foreign_keys: {raceId: races, driverId: drivers}
+        foreign_keys: {raceId: races, number: null}   # null: no link
         columns: {q1: text, number: categorical}  # semantic types
       red_flags: {include: false}       # leave a table out of the snapshot
 """
@@ -99,6 +102,14 @@ def load_overrides(path: Path) -> dict[str, Any]:
         raise SchemaError(f"schema file '{path}' is not valid YAML: {e}") from e
     if not isinstance(data, dict) or not isinstance(data.get("tables", {}), dict):
         raise SchemaError(f"schema file '{path}' must have a 'tables:' mapping at the top")
+    unknown = set(data) - {"tables", "entities", "foreign_keys_mode"}
+    if unknown:
+        raise SchemaError(
+            f"schema file '{path}' has unknown top-level keys: {', '.join(sorted(unknown))} "
+            "(known: tables, entities, foreign_keys_mode)"
+        )
+    if not isinstance(data.get("entities", {}) or {}, dict):
+        raise SchemaError(f"schema file '{path}': entities must map name -> table.column")
     return data
 
 

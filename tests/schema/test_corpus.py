@@ -317,3 +317,35 @@ def test_written_schema_round_trips_and_replaces(tmp_path: Path) -> None:
             t.time_column,
             t.time_spec,
         ), name
+
+
+# 8. an entity with no table of its own -------------------------------------------
+def test_an_entity_table_is_derived_from_a_key_column(tmp_path: Path) -> None:
+    folder = tmp_path / "git"
+    shutil.copytree(CORPUS / "gitlog", folder)
+    (folder / "users.parquet").unlink()  # only the commits name their authors
+    (folder / "schema.yaml").write_text("entities: {authors: commits.author_id}\n")
+    res = api.read_and_infer(str(folder))
+    authors = res.schema["authors"]
+    assert authors.primary_key == "author_id"
+    n = len(set(res.source.tables["commits"].column("author_id").to_pylist()))
+    assert res.source.tables["authors"].num_rows == n
+    assert ("author_id", "authors") in {
+        (fk.column, fk.target) for fk in res.schema["commits"].foreign_keys
+    }
+    snap = api.ingest(str(folder), workspace=tmp_path / "ws").snapshot
+    task = api.compile_query(
+        "PREDICT COUNT(commits.* VIA commits.author_id, 0, 90) > 0 FOR EACH authors.author_id",
+        snapshot=snap,
+    )
+    assert task is not None
+
+
+def test_a_bad_entity_reference_is_a_clear_error(tmp_path: Path) -> None:
+    from relgraph.errors import SchemaError
+
+    folder = tmp_path / "git"
+    shutil.copytree(CORPUS / "gitlog", folder)
+    (folder / "schema.yaml").write_text("entities: {authors: commits.author}\n")
+    with pytest.raises(SchemaError, match="'author' is not a column of 'commits'"):
+        api.read_and_infer(str(folder))
