@@ -18,8 +18,9 @@ from relgraph.schema.entities import derive_entities
 from relgraph.schema.infer import infer_schema
 from relgraph.schema.overrides import apply_overrides, load_overrides
 from relgraph.schema.types import Schema
-from relgraph.schema.validate import ValidationReport, validate
+from relgraph.schema.validate import Finding, ValidationReport, validate
 from relgraph.sources import ProgressFn, SourceTables, open_source, redact
+from relgraph.sources.base import is_relgraph_output
 from relgraph.store.snapshot import Snapshot
 from relgraph.store.workspace import DEFAULT_WORKSPACE, Workspace
 
@@ -53,6 +54,13 @@ def read_and_infer(
 ) -> InferResult:
     """Read a source, infer its schema, apply overrides and validate (stores nothing)."""
     src = open_source(source, s3_endpoint=s3_endpoint).read(progress)
+    # Predictions relgraph wrote into this database are its output, not new data.
+    outputs = sorted(n for n, t in src.tables.items() if is_relgraph_output(t))
+    if outputs:
+        kept = {n: t for n, t in src.tables.items() if n not in outputs}
+        src = SourceTables(
+            uri=src.uri, tables=kept, declared=src.declared, overrides_file=src.overrides_file
+        )
     # A schema.yaml shipped inside the source folder applies first, then the user's file.
     files = [(str(p), load_overrides(Path(p))) for p in (src.overrides_file, schema_file) if p]
     # Entities named in a file become tables before inference, which then links them.
@@ -70,7 +78,19 @@ def read_and_infer(
         schema = apply_overrides(schema, doc, origin=origin, data=src.tables)
     tables = {n: t for n, t in src.tables.items() if n in schema.tables}
     src = SourceTables(uri=src.uri, tables=tables, declared=src.declared)
-    return InferResult(source=src, schema=schema, report=validate(tables, schema))
+    report = validate(tables, schema)
+    report.findings += [
+        Finding(
+            "info",
+            "skipped_table",
+            n,
+            "",
+            f"table '{n}' holds relgraph predictions (ENTITY, MODEL_ID, SNAPSHOT_ID): "
+            "left out of the snapshot",
+        )
+        for n in outputs
+    ]
+    return InferResult(source=src, schema=schema, report=report)
 
 
 def ingest(

@@ -188,5 +188,5 @@ def _print_explanations(sch: Schema) -> None:
 
 def _print_report(report: ValidationReport) -> None:
     for f in report.findings:
-        colour = "red" if f.severity == "error" else "yellow"
+        colour = {"error": "red", "warning": "yellow"}.get(f.severity, "cyan")
         out.print(f"[{colour}]{f.severity}[/]: {f.message}", highlight=False)

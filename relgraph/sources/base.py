@@ -40,6 +40,16 @@ class SourceTables:
         return f"SourceTables(uri={self.uri!r}, tables={len(self.tables)})"
 
 
+# Every table relgraph writes with ``predict --to`` carries these columns
+# (relgraph/predict/run.py); a source holding one is not data to learn from.
+RELGRAPH_OUTPUT_COLUMNS = frozenset({"ENTITY", "MODEL_ID", "SNAPSHOT_ID"})
+
+
+def is_relgraph_output(table: pa.Table) -> bool:
+    """A table of relgraph's own predictions, written back into the source."""
+    return RELGRAPH_OUTPUT_COLUMNS <= set(table.schema.names)
+
+
 class Source(Protocol):
     """Anything that can be read into :class:`SourceTables`."""
 

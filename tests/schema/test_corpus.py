@@ -349,3 +349,25 @@ def test_a_bad_entity_reference_is_a_clear_error(tmp_path: Path) -> None:
     (folder / "schema.yaml").write_text("entities: {authors: commits.author}\n")
     with pytest.raises(SchemaError, match="'author' is not a column of 'commits'"):
         api.read_and_infer(str(folder))
+
+
+# 10. predictions written back into the source are not re-ingested -------------
+def test_predictions_written_into_the_source_are_not_ingested(tmp_path: Path) -> None:
+    from relgraph.predict.sinks import write_sql
+
+    db = tmp_path / "pokedex.sqlite"
+    shutil.copy(CORPUS / "pokedex" / "pokedex.sqlite", db)
+    preds = pa.table(
+        {
+            "ENTITY": pa.array([1, 2, 3]),
+            "PREDICTION": pa.array([0.1, 0.9, 0.5]),
+            "MODEL_ID": pa.array(["m1"] * 3),
+            "SNAPSHOT_ID": pa.array(["s1"] * 3),
+        }
+    )
+    write_sql(preds, f"sqlite:///{db}", "m1")
+    res = api.read_and_infer(str(db))
+    assert "relgraph_predictions" not in res.schema.tables
+    assert [(f.severity, f.kind, f.table) for f in res.report.findings] == [
+        ("info", "skipped_table", "relgraph_predictions")
+    ]
