@@ -47,7 +47,7 @@ RELGRAPH_OUTPUT_COLUMNS = frozenset({"ENTITY", "MODEL_ID", "SNAPSHOT_ID"})
 
 def is_relgraph_output(table: pa.Table) -> bool:
     """A table of relgraph's own predictions, written back into the source."""
-    return RELGRAPH_OUTPUT_COLUMNS <= set(table.schema.names)
+    return set(table.schema.names) >= RELGRAPH_OUTPUT_COLUMNS
 
 
 class Source(Protocol):
