@@ -76,15 +76,18 @@ def schema(
     as_json: bool = JsonOpt,
 ) -> None:
     """Show the schema graph (keys, links, time columns, semantic types)."""
+    report: ValidationReport | None = None
     try:
         if source is not None:
             inferred = api.read_and_infer(source, schema_file=overrides, s3_endpoint=s3_endpoint)
-            sch = inferred.schema
+            sch, report = inferred.schema, inferred.report
             rows = {n: t.num_rows for n, t in inferred.source.tables.items()}
             summary = {
                 "source": redact(source),
                 "tables": {n: sch[n].to_dict() | {"rows": rows[n]} for n in sch.tables},
                 "links": [str(link) for link in sch.links],
+                # What ingest would say: a schema it refuses is not shown as fine.
+                "validation": report.to_dict(),
             }
         else:
             snap = api.snapshot(snapshot, workspace=workspace)
@@ -104,13 +107,19 @@ def schema(
     elif check:
         for n, x in doubts:
             out.print(f"[yellow]doubtful[/] {n}.{x}", highlight=False)
-        if not doubts:
+        if report is not None:
+            _print_report(report)
+        if not doubts and not (report and report.errors):
             out.print("[green]no doubtful choices[/]")
     elif write is None:
         _print_schema(sch, rows)
         if explain:
             _print_explanations(sch)
-    if check and doubts:
+        if report is not None:
+            _print_report(report)
+    if report is not None and report.errors and not as_json:
+        err.print("[red]ingest would refuse this schema[/]: fix the errors above first")
+    if check and (doubts or (report is not None and report.errors)):
         raise typer.Exit(1)
 
 
