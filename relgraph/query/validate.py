@@ -222,6 +222,15 @@ class Validator:
         if isinstance(t, Aggregate):
             self.check_aggregate(t, ent, context="target")
             if t.func == "LIST_DISTINCT":
+                path = self.link(t.column.table, ent, t.column, t.via)
+                if (t.column.table, t.column.column) == path[-1][:2]:
+                    # The list would hold the entity's own key, on every row.
+                    raise self.error(
+                        f"LIST_DISTINCT({t.column.to_pql()}) lists the key that links "
+                        f"'{t.column.table}' to the entity '{ent}' itself: every entity's "
+                        "list is its own id. List a key of another table, e.g. an item id",
+                        t.column,
+                    )
                 if q.mode is None:
                     raise self.error(
                         "LIST_DISTINCT(...) as a target needs RANK TOP k (link prediction) "

@@ -62,3 +62,12 @@ def test_via_round_trips_through_pql_text() -> None:
     q = parse(text)
     assert "VIA commits.author_id" in q.to_pql()
     assert parse(q.to_pql()) == q
+
+
+def test_a_list_of_the_entitys_own_key_is_refused(gitlog: Snapshot) -> None:
+    text = (
+        "PREDICT LIST_DISTINCT(commits.author_id VIA commits.author_id, 0, 90) RANK TOP 3 "
+        "FOR EACH users.user_id"
+    )
+    with pytest.raises(QueryError, match="every entity's list is its own id"):
+        api.compile_query(text, snapshot=gitlog)
