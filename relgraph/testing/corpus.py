@@ -100,7 +100,7 @@ def inferred_key(schema: Schema, table: str) -> frozenset[str]:
     t = schema[table]
     if t.primary_key is not None:
         return frozenset([t.primary_key])
-    return frozenset(t.unique_key)
+    return frozenset(getattr(t, "unique_key", ()))
 
 
 def _time_ok(schema: Schema, table: str, truth: Any) -> bool:
