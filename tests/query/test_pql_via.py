@@ -71,3 +71,18 @@ def test_a_list_of_the_entitys_own_key_is_refused(gitlog: Snapshot) -> None:
     )
     with pytest.raises(QueryError, match="every entity's list is its own id"):
         api.compile_query(text, snapshot=gitlog)
+
+
+def test_one_class_evaluation_splits_are_warned_about(gitlog: Snapshot) -> None:
+    import pyarrow as pa
+
+    from relgraph.train.run import eval_warnings
+
+    task = api.compile_query(
+        "PREDICT COUNT(commits.* VIA commits.author_id, 0, 90) > 0 FOR EACH users.user_id",
+        snapshot=gitlog,
+    )
+    one = pa.table({"TARGET": pa.array([0.0, 0.0, 0.0])})
+    both = pa.table({"TARGET": pa.array([0.0, 1.0])})
+    warns = eval_warnings(task, {"validation": one, "test": both})
+    assert len(warns) == 1 and "every validation label" in warns[0] and "null" in warns[0]
