@@ -39,6 +39,7 @@ predict them:
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Iterable
 
@@ -309,13 +310,25 @@ def _composite_key(
     # small keys (league + park) lose to the ones that name entities (team + park).
     keyish.sort(key=lambda c: (c not in fk_cols, -distinct_count(table.column(c))))
     keyish = keyish[:8]
+    distinct = {c: distinct_count(table.column(c)) for c in {*keyish, *others[:12]}}
     con = duckdb.connect()
     con.register("t", table)
+    # Duplicates show early: a combination is first tried on a head of the rows.
+    head_n = min(n, 50_000)
+    con.register("h", table.slice(0, head_n))
 
     def unique(cols: tuple[str, ...]) -> bool:
+        if math.prod(distinct[c] for c in cols) < n:
+            return False  # too few value combinations to tell n rows apart
         sel = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
-        rows = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {sel} FROM t)").fetchall()
-        return bool(rows and rows[0][0] == n)
+        for name, size in (("h", head_n), ("t", n)):
+            rows = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {sel} FROM {name})")
+            got = rows.fetchall()
+            if not (got and got[0][0] == size):
+                return False
+            if size == n:
+                break
+        return True
 
     def ordered(cols: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(c for c in table.schema.names if c in cols)
