@@ -61,9 +61,10 @@ from relgraph.schema.types import (
 )
 from relgraph.sources.base import DeclaredKeys
 
+# Case matters where it marks a word: "AccountId", "playerID", "user_id", "Id" are keys,
+# "paid" and "valid" are not.
 ID_RE = re.compile(
-    r"(^id$)|([a-z0-9]Id$)|(_id$)|([a-z0-9]ID$)|(_key$)|(\.key$)|([a-z0-9]Key$)|(_sha$)|(_no$)",
-    re.ASCII | re.IGNORECASE,
+    r"(^(id|Id|ID)$)|([a-z0-9](Id|ID|Key)$)|([_.](id|Id|ID|key|Key|KEY|sha|no)$)", re.ASCII
 )
 _ID_SUFFIX_RE = re.compile(r"(_?id|_key|\.key|key|_sha|_no|_code)$", re.IGNORECASE)
 TIME_NAME_RE = re.compile(
@@ -131,7 +132,7 @@ def _names_target(column: str, table: str) -> float:
     role ``source`` is taken off.
     """
     stem = _stem(column)
-    if not stem or stem == column:
+    if not stem or stem == column or not is_id_like(column):
         return 0.0
     forms = _table_forms(table)
     if _norm(stem) in forms:

@@ -371,3 +371,17 @@ def test_predictions_written_into_the_source_are_not_ingested(tmp_path: Path) ->
     assert [(f.severity, f.kind, f.table) for f in res.report.findings] == [
         ("info", "skipped_table", "relgraph_predictions")
     ]
+
+
+def test_words_ending_in_id_are_not_keys_and_id_any_case_is(tmp_path: Path) -> None:
+    assert not any(is_id_like(n) for n in ("paid", "valid", "android", "Squid"))
+    folder = tmp_path / "conquest"
+    shutil.copytree(CORPUS / "pokedex_conquest", folder)
+    warriors = pacsv.read_csv(folder / "conquest_warriors.csv")
+    pacsv.write_csv(warriors.rename_columns(["Id", *warriors.column_names[1:]]),
+                    folder / "conquest_warriors.csv")  # fmt: skip
+    _, sch = _infer(str(folder))
+    assert sch["conquest_warriors"].primary_key == "Id"
+    assert ("warrior_id", "conquest_warriors") in {
+        (fk.column, fk.target) for fk in sch["conquest_warrior_ranks"].foreign_keys
+    }
