@@ -19,6 +19,8 @@ def derive_time_columns(tables: dict[str, pa.Table], schema: Schema) -> dict[str
     out = dict(tables)
     pending = {n for n, t in schema.tables.items() if t.time_spec is not None and n in out}
     con = duckdb.connect()
+    # Zoned times become UTC wall times whatever the machine's zone (CONTRACTS: naive UTC).
+    con.execute("SET TimeZone = 'UTC'")
     while pending:
         progressed = False
         for name in sorted(pending):

@@ -572,6 +572,9 @@ def _own_time(
     detail = f"'{col}' holds times from {lo.as_py()} to {hi.as_py()}"
     if unit is not None:
         detail += f" as Unix epoch {unit} (read as UTC)"
+    tz = getattr(table.schema.field(col).type, "tz", None)
+    if tz:
+        detail += f"; time zone {tz} converted to UTC"
     if len(kept) > 1:
         detail += f"; chosen over {', '.join(c for c, _ in kept[1:])}"
     notes.insert(0, Explanation("time", "rule", 0.9 if len(kept) == 1 else 0.8, detail))

@@ -385,3 +385,29 @@ def test_words_ending_in_id_are_not_keys_and_id_any_case_is(tmp_path: Path) -> N
     assert ("warrior_id", "conquest_warriors") in {
         (fk.column, fk.target) for fk in sch["conquest_warrior_ranks"].foreign_keys
     }
+
+
+def test_zoned_times_are_converted_to_utc_and_say_so(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "git"
+    shutil.copytree(CORPUS / "gitlog", folder)
+    commits = pq.read_table(folder / "commits.parquet")
+    secs = commits.column("author_time")
+    zoned = pc.cast(pc.multiply(secs, 1_000_000), pa.timestamp("us", tz="America/New_York"))
+    commits = commits.set_column(commits.column_names.index("author_time"), "author_time", zoned)
+    pq.write_table(commits, folder / "commits.parquet")
+    # Read from Parquet, the zoned column arrives as naive UTC already.
+    tables, sch = _infer(str(folder))
+    got = tables["commits"].column("author_time")[0].as_py()
+    assert (got - datetime(1970, 1, 1)).total_seconds() == secs[0].as_py()
+    # Handed over zoned (an Arrow table from another reader): converted, and said.
+    tables = {n: pq.read_table(folder / f"{n}.parquet") for n in ("commits", "users")}
+    sch = infer_schema(tables)
+    assert sch["commits"].time_column == "author_time"
+    why = next(e.detail for e in sch["commits"].explanations if e.subject == "time")
+    assert "America/New_York converted to UTC" in why
+    out = derive_time_columns(tables, sch)
+    got = out["commits"].column("author_time")[0].as_py()
+    assert got.tzinfo is None
+    assert (got - datetime(1970, 1, 1)).total_seconds() == secs[0].as_py()
