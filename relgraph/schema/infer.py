@@ -287,7 +287,10 @@ def _primary_key(name: str, table: pa.Table) -> tuple[str, Explanation] | None:
 
 
 def _composite_key(
-    table: pa.Table, fk_cols: list[str], max_size: int = 4
+    table: pa.Table,
+    fk_cols: list[str],
+    max_size: int = 4,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[tuple[str, ...], Explanation] | None:
     """The smallest unique, non-NULL combination of key-like columns (then one more column)."""
     n = table.num_rows
@@ -308,7 +311,7 @@ def _composite_key(
     ]
     keyish = [c for c in keyish if table.column(c).null_count == 0]
     others = others[:12]
-    con = duckdb.connect()
+    con = con or duckdb.connect()
     con.register("t", table)
 
     def qi(c: str) -> str:
@@ -742,12 +745,13 @@ def infer_schema(tables: dict[str, pa.Table], declared: DeclaredKeys | None = No
             notes[name] += [e for _, e in found_fks]
     # 3. composite keys of tables with no one-column key (link tables, facts)
     ukeys: dict[str, tuple[str, ...]] = {}
+    con = duckdb.connect()  # one for every table: a connection costs ~20 ms
     for name, table in tables.items():
         if name in declared.composite_keys:
             ukeys[name] = declared.composite_keys[name]
             notes[name].append(Explanation("unique_key", "declared", 1.0, "declared by the source"))
         elif pkeys[name] is None:
-            found_uk = _composite_key(table, [fk.column for fk in fkeys[name]])
+            found_uk = _composite_key(table, [fk.column for fk in fkeys[name]], con=con)
             if found_uk:
                 ukeys[name] = found_uk[0]
                 notes[name].append(found_uk[1])
