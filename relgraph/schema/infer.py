@@ -38,6 +38,7 @@ predict them:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -124,6 +125,7 @@ def _table_forms(table: str) -> set[str]:
     return {_norm(table), _norm(_singular(table))}
 
 
+@functools.lru_cache(maxsize=65536)
 def _names_target(column: str, table: str) -> float:
     """How strongly the column's name names ``table``: 1.0 exactly, 0.8 after a role prefix.
 
@@ -691,14 +693,17 @@ def _string_stype(col: pa.ChunkedArray) -> SType:
         # Numbers and clock times stored as text ("1:26.572"): read as seconds.
         return SType.numerical
     head = nonnull.slice(0, 2000)
-    hexed = pc.sum(pc.match_substring_regex(head, r"^\\x([0-9a-fA-F]{2})+$")).as_py() or 0
-    if hexed >= 0.9 * len(head):
+    hexed = pc.sum(pc.starts_with(head, "\\x")).as_py() or 0
+    if (
+        hexed >= 0.9 * len(head)
+        and pc.all(pc.match_substring_regex(head, r"^\\x([0-9a-fA-F]{2})+$")).as_py()
+    ):
         return SType.binary  # PostgreSQL bytea in its text form
     # Lists before labels: 'a|b|c' genres repeat as combinations, which would
     # otherwise read as a handful of categories.
-    sample = head.to_pylist()
-    with_sep = [s for s in sample if LIST_SEP_RE.search(s)]
-    if len(with_sep) >= 0.3 * len(sample):
+    with_sep = pc.sum(pc.match_substring_regex(head, LIST_SEP_RE.pattern)).as_py() or 0
+    if with_sep >= 0.3 * len(head):
+        sample = head.to_pylist()
         tokens = {tok.strip() for s in sample for tok in LIST_SEP_RE.split(s)}
         if len(tokens) <= max(10, 0.2 * len(sample)):
             return SType.multicategorical
