@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from relgraph.schema.derive import derive_time_columns
+from relgraph.schema.entities import derive_entities
 from relgraph.schema.infer import infer_schema
 from relgraph.schema.names import check_names
 from relgraph.schema.overrides import apply_overrides, load_overrides
 from relgraph.schema.types import Schema
-from relgraph.schema.validate import ValidationReport, validate
+from relgraph.schema.validate import Finding, ValidationReport, validate
 from relgraph.sources import ProgressFn, SourceTables, open_source, redact
+from relgraph.sources.base import is_relgraph_output
 from relgraph.store.snapshot import Snapshot
 from relgraph.store.workspace import DEFAULT_WORKSPACE, Workspace
 
@@ -55,14 +57,43 @@ def read_and_infer(
     src = open_source(source, s3_endpoint=s3_endpoint).read(progress)
     # Names are checked before anything puts them into SQL or the store.
     check_names(src.tables, source=redact(src.uri))
-    schema = infer_schema(src.tables, src.declared)
+    # Predictions relgraph wrote into this database are its output, not new data.
+    outputs = sorted(n for n, t in src.tables.items() if is_relgraph_output(t))
+    if outputs:
+        kept = {n: t for n, t in src.tables.items() if n not in outputs}
+        src = SourceTables(
+            uri=src.uri, tables=kept, declared=src.declared, overrides_file=src.overrides_file
+        )
     # A schema.yaml shipped inside the source folder applies first, then the user's file.
-    for path in (src.overrides_file, schema_file):
-        if path is not None:
-            schema = apply_overrides(schema, load_overrides(Path(path)), origin=str(path))
+    files = [(str(p), load_overrides(Path(p))) for p in (src.overrides_file, schema_file) if p]
+    # Entities named in a file become tables before inference, which then links them.
+    for origin, doc in files:
+        if doc.get("entities"):
+            derived = derive_entities(src.tables, doc["entities"], origin=origin)
+            src = SourceTables(
+                uri=src.uri,
+                tables=derived,
+                declared=src.declared,
+                overrides_file=src.overrides_file,
+            )
+    schema = infer_schema(src.tables, src.declared)
+    for origin, doc in files:
+        schema = apply_overrides(schema, doc, origin=origin, data=src.tables)
     tables = {n: t for n, t in src.tables.items() if n in schema.tables}
     src = SourceTables(uri=src.uri, tables=tables, declared=src.declared)
-    return InferResult(source=src, schema=schema, report=validate(tables, schema))
+    report = validate(tables, schema)
+    report.findings += [
+        Finding(
+            "info",
+            "skipped_table",
+            n,
+            "",
+            f"table '{n}' holds relgraph predictions (ENTITY, MODEL_ID, SNAPSHOT_ID): "
+            "left out of the snapshot",
+        )
+        for n in outputs
+    ]
+    return InferResult(source=src, schema=schema, report=report)
 
 
 def ingest(

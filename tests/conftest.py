@@ -8,15 +8,13 @@ say why, only when no such binaries exist. S3: moto's server on 127.0.0.1.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from relgraph.testing.postgres import NoPostgres, temporary_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 F1 = REPO / "examples" / "f1"
@@ -33,74 +31,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pg_bindir() -> Path | None:
-    """The folder holding initdb and pg_ctl: $PG_BINDIR, PATH, or Debian's layout."""
-    candidates: list[Path] = []
-    if os.environ.get("PG_BINDIR"):
-        candidates.append(Path(os.environ["PG_BINDIR"]))
-    on_path = shutil.which("initdb")
-    if on_path:
-        candidates.append(Path(on_path).parent)
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    for c in candidates:
-        if (c / "initdb").is_file() and (c / "pg_ctl").is_file():
-            return c
-    return None
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A running PostgreSQL server for this test session; yields its URL (database ``postgres``)."""
-    bindir = _pg_bindir()
-    if bindir is None:
-        pytest.skip(
-            "no PostgreSQL binaries (initdb/pg_ctl) found: install the Debian 'postgresql' "
-            "package or set PG_BINDIR"
-        )
-    # initdb refuses to run as root: run the server as the 'postgres' user then.
-    as_root = os.geteuid() == 0
-    prefix: list[str] = []
-    tmp = Path(tempfile.mkdtemp(prefix="relgraph-pg-"))
-    if as_root:
-        runuser = shutil.which("runuser")
-        if runuser is None:
-            pytest.skip("running as root without 'runuser': cannot start PostgreSQL as postgres")
-        prefix = [runuser, "-u", "postgres", "--"]
-        shutil.chown(tmp, user="postgres")
-    data = tmp / "data"
-    port = _free_port()
-    env = {**os.environ, "LC_ALL": "C"}
-
-    def run(*args: str) -> None:
-        subprocess.run([*prefix, *args], check=True, capture_output=True, env=env, cwd=tmp)
-
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off -c full_page_writes=off"
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "log"), "-w", "start")
+    server = temporary_postgres()
     try:
-        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        _wait_for_postgres(url)
+        url = server.__enter__()
+    except NoPostgres as e:
+        pytest.skip(str(e))
+    try:
         yield url
     finally:
-        subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            env=env,
-            cwd=tmp,
-        )
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _wait_for_postgres(url: str) -> None:
-    import psycopg
-
-    for _ in range(50):
-        try:
-            psycopg.connect(url, connect_timeout=2).close()
-            return
-        except psycopg.OperationalError:
-            time.sleep(0.1)
-    raise RuntimeError(f"PostgreSQL at {url} did not come up")
+        server.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

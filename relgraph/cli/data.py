@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -66,18 +67,27 @@ def schema(
         None, "--s3-endpoint", help="S3-compatible endpoint URL."
     ),
     write: Path | None = typer.Option(None, "--write", help="Write the editable YAML here."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Say why each key, link and time column was chosen."
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="List only the doubtful choices (exit 1 when there are any)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Show the schema graph (keys, links, time columns, semantic types)."""
+    report: ValidationReport | None = None
     try:
         if source is not None:
             inferred = api.read_and_infer(source, schema_file=overrides, s3_endpoint=s3_endpoint)
-            sch = inferred.schema
+            sch, report = inferred.schema, inferred.report
             rows = {n: t.num_rows for n, t in inferred.source.tables.items()}
             summary = {
                 "source": redact(source),
                 "tables": {n: sch[n].to_dict() | {"rows": rows[n]} for n in sch.tables},
                 "links": [str(link) for link in sch.links],
+                # What ingest would say: a schema it refuses is not shown as fine.
+                "validation": report.to_dict(),
             }
         else:
             snap = api.snapshot(snapshot, workspace=workspace)
@@ -88,10 +98,29 @@ def schema(
     if write is not None:
         write_text(write, schema_to_yaml(sch))
         err.print(f"wrote {write}: edit it, then pass it with --schema {write}")
+    doubts = [(n, x) for n, t in sch.tables.items() for x in t.explanations if x.doubtful]
     if as_json:
-        emit_json(summary)
+        extra: dict[str, Any] = {}
+        if check:
+            extra = {"doubtful": [{"table": n} | x.to_dict() for n, x in doubts]}
+        emit_json(summary | extra)
+    elif check:
+        for n, x in doubts:
+            out.print(f"[yellow]doubtful[/] {n}.{x}", highlight=False)
+        if report is not None:
+            _print_report(report)
+        if not doubts and not (report and report.errors):
+            out.print("[green]no doubtful choices[/]")
     elif write is None:
         _print_schema(sch, rows)
+        if explain:
+            _print_explanations(sch)
+        if report is not None:
+            _print_report(report)
+    if report is not None and report.errors and not as_json:
+        err.print("[red]ingest would refuse this schema[/]: fix the errors above first")
+    if check and (doubts or (report is not None and report.errors)):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -146,7 +175,27 @@ def _print_schema(sch: Schema, rows: dict[str, int]) -> None:
     out.print(t)
 
 
+def _print_explanations(sch: Schema) -> None:
+    t = Table("table", "choice", "rule", "confidence", "why")
+    for name, ts in sch.tables.items():
+        if ts.unique_key and not any(e.subject == "unique_key" for e in ts.explanations):
+            t.add_row(name, "unique_key", "", "", ", ".join(ts.unique_key))
+        for e in ts.explanations:
+            subject = e.subject
+            if subject == "unique_key":
+                subject = "unique_key (" + ", ".join(ts.unique_key) + ")"
+            colour = "yellow" if e.doubtful else ""
+            t.add_row(
+                name,
+                subject,
+                e.rule,
+                f"[{colour}]{e.confidence:.2f}[/]" if colour else f"{e.confidence:.2f}",
+                e.detail,
+            )
+    out.print(t)
+
+
 def _print_report(report: ValidationReport) -> None:
     for f in report.findings:
-        colour = "red" if f.severity == "error" else "yellow"
+        colour = {"error": "red", "warning": "yellow"}.get(f.severity, "cyan")
         out.print(f"[{colour}]{f.severity}[/]: {f.message}", highlight=False)

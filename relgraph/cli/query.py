@@ -27,7 +27,23 @@ def _report(tables: TaskTables, explain: bool) -> dict[str, Any]:
     }
     if explain:
         report["sql"] = {"train_val": tables.sql["train"], "test": tables.sql["test"]}
+    report["warnings"] = split_warnings(report["splits"])
     return report
+
+
+def split_warnings(splits: dict[str, dict[str, Any]]) -> list[str]:
+    """Say so when a split is empty: a query with no rows must not pass in silence."""
+    empty = [s for s, st in splits.items() if not st.get("rows")]
+    if len(empty) == len(splits):
+        return [
+            "every split is empty: no (anchor, entity) row passes the query's WHERE/ASSUMING "
+            "filters (or the entity table has no rows in time); loosen them or check the "
+            "cut-offs with --explain"
+        ]
+    return [
+        f"the {s} split is empty: move --val-cutoff/--test-cutoff so that it holds anchors"
+        for s in empty
+    ]
 
 
 def _print(name: str | None, report: dict[str, Any]) -> None:
@@ -55,6 +71,8 @@ def _print(name: str | None, report: dict[str, Any]) -> None:
         t.add_row(split, *cells, str(stats.get("first_anchor", ""))[:10],
                   str(stats.get("last_anchor", ""))[:10])  # fmt: skip
     out.print(t)
+    for w in report.get("warnings", []):
+        out.print(f"[yellow]warning[/]: {w}", highlight=False)
 
 
 def _cell(v: Any) -> str:

@@ -37,6 +37,7 @@ from torch_frame.data.stats import StatType
 from torch_frame.utils.io import deserialize_feat_dict
 
 from relgraph.errors import GraphError
+from relgraph.schema.infer import LIST_SEP_RE
 from relgraph.schema.numeric_text import parse_numbers
 from relgraph.schema.types import SType, TableSchema
 from relgraph.store.paths import table_stem
@@ -170,6 +171,14 @@ def _table_frame(
             embedder_cfg[c.name] = TextEmbedderConfig(text_embedder=by_code, batch_size=None)
         elif c.stype is SType.timestamp:
             df[c.name] = pd.to_datetime(df[c.name], utc=True).dt.tz_localize(None)
+        elif c.stype is SType.multicategorical and not pd.api.types.is_list_like(
+            df[c.name].dropna().iloc[0] if df[c.name].notna().any() else []
+        ):
+            # 'a|b|c' text: pytorch-frame wants the list of labels per row.
+            df[c.name] = [
+                [t.strip() for t in LIST_SEP_RE.split(v) if t.strip()] if isinstance(v, str) else []
+                for v in df[c.name].tolist()
+            ]
         elif c.stype is SType.categorical:
             # Categories are labels, whatever their physical type.
             df[c.name] = df[c.name].astype("string").astype(object).where(df[c.name].notna())

@@ -26,7 +26,12 @@ NO_TIME = int(torch.iinfo(torch.int64).min)
 
 def key(node_type: str) -> str:
     """ModuleDict key for a table (table names such as ``items`` clash with dict methods)."""
-    return f"t_{node_type}"
+    return safe_module_name(f"t_{node_type}")
+
+
+def safe_module_name(name: str) -> str:
+    """``name`` as a torch module name: no '.' (``HomeGames."park.key"`` is a real column)."""
+    return name.replace(".", "\u00b7")
 
 
 def _stype_encoders() -> dict[torch_frame.stype, Any]:

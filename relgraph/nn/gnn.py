@@ -7,14 +7,14 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv, SAGEConv
 from torch_geometric.nn import LayerNorm as PygLayerNorm
 
-from relgraph.nn.encoder import key
+from relgraph.nn.encoder import key, safe_module_name
 
 EdgeType = tuple[str, str, str]
 UNREACHED = 1 << 30
 
 
 def _et_key(et: EdgeType) -> str:
-    return "__".join(et)
+    return safe_module_name("__".join(et))
 
 
 def tree_depth(

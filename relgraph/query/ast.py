@@ -34,7 +34,8 @@ NULL_OPS = ("IS NULL", "IS NOT NULL")
 KEYWORDS = frozenset(
     {
         "PREDICT", "RANK", "TOP", "CLASSIFY", "FOR", "EACH", "WHERE", "ASSUMING", "AND", "OR",
-        "NOT", "IN", "IS", "NULL", "LIKE", "CONTAINS", "STARTS", "ENDS", "WITH", "INF", "TRUE",
+        "NOT", "IN", "IS", "NULL", "VIA",
+        "LIKE", "CONTAINS", "STARTS", "ENDS", "WITH", "INF", "TRUE",
         "FALSE", *AGGREGATES, *(u.upper() for u in UNITS),
     }
 )  # fmt: skip
@@ -98,7 +99,11 @@ class Window:
 
 @dataclass(frozen=True)
 class Aggregate:
-    """``AGG(table.column [WHERE condition], start, end, unit)``."""
+    """``AGG(table.column [VIA table.fk] [WHERE condition], start, end, unit)``.
+
+    ``via`` names the foreign key to follow when the table reaches the entity in
+    several ways (``COUNT(routes.* VIA routes.source_airport_id, 0, 30)``).
+    """
 
     func: str
     column: ColumnRef
@@ -106,10 +111,12 @@ class Aggregate:
     where: Condition | None = None
     line: int = field(default=0, compare=False)
     col: int = field(default=0, compare=False)
+    via: ColumnRef | None = None
 
     def to_pql(self) -> str:
+        via = f" VIA {self.via.to_pql()}" if self.via is not None else ""
         where = f" WHERE {self.where.to_pql()}" if self.where is not None else ""
-        return f"{self.func}({self.column.to_pql()}{where}, {self.window.to_pql()})"
+        return f"{self.func}({self.column.to_pql()}{via}{where}, {self.window.to_pql()})"
 
 
 Operand = Aggregate | ColumnRef

@@ -245,7 +245,10 @@ class _Parser:
         ref = self.column_ref(allow_star=True)
         if ref.is_star and func != "COUNT":
             raise self.error(f"{func}(...) needs a column; only COUNT accepts table.*", tok)
+        via = self.column_ref(allow_star=False) if self.accept_kw("VIA") else None
         where = self.condition() if self.accept_kw("WHERE") else None
+        if via is None and self.accept_kw("VIA"):
+            via = self.column_ref(allow_star=False)
         self.expect(Kind.COMMA)
         start: int | None
         st = self.tok
@@ -270,7 +273,9 @@ class _Parser:
         self.expect(Kind.RPAREN)
         if start is not None and start >= end:
             raise self.error(f"empty window ({start}, {end}]: the start must be before the end", st)
-        return Aggregate(func, ref, Window(start, end, unit), where, line=tok.line, col=tok.col)
+        return Aggregate(
+            func, ref, Window(start, end, unit), where, line=tok.line, col=tok.col, via=via
+        )
 
     def name(self, what: str) -> Token:
         if self.tok.kind in (Kind.IDENT, Kind.QUOTED):

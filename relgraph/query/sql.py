@@ -39,7 +39,7 @@ from relgraph.query.ast import (
     aggregates,
     comparisons,
 )
-from relgraph.query.validate import column_kind, fk_paths, is_number_text, value_kind
+from relgraph.query.validate import choose_path, column_kind, is_number_text, value_kind
 from relgraph.schema.types import Schema, TableSchema
 
 ZERO_WHEN_EMPTY = ("COUNT", "COUNT_DISTINCT", "SUM")
@@ -72,7 +72,13 @@ def _constant(v: Constant, kind: str) -> str:
     return repr(v) if isinstance(v, float) else str(v)
 
 
-GroupKey = tuple[str, Window]
+# (table, window, the VIA foreign key as (table, column) or None)
+GroupKey = tuple[str, Window, tuple[str, str] | None]
+
+
+def group_key(a: Aggregate) -> GroupKey:
+    via = (a.via.table, a.via.column) if a.via is not None else None
+    return (a.column.table, a.window, via)
 
 
 @dataclass
@@ -92,7 +98,7 @@ class _Plan:
 
     def agg_ref(self, a: Aggregate) -> tuple[str, str]:
         """(CTE name, column) holding aggregate ``a``."""
-        key = (a.column.table, a.window)
+        key = group_key(a)
         members = self.groups.setdefault(key, [])
         if a not in members:
             members.append(a)
@@ -126,7 +132,7 @@ class _Plan:
             return self.entity_col(x.column), kind
         name, column = self.agg_ref(x)
         expr = f"{name}.{column}"
-        if (x.column.table, x.window) == self.drive:
+        if group_key(x) == self.drive:
             expr = f"e.{name}_{column}"
         if x.func in ZERO_WHEN_EMPTY:
             expr = f"COALESCE({expr}, 0)"
@@ -159,7 +165,7 @@ class _Plan:
 
     # -- CTEs ----------------------------------------------------------------------
     def aggregate_cte(self, key: GroupKey, members: list[Aggregate], index: int) -> str:
-        table, w = key
+        table, w, via = key
         # One shared WHERE is pushed into the scan; several become per-value FILTERs.
         wheres = {a.where for a in members}
         where_cond = next(iter(wheres)) if len(wheres) == 1 else None
@@ -167,7 +173,7 @@ class _Plan:
         ent = self.query.entity.ref.table
         # The entity key: the foreign key itself, or at the end of a chain of lookups
         # (order_items -> orders -> users), one join per intermediate table.
-        path = fk_paths(self.schema, table, ent)[0]
+        path = choose_path(self.schema, table, ent, via)[0]
         lookups, alias = "", "r"
         for i, (_, column, parent) in enumerate(path[:-1]):
             pk = self.schema[parent].primary_key or ""
@@ -306,7 +312,7 @@ def label_sql(
     drive = None
     if required:
         drive, _ = plan.agg_ref(required[0])
-        plan.drive = (required[0].column.table, required[0].window)
+        plan.drive = group_key(required[0])
         plan.exists_only = _exists_only(required[0], query)
 
     # 2. Expressions: target, WHERE, ASSUMING (registering the aggregates they use).

@@ -72,6 +72,16 @@ def fk_paths(
     return []
 
 
+def choose_path(
+    schema: Schema, source: str, target: str, via: tuple[str, str] | None
+) -> list[tuple[Hop, ...]]:
+    """The paths of :func:`fk_paths` that follow the foreign key ``via`` = (table, column)."""
+    paths = fk_paths(schema, source, target)
+    if via is None:
+        return paths
+    return [p for p in paths if any((h[0], h[1]) == via for h in p)]
+
+
 def _suggest(name: str, candidates: list[str]) -> str:
     lowered = {c.lower(): c for c in candidates}
     if name.lower() in lowered:
@@ -143,9 +153,22 @@ class Validator:
             raise self.error(f"unknown column '{ref.table}.{ref.column}'{hint}", ref)
         return t.column(ref.column)
 
-    def link(self, agg_table: str, entity_table: str, node: object) -> tuple[Hop, ...]:
+    def link(
+        self, agg_table: str, entity_table: str, node: object, via: ColumnRef | None = None
+    ) -> tuple[Hop, ...]:
         """The foreign-key path from ``agg_table`` to ``entity_table`` (must be unique)."""
         paths = fk_paths(self.schema, agg_table, entity_table)
+        if via is not None and paths:
+            self.column(via)
+            chosen = choose_path(self.schema, agg_table, entity_table, (via.table, via.column))
+            if not chosen:
+                shown = "; ".join(" -> ".join(f"{t}.{c}" for t, c, _ in p) for p in paths)
+                raise self.error(
+                    f"VIA {via.to_pql()} is on no path from '{agg_table}' to "
+                    f"'{entity_table}'; the paths are: {shown}",
+                    via,
+                )
+            paths = chosen
         if not paths:
             raise self.error(
                 f"table '{agg_table}' has no foreign key to the entity table '{entity_table}' "
@@ -155,9 +178,10 @@ class Validator:
             )
         if len(paths) > 1:
             shown = "; ".join(" -> ".join(f"{t}.{c}" for t, c, _ in p) for p in paths)
+            t, c, _ = paths[0][0]
             raise self.error(
                 f"table '{agg_table}' reaches '{entity_table}' in several ways ({shown}); "
-                "relgraph cannot tell which one to follow",
+                f"name the one to follow with VIA, e.g. COUNT({agg_table}.* VIA {t}.{c}, 0, 30)",
                 node,
             )
         return paths[0]
@@ -204,6 +228,15 @@ class Validator:
         if isinstance(t, Aggregate):
             self.check_aggregate(t, ent, context="target")
             if t.func == "LIST_DISTINCT":
+                path = self.link(t.column.table, ent, t.column, t.via)
+                if (t.column.table, t.column.column) == path[-1][:2]:
+                    # The list would hold the entity's own key, on every row.
+                    raise self.error(
+                        f"LIST_DISTINCT({t.column.to_pql()}) lists the key that links "
+                        f"'{t.column.table}' to the entity '{ent}' itself: every entity's "
+                        "list is its own id. List a key of another table, e.g. an item id",
+                        t.column,
+                    )
                 if q.mode is None:
                     raise self.error(
                         "LIST_DISTINCT(...) as a target needs RANK TOP k (link prediction) "
@@ -272,7 +305,7 @@ class Validator:
                 f"'{t.name}' has no time column; declare one in the schema overrides",
                 a.column,
             )
-        self.link(t.name, entity, a.column)
+        self.link(t.name, entity, a.column, a.via)
         w = a.window
         for bound in (w.start, w.end):
             if bound is not None and abs(bound) * _UNIT_MINUTES[w.unit] > MAX_WINDOW_DAYS * 1440:

@@ -19,6 +19,8 @@ def derive_time_columns(tables: dict[str, pa.Table], schema: Schema) -> dict[str
     out = dict(tables)
     pending = {n for n, t in schema.tables.items() if t.time_spec is not None and n in out}
     con = duckdb.connect()
+    # Zoned times become UTC wall times whatever the machine's zone (CONTRACTS: naive UTC).
+    con.execute("SET TimeZone = 'UTC'")
     while pending:
         progressed = False
         for name in sorted(pending):
@@ -34,6 +36,15 @@ def derive_time_columns(tables: dict[str, pa.Table], schema: Schema) -> dict[str
                 con.register("t", out[name])
                 res = con.sql(
                     f"SELECT * REPLACE (CAST({_q(col)} AS TIMESTAMP) AS {_q(col)}) FROM t"
+                ).to_arrow_table()
+                con.unregister("t")
+            elif spec.kind == "epoch":
+                # Unix epoch integers -> UTC TIMESTAMP (snapshots hold naive UTC times).
+                div = {"s": 1, "ms": 1_000, "us": 1_000_000}.get(spec.unit or "s", 1)
+                con.register("t", out[name])
+                res = con.sql(
+                    f"SELECT * REPLACE (CAST(make_timestamp(CAST({_q(col)} AS BIGINT) * "
+                    f"{1_000_000 // div}) AS TIMESTAMP) AS {_q(col)}) FROM t"
                 ).to_arrow_table()
                 con.unregister("t")
             elif spec.kind == "combine":

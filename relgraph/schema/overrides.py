@@ -1,13 +1,17 @@
 """The user's schema file (YAML): write the inferred schema, edit, apply it back.
 
-Format (every key optional; what is given replaces what was inferred)::
+Format (every key optional; what is given replaces what was inferred, and a
+table's ``foreign_keys`` merge with the inferred ones unless
+``foreign_keys_mode: replace``)::
 
+    entities: {users: ratings.userId}   # a table of the distinct ratings.userId
     tables:
       qualifying:
         primary_key: qualifyId          # or null for none
         time: {inherit: raceId, offset: -1 day}   # or a column name, or
-                                        # {combine: [date, time]}, or null
-        foreign_keys: {raceId: races, driverId: drivers}
+                                        # {combine: [date, time]}, or
+                                        # {epoch: created, unit: ms}, or null
+        foreign_keys: {raceId: races, number: null}   # null: no link
         columns: {q1: text, number: categorical}  # semantic types
       red_flags: {include: false}       # leave a table out of the snapshot
 """
@@ -18,11 +22,21 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import yaml
 
 from relgraph.errors import SchemaError
-from relgraph.schema.infer import make_table_schema
-from relgraph.schema.types import Column, ForeignKey, Schema, SType, TableSchema, TimeSpec
+from relgraph.schema.infer import find_links, make_table_schema
+from relgraph.schema.types import (
+    DERIVED_TIME_COLUMN,
+    Column,
+    Explanation,
+    ForeignKey,
+    Schema,
+    SType,
+    TableSchema,
+    TimeSpec,
+)
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 _OFFSET_RE = re.compile(r"^\s*([+-]?\d+)\s*(second|minute|hour|day|week)s?\s*$")
@@ -54,6 +68,8 @@ def schema_to_yaml(schema: Schema) -> str:
             entry["time"] = t.time_column
         elif spec.kind == "combine":
             entry["time"] = {"combine": [spec.date_column, spec.clock_column]}
+        elif spec.kind == "epoch":
+            entry["time"] = {"epoch": spec.date_column, "unit": spec.unit or "s"}
         elif spec.kind == "inherit":
             entry["time"] = {"inherit": spec.via}
             if spec.offset_seconds:
@@ -68,9 +84,12 @@ def schema_to_yaml(schema: Schema) -> str:
         "# schema.yaml inside a source folder). Semantic types: "
         + ", ".join(s.value for s in SType)
         + ".\n# time: a column, {combine: [date, clock]}, "
-        "{inherit: fk_column, offset: -1 day}, or null.\n"
+        "{inherit: fk_column, offset: -1 day},\n"
+        "# {epoch: column, unit: s|ms|us} (Unix times), or null.\n"
     )
-    body: str = yaml.safe_dump({"tables": tables}, sort_keys=False, allow_unicode=True)
+    # The written file is the whole schema: its links replace the inferred ones.
+    doc = {"foreign_keys_mode": "replace", "tables": tables}
+    body: str = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
     return header + body
 
 
@@ -83,14 +102,40 @@ def load_overrides(path: Path) -> dict[str, Any]:
         raise SchemaError(f"schema file '{path}' is not valid YAML: {e}") from e
     if not isinstance(data, dict) or not isinstance(data.get("tables", {}), dict):
         raise SchemaError(f"schema file '{path}' must have a 'tables:' mapping at the top")
+    unknown = set(data) - {"tables", "entities", "foreign_keys_mode"}
+    if unknown:
+        raise SchemaError(
+            f"schema file '{path}' has unknown top-level keys: {', '.join(sorted(unknown))} "
+            "(known: tables, entities, foreign_keys_mode)"
+        )
+    if not isinstance(data.get("entities", {}) or {}, dict):
+        raise SchemaError(f"schema file '{path}': entities must map name -> table.column")
     return data
 
 
 def apply_overrides(
-    schema: Schema, overrides: dict[str, Any], *, origin: str = "schema file"
+    schema: Schema,
+    overrides: dict[str, Any],
+    *,
+    origin: str = "schema file",
+    data: dict[str, pa.Table] | None = None,
 ) -> Schema:
-    """A new schema with the user's choices applied; unknown names are errors."""
+    """A new schema with the user's choices applied; unknown names are errors.
+
+    ``foreign_keys:`` of a table merge with the inferred links (``column: null``
+    removes one) unless the file says ``foreign_keys_mode: replace`` (what
+    ``schema --write`` writes: that file is the whole schema). Inferred links
+    into a table that lost its key or was left out are dropped. With ``data``
+    (the source's tables), a primary key set by the file is searched for links
+    from the other tables, as inference would have done.
+    """
+    mode = overrides.get("foreign_keys_mode", "merge")
+    if mode not in ("merge", "replace"):
+        raise SchemaError(f"{origin}: foreign_keys_mode must be merge or replace, not '{mode}'")
     tables = dict(schema.tables)
+    explicit: set[tuple[str, str]] = set()
+    removed: set[tuple[str, str]] = set()
+    new_keys: list[str] = []
     for name, entry in (overrides.get("tables") or {}).items():
         where = f"{origin}: table '{name}'"
         if name not in tables:
@@ -104,18 +149,93 @@ def apply_overrides(
         if entry.get("include") is False:
             del tables[name]
             continue
-        tables[name] = _apply_table(tables[name], entry, where, set(schema.tables))
-    for t in tables.values():
+        before = tables[name].primary_key
+        tables[name] = _apply_table(
+            tables[name], entry, where, set(schema.tables), replace=mode == "replace"
+        )
+        raw = entry.get("foreign_keys") or {}
+        explicit |= {(name, str(c)) for c, tg in raw.items() if tg is not None}
+        removed |= {(name, str(c)) for c, tg in raw.items() if tg is None}
+        pk = tables[name].primary_key
+        if pk is not None and pk != before:
+            new_keys.append(name)
+    for t in list(tables.values()):
+        keep: list[ForeignKey] = []
         for fk in t.foreign_keys:
-            if fk.target not in tables:
-                raise SchemaError(
-                    f"{origin}: '{t.name}.{fk.column}' links to '{fk.target}', "
-                    "which is excluded or unknown"
-                )
+            target = tables.get(fk.target)
+            if (t.name, fk.column) in explicit:
+                if target is None:
+                    raise SchemaError(
+                        f"{origin}: '{t.name}.{fk.column}' links to '{fk.target}', "
+                        "which is excluded or unknown"
+                    )
+                keep.append(fk)  # a keyless target is reported by validation
+            elif target is not None and target.primary_key is not None:
+                keep.append(fk)
+        if len(keep) != len(t.foreign_keys):
+            tables[t.name] = _with_links(t, tuple(keep), "the target lost its key or was left out")
+    if data is not None:
+        tables = _links_to_new_keys(tables, new_keys, data, explicit | removed)
     return Schema(tables=tables)
 
 
-def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[str]) -> TableSchema:
+def _with_links(t: TableSchema, fks: tuple[ForeignKey, ...], why: str) -> TableSchema:
+    """``t`` with these links (new key columns typed ``id``, former ones categorical)."""
+    old = {fk.column for fk in t.foreign_keys} - {fk.column for fk in fks}
+    new = {fk.column for fk in fks}
+    cols = [
+        Column(c.name, c.dtype, SType.id)
+        if c.name in new
+        else Column(c.name, c.dtype, SType.categorical)
+        if c.name in old and c.name != t.primary_key
+        else c
+        for c in t.columns
+        if c.name != DERIVED_TIME_COLUMN
+    ]
+    gone = {f"link:{c}" for c in old}
+    notes = tuple(e for e in t.explanations if e.subject not in gone) + tuple(
+        Explanation(f"link:{c}", "schema file", 1.0, f"removed: {why}") for c in sorted(old)
+    )
+    spec = t.time_spec
+    if spec is None and t.time_column is not None:
+        spec = TimeSpec(kind="column", date_column=t.time_column)
+    if spec is not None and spec.kind == "inherit" and spec.via in old:
+        spec = None  # inherited through a link that is gone
+    return make_table_schema(
+        t.name, cols, t.primary_key, fks, spec, unique_key=t.unique_key, explanations=notes
+    )
+
+
+def _links_to_new_keys(
+    tables: dict[str, TableSchema],
+    new_keys: list[str],
+    data: dict[str, pa.Table],
+    fixed: set[tuple[str, str]],
+) -> dict[str, TableSchema]:
+    """Run link inference again towards tables whose primary key the file set."""
+    pkeys = {n: t.primary_key for n, t in tables.items()}
+    present = {n: data[n] for n in tables if n in data}
+    for target in new_keys:
+        if target not in present:
+            continue
+        for name, t in list(tables.items()):
+            if name not in present:
+                continue
+            linked = {fk.column for fk in t.foreign_keys}
+            found = [
+                (fk, e)
+                for fk, e in find_links(name, present[name], pkeys, present, only_target=target)
+                if fk.column not in linked and (name, fk.column) not in fixed
+            ]
+            if found:
+                t2 = _with_links(t, t.foreign_keys + tuple(fk for fk, _ in found), "")
+                tables[name] = t2.replace(explanations=t2.explanations + tuple(e for _, e in found))
+    return tables
+
+
+def _apply_table(
+    t: TableSchema, entry: dict[str, Any], where: str, names: set[str], *, replace: bool = False
+) -> TableSchema:
     cols = {c.name: c for c in t.columns}
 
     def need(col: str, what: str) -> str:
@@ -137,11 +257,16 @@ def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[s
             raise SchemaError(f"{where}: foreign_keys must map column -> table")
         for col, target in raw.items():
             need(str(col), "foreign key column")
-            if target not in names:
+            if target is not None and target not in names:
                 raise SchemaError(
                     f"{where}: foreign key '{col}' points at unknown table '{target}'"
                 )
-        fks = tuple(ForeignKey(str(c), str(tg)) for c, tg in raw.items())
+        given = tuple(ForeignKey(str(c), str(tg)) for c, tg in raw.items() if tg is not None)
+        if replace:
+            fks = given
+        else:
+            named = {str(c) for c in raw}
+            fks = tuple(fk for fk in t.foreign_keys if fk.column not in named) + given
     spec: TimeSpec | None
     if "time" in entry:
         spec = _time_spec(entry["time"], where, need)
@@ -172,7 +297,30 @@ def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[s
         else:
             st = c.stype
         new_cols.append(Column(c.name, c.dtype, st))
-    return make_table_schema(t.name, new_cols, pk, fks, spec)
+    # The stored derived-time column is re-made (or dropped with ``time: null``)
+    # by make_table_schema; keeping the old one made train look for a column
+    # that ingest never wrote.
+    new_cols = [c for c in new_cols if c.name != DERIVED_TIME_COLUMN]
+    changed = {"primary_key", "time", "foreign_keys"} & set(entry)
+    kept = tuple(
+        e
+        for e in t.explanations
+        if not (
+            ("primary_key" in changed and e.subject in ("primary_key", "unique_key"))
+            or ("time" in changed and (e.subject == "time" or e.subject.startswith("not_time:")))
+            or ("foreign_keys" in changed and e.subject.startswith("link:"))
+        )
+    )
+    mine = tuple(Explanation(k, "schema file", 1.0, f"set in {where}") for k in sorted(changed))
+    return make_table_schema(
+        t.name,
+        new_cols,
+        pk,
+        fks,
+        spec,
+        unique_key=() if pk is not None else t.unique_key,
+        explanations=kept + mine,
+    )
 
 
 def _time_spec(value: Any, where: str, need: Any) -> TimeSpec | None:
@@ -190,6 +338,13 @@ def _time_spec(value: Any, where: str, need: Any) -> TimeSpec | None:
             clock_column=need(pair[1], "clock column"),
             offset_seconds=parse_offset(value.get("offset", 0), where),
         )
+    if isinstance(value, dict) and "epoch" in value:
+        unit = str(value.get("unit", "s"))
+        if unit not in ("s", "ms", "us"):
+            raise SchemaError(f"{where}: time.unit '{unit}' must be s, ms or us")
+        return TimeSpec(
+            kind="epoch", date_column=need(str(value["epoch"]), "time column"), unit=unit
+        )
     if isinstance(value, dict) and "inherit" in value:
         return TimeSpec(
             kind="inherit",
@@ -197,5 +352,6 @@ def _time_spec(value: Any, where: str, need: Any) -> TimeSpec | None:
             offset_seconds=parse_offset(value.get("offset", 0), where),
         )
     raise SchemaError(
-        f"{where}: time must be a column name, {{combine: [date, clock]}} or {{inherit: fk_column}}"
+        f"{where}: time must be a column name, {{combine: [date, clock]}}, "
+        "{epoch: column, unit: s|ms|us} or {inherit: fk_column}"
     )

@@ -23,6 +23,8 @@ class SType(str, Enum):  # noqa: UP042 (keeps str() as callers expect)
     timestamp = "timestamp"
     id = "id"
     embedding = "embedding"
+    # Bytes (SQLite BLOB, PostgreSQL bytea): kept in the snapshot, never encoded.
+    binary = "binary"
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,13 @@ class TimeSpec:
     The derived column is stored in the snapshot under ``TableSchema.time_column``.
     """
 
-    kind: str  # "column" | "combine" | "inherit"
+    kind: str  # "column" | "parse" | "epoch" | "combine" | "inherit"
     date_column: str | None = None
     clock_column: str | None = None
     via: str | None = None
     offset_seconds: int = 0
+    # ``epoch``: integers counting this unit since 1970-01-01 UTC ("s", "ms", "us").
+    unit: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind}
@@ -83,6 +87,8 @@ class TimeSpec:
             d["via"] = self.via
         if self.offset_seconds:
             d["offset_seconds"] = self.offset_seconds
+        if self.unit is not None:
+            d["unit"] = self.unit
         return d
 
     @classmethod
@@ -93,8 +99,46 @@ class TimeSpec:
             clock_column=d.get("clock_column"),
             via=d.get("via"),
             offset_seconds=int(d.get("offset_seconds", 0)),
+            unit=d.get("unit"),
         )
 
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why inference chose (or refused) a key, link or time column, and how sure it is.
+
+    ``subject``: ``primary_key``, ``unique_key``, ``time``, ``link:<column>`` or
+    ``not_time:<column>``; ``rule``: ``declared``, ``name``, ``containment``,
+    ``rule`` or ``schema file``; ``confidence`` in [0, 1]; ``detail`` in words.
+    """
+
+    subject: str
+    rule: str
+    confidence: float
+    detail: str
+
+    @property
+    def doubtful(self) -> bool:
+        return self.confidence < DOUBT_BELOW
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.detail} [{self.rule}, {self.confidence:.2f}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "rule": self.rule,
+            "confidence": round(self.confidence, 3),
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Explanation:
+        return cls(str(d["subject"]), str(d["rule"]), float(d["confidence"]), str(d["detail"]))
+
+
+# Choices below this confidence are listed by ``relgraph schema --check``.
+DOUBT_BELOW = 0.9
 
 # Name of the column a derived (combined or inherited) time is stored under.
 DERIVED_TIME_COLUMN = "_rg_time"
@@ -110,6 +154,10 @@ class TableSchema:
     foreign_keys: tuple[ForeignKey, ...] = ()
     time_column: str | None = None
     time_spec: TimeSpec | None = None
+    # A composite key (two or more columns) of a table with no one-column primary
+    # key: a link table or a fact table. It identifies rows; it makes no entity.
+    unique_key: tuple[str, ...] = ()
+    explanations: tuple[Explanation, ...] = ()
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -136,7 +184,14 @@ class TableSchema:
             "time_spec": self.time_spec.to_dict() if self.time_spec else None,
             "foreign_keys": [fk.to_dict() for fk in self.foreign_keys],
             "columns": [c.to_dict() for c in self.columns],
-        }
+        } | (
+            ({"unique_key": list(self.unique_key)} if self.unique_key else {})
+            | (
+                {"explanations": [e.to_dict() for e in self.explanations]}
+                if self.explanations
+                else {}
+            )
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TableSchema:
@@ -148,6 +203,8 @@ class TableSchema:
             foreign_keys=tuple(ForeignKey.from_dict(f) for f in d.get("foreign_keys", [])),
             time_column=d.get("time_column"),
             time_spec=TimeSpec.from_dict(ts) if ts else None,
+            unique_key=tuple(d.get("unique_key", ())),
+            explanations=tuple(Explanation.from_dict(e) for e in d.get("explanations", ())),
         )
 
     def replace(self, **changes: Any) -> TableSchema:

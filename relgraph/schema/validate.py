@@ -25,7 +25,7 @@ _PK_FIX = "fix the data, or set another primary_key (or null) for the table in a
 
 @dataclass(frozen=True)
 class Finding:
-    severity: str  # "error" (data unusable) | "warning" (usable, but look)
+    severity: str  # "error" (data unusable) | "warning" (usable, but look) | "info"
     kind: str  # duplicate_pk | null_pk | dangling_fk | bad_timestamp | null_time | mixed_type
     table: str
     column: str

@@ -24,6 +24,8 @@ class DeclaredKeys:
 
     primary_keys: dict[str, str] = field(default_factory=dict)
     foreign_keys: dict[str, tuple[ForeignKey, ...]] = field(default_factory=dict)
+    # Declared primary keys of two or more columns (link tables, facts).
+    composite_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -38,6 +40,16 @@ class SourceTables:
 
     def __repr__(self) -> str:
         return f"SourceTables(uri={self.uri!r}, tables={len(self.tables)})"
+
+
+# Every table relgraph writes with ``predict --to`` carries these columns
+# (relgraph/predict/run.py); a source holding one is not data to learn from.
+RELGRAPH_OUTPUT_COLUMNS = frozenset({"ENTITY", "MODEL_ID", "SNAPSHOT_ID"})
+
+
+def is_relgraph_output(table: pa.Table) -> bool:
+    """A table of relgraph's own predictions, written back into the source."""
+    return set(table.schema.names) >= RELGRAPH_OUTPUT_COLUMNS
 
 
 class Source(Protocol):

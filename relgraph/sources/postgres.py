@@ -194,9 +194,21 @@ class PostgresSource:
             # another unique column of the target cannot be expressed, so skip it.
             if kind == "f" and target in names and pks.get(target) == target_col:
                 fks.setdefault(table, []).append(ForeignKey(column=col, target=target))
+        # Primary keys of several columns, in key order (link tables, partitioned facts).
+        multi = con.execute(
+            "SELECT t.relname, array_agg(a.attname ORDER BY k.i) FROM pg_constraint con "
+            "JOIN pg_class t ON t.oid = con.conrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, i) "
+            "JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum "
+            "WHERE n.nspname = %s AND con.contype = 'p' AND cardinality(con.conkey) > 1 "
+            "GROUP BY t.relname",
+            [self.schema],
+        ).fetchall()
         return DeclaredKeys(
             primary_keys={t: c for t, c in pks.items() if t in names},
             foreign_keys={t: tuple(v) for t, v in fks.items()},
+            composite_keys={t: tuple(cols) for t, cols in multi if t in names},
         )
 
     # -- data ------------------------------------------------------------------

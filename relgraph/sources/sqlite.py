@@ -77,6 +77,7 @@ class SQLiteSource:
             raise SourceError(f"'{self.path}' is not a SQLite database: {e}") from e
         tables: dict[str, pa.Table] = {}
         pks: dict[str, str] = {}
+        composite: dict[str, tuple[str, ...]] = {}
         fks: dict[str, tuple[ForeignKey, ...]] = {}
         for i, name in enumerate(names):
             if progress:
@@ -85,6 +86,8 @@ class SQLiteSource:
             pk_cols = [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5] > 0]
             if len(pk_cols) == 1:
                 pks[name] = pk_cols[0]
+            elif len(pk_cols) > 1:
+                composite[name] = tuple(pk_cols)
             fks[name] = tuple(
                 ForeignKey(column=r[3], target=r[2])
                 for r in con.execute(f"PRAGMA foreign_key_list({_q(name)})").fetchall()
@@ -102,6 +105,5 @@ class SQLiteSource:
         con.close()
         if progress:
             progress("", len(names), len(names))
-        return SourceTables(
-            uri=self.uri, tables=tables, declared=DeclaredKeys(primary_keys=pks, foreign_keys=fks)
-        )
+        declared = DeclaredKeys(primary_keys=pks, foreign_keys=fks, composite_keys=composite)
+        return SourceTables(uri=self.uri, tables=tables, declared=declared)

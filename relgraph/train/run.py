@@ -164,6 +164,24 @@ def label_warnings(task: Any, train: pa.Table) -> list[str]:
     return out
 
 
+def eval_warnings(task: Any, splits: dict[str, pa.Table]) -> list[str]:
+    """Evaluation splits whose labels make the metric undefined (AUROC of one class)."""
+    if task_kind(task) not in ("binary", "multiclass"):
+        return []
+    out = []
+    for name, t in splits.items():
+        if "TARGET" not in t.column_names or t.num_rows == 0:
+            out.append(f"the {name} split has no labelled rows: it cannot be scored")
+            continue
+        values = np.unique(t.column("TARGET").to_numpy(zero_copy_only=False))
+        if len(values) < 2:
+            out.append(
+                f"every {name} label is {_label_name(task, values[0])}: AUROC/AP are undefined "
+                "there (reported as null); move the cut-offs or widen the window"
+            )
+    return out
+
+
 def _scores(trainer: GNNTrainer, val: pa.Table, test_labels: pa.Table) -> ModelScores:
     return ModelScores(
         val=trainer.score(val) if val.num_rows else {},
@@ -217,6 +235,9 @@ def train_task(
     train_t, val_t = tables.train.table, tables.val.table
     test_labels = tables.test_labels()
     warns = label_warnings(task, train_t)
+    if not warns or "training labels are" not in warns[0]:
+        # (One-class training labels are warned about already; the rest follows.)
+        warns += eval_warnings(task, {"validation": val_t, "test": test_labels})
     for w in warns:
         log.warning(w)
     if train_t.num_rows == 0:

@@ -75,3 +75,17 @@ def test_bad_cutoffs_are_query_errors(f1_workspace: Path) -> None:
     assert res.exit_code == 7 and "no 30 days window fits between" in res.stdout
     res = runner.invoke(app, [*args, "--val-cutoff", "2009-12-15", "--test-cutoff", "2025-12-01"])
     assert res.exit_code == 7 and "no 30 days window fits after the test cut-off" in res.stdout
+
+
+def test_a_query_with_no_rows_says_so(f1_workspace: Path) -> None:
+    text = (
+        "PREDICT COUNT(results.*, 0, 30) > 0 FOR EACH drivers.driverId "
+        "WHERE COUNT(results.*, -INF, 0) > 100000"
+    )
+    res = runner.invoke(app, ["query", text, "-w", str(f1_workspace), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert all(out["splits"][s]["rows"] == 0 for s in ("train", "val", "test"))
+    assert out["warnings"] and "every split is empty" in out["warnings"][0]
+    res = runner.invoke(app, ["query", text, "-w", str(f1_workspace)])
+    assert "warning" in res.output and "every split is empty" in res.output

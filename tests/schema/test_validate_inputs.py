@@ -27,6 +27,7 @@ def test_clean_shop_has_no_findings(make_shop) -> None:  # type: ignore[no-untyp
         "orders.item_id -> items.item_id",
     }
     assert result.schema["orders"].time_column == "created_at"
+    # A root entity keeps a sign-up date as its event time (not a hire date).
     assert result.schema["users"].time_column == "signup_date"
 
 
