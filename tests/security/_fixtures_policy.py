@@ -27,7 +27,8 @@ import pytest
 from relgraph.jobs.secretstore import SecretStore
 from relgraph.service import TokenStore, create_app
 from relgraph.service.hardening import AuthThrottle
-from tests.conftest import _free_port, _pg_bindir, write_shop
+from relgraph.testing.postgres import pg_bindir
+from tests.conftest import _free_port, write_shop
 from tests.service.conftest import LiveServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,7 +169,7 @@ def password_pg() -> Iterator[PasswordPG]:
     """A throw-away PostgreSQL server whose TCP clients must give a password (scram),
     unlike the session's trusting one: a job re-run with a redacted '***' password
     fails here."""
-    bindir = _pg_bindir()
+    bindir = pg_bindir()
     if bindir is None:
         pytest.skip("no PostgreSQL binaries (initdb/pg_ctl)")
     prefix: list[str] = []
