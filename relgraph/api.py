@@ -186,8 +186,12 @@ def train(
     baseline: bool = True,
     progress: Any = None,
     from_pretrained: str | None = None,
+    protocol: str = "rolling",
 ) -> Any:
     """Train a GNN (searched within ``budget``) and the LightGBM baseline for a query.
+
+    Trivial baselines are scored beside them; the best candidate on validation under
+    ``protocol`` (``frozen``: RelBench's, or ``rolling``) is what :func:`predict` uses.
 
     Returns a :class:`relgraph.train.TrainResult`; the model is stored under
     ``workspace/models/<model_id>/``. ``from_pretrained``: a trunk id from
@@ -209,6 +213,7 @@ def train(
         baseline=baseline,
         progress=progress,
         from_pretrained=from_pretrained,
+        protocol=protocol,
     )
 
 
@@ -219,14 +224,20 @@ def predict(
     to: str | None = None,
     split: str = "test",
     snapshot: str | None = None,
+    model_kind: str | None = None,
 ) -> Any:
     """Predict with a stored model ("test" split or "now"); Parquet in the workspace or ``to``.
 
-    Returns a :class:`relgraph.predict.PredictResult`.
+    ``model_kind``: ``gnn``, ``lightgbm``, ``ensemble`` or ``trivial:<name>``; by default
+    the candidate chosen on validation at training. Returns a
+    :class:`relgraph.predict.PredictResult` (its ``model_kind`` says which predicted).
     """
     from relgraph.predict import predict_model
 
-    return predict_model(model_id, workspace=workspace, split=split, to=to, snapshot_id=snapshot)
+    return predict_model(
+        model_id, workspace=workspace, split=split, to=to, snapshot_id=snapshot,
+        model_kind=model_kind,
+    )  # fmt: skip
 
 
 def models(workspace: str | Path = DEFAULT_WORKSPACE) -> list[dict[str, Any]]:
@@ -245,6 +256,8 @@ def models(workspace: str | Path = DEFAULT_WORKSPACE) -> list[dict[str, Any]]:
                     "metric",
                     "gnn",
                     "lightgbm",
+                    "selected",
+                    "protocol",
                     "created",
                     "snapshot_id",
                 )
