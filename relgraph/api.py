@@ -57,7 +57,12 @@ def read_and_infer(
     for path in (src.overrides_file, schema_file):
         if path is not None:
             schema = apply_overrides(schema, load_overrides(Path(path)), origin=str(path))
-    tables = {n: t for n, t in src.tables.items() if n in schema.tables}
+    # The snapshot holds what the schema names: tables left out and columns dropped go.
+    tables = {
+        n: t.select([c for c in t.column_names if schema[n].has_column(c)])
+        for n, t in src.tables.items()
+        if n in schema.tables
+    }
     src = SourceTables(uri=src.uri, tables=tables, declared=src.declared)
     return InferResult(source=src, schema=schema, report=validate(tables, schema))
 

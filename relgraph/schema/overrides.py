@@ -9,6 +9,7 @@ Format (every key optional; what is given replaces what was inferred)::
                                         # {combine: [date, time]}, or null
         foreign_keys: {raceId: races, driverId: drivers}
         columns: {q1: text, number: categorical}  # semantic types
+        drop: [url]                     # leave columns out of the snapshot
       red_flags: {include: false}       # leave a table out of the snapshot
 """
 
@@ -98,7 +99,9 @@ def apply_overrides(
         entry = entry or {}
         if not isinstance(entry, dict):
             raise SchemaError(f"{where} must be a mapping")
-        unknown = set(entry) - {"primary_key", "time", "foreign_keys", "columns", "include"}
+        unknown = set(entry) - {
+            "primary_key", "time", "foreign_keys", "columns", "include", "drop",
+        }  # fmt: skip
         if unknown:
             raise SchemaError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
         if entry.get("include") is False:
@@ -116,6 +119,7 @@ def apply_overrides(
 
 
 def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[str]) -> TableSchema:
+    t = _drop_columns(t, entry.get("drop"), where)
     cols = {c.name: c for c in t.columns}
 
     def need(col: str, what: str) -> str:
@@ -173,6 +177,37 @@ def _apply_table(t: TableSchema, entry: dict[str, Any], where: str, names: set[s
             st = c.stype
         new_cols.append(Column(c.name, c.dtype, st))
     return make_table_schema(t.name, new_cols, pk, fks, spec)
+
+
+def _drop_columns(t: TableSchema, drop: Any, where: str) -> TableSchema:
+    """``t`` without the columns in ``drop`` (a column that can leak the future, say)."""
+    if not drop:
+        return t
+    if not isinstance(drop, list) or not all(isinstance(c, str) for c in drop):
+        raise SchemaError(f"{where}: drop must be a list of column names")
+    names = {c.name for c in t.columns}
+    for c in drop:
+        if c not in names:
+            raise SchemaError(
+                f"{where}: cannot drop '{c}': not a column; columns: {', '.join(names)}"
+            )
+    keys = ({t.primary_key} if t.primary_key else set()) | {fk.column for fk in t.foreign_keys}
+    if t.time_spec is not None:
+        keys |= {
+            c for c in (t.time_spec.date_column, t.time_spec.clock_column, t.time_spec.via) if c
+        }
+    elif t.time_column:
+        keys.add(t.time_column)
+    if bad := sorted(keys & set(drop)):
+        raise SchemaError(
+            f"{where}: cannot drop key or time column(s) {', '.join(bad)}; "
+            "change primary_key/foreign_keys/time first"
+        )
+    kept = [c for c in t.columns if c.name not in set(drop)]
+    spec = t.time_spec
+    if spec is None and t.time_column is not None:
+        spec = TimeSpec(kind="column", date_column=t.time_column)
+    return make_table_schema(t.name, kept, t.primary_key, t.foreign_keys, spec)
 
 
 def _time_spec(value: Any, where: str, need: Any) -> TimeSpec | None:
