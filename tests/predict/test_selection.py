@@ -64,5 +64,5 @@ def test_model_kind_picks_another_candidate(trained, kind: str) -> None:  # type
 
 def test_unknown_model_kind_names_the_candidates(trained) -> None:  # type: ignore[no-untyped-def]
     ws, r = trained
-    with pytest.raises(TrainingError, match="no candidate 'svm'.*gnn"):
+    with pytest.raises(TrainingError, match=r"no candidate 'svm'.*gnn"):
         api.predict(r.model_id, workspace=ws, model_kind="svm")

@@ -101,7 +101,7 @@ def test_selection_on_validation_trivial_wins_ties() -> None:
     cands = [_c("gnn", 2.0, 1.0), _c("trivial:mean", 2.0, 3.0), _c("lightgbm", 2.5, 0.5)]
     # Test figures never decide: lightgbm's test MAE is best but its val is worst.
     assert select(cands, "mae", "rolling") == "trivial:mean"
-    assert [c.name for c in ranking(cands, "mae", "rolling")][0] == "trivial:mean"
+    assert ranking(cands, "mae", "rolling")[0].name == "trivial:mean"
     w = selection_warnings(cands, "mae", "rolling", "trivial:mean")
     assert len(w) == 1 and "predict uses the trivial baseline" in w[0]
     cands = [_c("gnn", 1.9, 4.0), _c("trivial:mean", 2.0, 3.0)]
