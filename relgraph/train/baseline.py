@@ -25,6 +25,7 @@ from relgraph.schema.types import SType
 from relgraph.store.snapshot import Snapshot
 from relgraph.train.loop import task_kind
 from relgraph.train.metrics import evaluate, higher_is_better
+from relgraph.train.protocol import input_times
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
                         f"arg_max({value[c]}, r.{_q(tcol)}) "
                         f"AS {_q(child.name + '.' + fk.column + '.last.' + c)}"
                     )
-            visible = f"AND r.{_q(tcol)} <= a.ANCHOR_TIMESTAMP" if tcol else ""
+            visible = f"AND r.{_q(tcol)} <= a.INPUT_TIMESTAMP" if tcol else ""
             sub = (
                 f"SELECT a._rid, {', '.join(parts)} FROM anchors a "
                 f"LEFT JOIN {_q(child.name)} r ON r.{_q(fk.column)} = a.ENTITY {visible} "
@@ -117,6 +118,8 @@ def compute_features(snapshot: Snapshot, task: Any, table: pa.Table) -> pa.Table
         {
             "ENTITY": table.column("ENTITY"),
             "ANCHOR_TIMESTAMP": table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us")),
+            # Rows visible to the features: up to the anchor, or the frozen cut-off.
+            "INPUT_TIMESTAMP": input_times(table),
             "_rid": pa.array(np.arange(table.num_rows, dtype=np.int64)),
         }
     )

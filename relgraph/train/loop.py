@@ -25,6 +25,7 @@ from relgraph.errors import TrainingError
 from relgraph.graph.features import FeatureSet
 from relgraph.nn.model import ModelConfig, RelGNN, col_names
 from relgraph.train.metrics import evaluate, higher_is_better, link_metrics
+from relgraph.train.protocol import INPUT_TIMESTAMP
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def anchor_seconds(table: pa.Table) -> np.ndarray:
-    """``ANCHOR_TIMESTAMP`` as int64 seconds since the epoch."""
-    col = table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us"))
+def anchor_seconds(table: pa.Table, column: str = "ANCHOR_TIMESTAMP") -> np.ndarray:
+    """``ANCHOR_TIMESTAMP`` (or another timestamp column) as int64 seconds since the epoch."""
+    col = table.column(column).cast(pa.timestamp("us"))
     us = pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False)
     return np.asarray(us // 1_000_000, dtype=np.int64)
 
@@ -61,8 +62,10 @@ class SeedSet:
     """Seed nodes and times of one split, aligned with the rows of its table."""
 
     nodes: np.ndarray
-    times: np.ndarray
+    times: np.ndarray  # the anchors: the reference of relative-time encodings
     target: Any  # np.ndarray (binary/regression/multiclass) or list[np.ndarray] (link)
+    # What the sampler may see up to (the frozen protocol's cut-off); None: the anchors.
+    input_times: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -136,7 +139,12 @@ class GNNTrainer:
                 target = col.to_numpy(zero_copy_only=False).astype(
                     np.int64 if self.kind == "multiclass" else np.float64
                 )
-        return SeedSet(nodes=nodes, times=anchor_seconds(table), target=target)
+        times = anchor_seconds(table)
+        inputs = None
+        if INPUT_TIMESTAMP in table.column_names:
+            inputs = anchor_seconds(table, INPUT_TIMESTAMP)
+            inputs = None if np.array_equal(inputs, times) else inputs
+        return SeedSet(nodes=nodes, times=times, target=target, input_times=inputs)
 
     def _batches(
         self, s: SeedSet, order: np.ndarray, sampler: Any, node_table: str | None = None
@@ -146,12 +154,16 @@ class GNNTrainer:
         chunks = [order[i : i + bs] for i in range(0, len(order), bs)]
 
         def gen() -> Iterator[tuple[np.ndarray, Any]]:
+            visible = s.times if s.input_times is None else s.input_times
             for idx in chunks:
                 batch = sampler.sample(
                     seed_table,
                     torch.from_numpy(s.nodes[idx]),
-                    torch.from_numpy(s.times[idx]),
+                    torch.from_numpy(visible[idx]),
                 )
+                if s.input_times is not None:
+                    # Frozen protocol: rows up to the cut-off, timed from the anchor.
+                    batch.seed_time = torch.from_numpy(s.times[idx].copy())
                 yield idx, batch
 
         try:

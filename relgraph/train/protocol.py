@@ -4,9 +4,11 @@
   every day). Rows are scored as they are.
 - ``frozen``: RelBench's rule. ``dataset.get_db()`` cuts every table at the test
   cut-off and that one database serves all splits, so a test row anchored at
-  *T+kΔ* still sees nothing after *T*. Here the rows' input time is clipped to the
-  cut-off (the temporal sampler and the as-of features then see exactly the rows
-  ≤ *T*); labels are unchanged. Validation anchors end by *T* and are unchanged by
+  *T+kΔ* still sees nothing after *T*, while its seed time (the reference of
+  relative-time encodings, "days since") stays *T+kΔ*. Here each row gets an
+  ``INPUT_TIMESTAMP`` = min(anchor, *T*): the temporal sampler, the as-of features and
+  the past-label baselines see only rows up to it, while ``ANCHOR_TIMESTAMP`` stays
+  the reference time; labels are unchanged. Validation anchors end by *T* and are unchanged by
   RelBench's rule; for model *selection* under ``frozen`` the validation rows are
   clipped to the validation cut-off instead, so that the chosen model is the one
   that copes best with the gap the test rows will face (``val_view``).
@@ -16,7 +18,7 @@ Example:
     >>> from datetime import datetime
     >>> t = pa.table({"ENTITY": [1, 1], "ANCHOR_TIMESTAMP": pa.array(
     ...     [datetime(2010, 1, 1), datetime(2010, 3, 1)], pa.timestamp("us"))})
-    >>> as_of(t, "frozen", datetime(2010, 1, 1)).column("ANCHOR_TIMESTAMP").to_pylist()
+    >>> as_of(t, "frozen", datetime(2010, 1, 1)).column("INPUT_TIMESTAMP").to_pylist()
     [datetime.datetime(2010, 1, 1, 0, 0), datetime.datetime(2010, 1, 1, 0, 0)]
 """
 
@@ -39,19 +41,33 @@ def check_protocol(name: str) -> str:
     return name
 
 
-def as_of(table: pa.Table, protocol: str, cutoff: datetime) -> pa.Table:
-    """``table`` with each ``ANCHOR_TIMESTAMP`` as the protocol lets inputs see it.
+INPUT_TIMESTAMP = "INPUT_TIMESTAMP"
 
-    ``rolling`` returns the table unchanged; ``frozen`` clips anchor times to
-    ``cutoff`` (the ``TARGET`` column, if any, is kept: only the inputs move).
+
+def as_of(table: pa.Table, protocol: str, cutoff: datetime) -> pa.Table:
+    """``table`` with the ``INPUT_TIMESTAMP`` the protocol allows for each row's inputs.
+
+    ``rolling`` returns the table unchanged (inputs up to the anchor); ``frozen`` adds
+    ``INPUT_TIMESTAMP`` = min(``ANCHOR_TIMESTAMP``, ``cutoff``). Anchors and targets stay.
     """
     check_protocol(protocol)
-    if protocol == "rolling" or table.num_rows == 0:
+    if protocol == "rolling":
         return table
-    i = table.schema.get_field_index("ANCHOR_TIMESTAMP")
-    col = table.column(i).cast(pa.timestamp("us"))
+    col = table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us"))
     clipped = pc.min_element_wise(col, pa.scalar(cutoff, pa.timestamp("us")))
-    return table.set_column(i, "ANCHOR_TIMESTAMP", clipped)
+    if INPUT_TIMESTAMP in table.column_names:
+        prev = table.column(INPUT_TIMESTAMP).cast(pa.timestamp("us"))
+        clipped = pc.min_element_wise(prev, clipped)
+        return table.set_column(
+            table.schema.get_field_index(INPUT_TIMESTAMP), INPUT_TIMESTAMP, clipped
+        )
+    return table.append_column(INPUT_TIMESTAMP, clipped)
+
+
+def input_times(table: pa.Table) -> pa.ChunkedArray:
+    """The time each row's inputs may see up to: ``INPUT_TIMESTAMP``, else the anchor."""
+    name = INPUT_TIMESTAMP if INPUT_TIMESTAMP in table.column_names else "ANCHOR_TIMESTAMP"
+    return table.column(name).cast(pa.timestamp("us"))
 
 
 def val_view(table: pa.Table, protocol: str, val_cutoff: datetime) -> pa.Table:

@@ -491,10 +491,10 @@ def selection_warnings(
 ) -> list[str]:
     """What the user must know about the choice (a trivial model won, or nearly)."""
     out: list[str] = []
-    if is_trivial(selected):
-        learned = [c.name for c in candidates if not is_trivial(c.name)]
+    learned = [c.name for c in candidates if not is_trivial(c.name)]
+    if is_trivial(selected) and learned:  # none trained (--no-gnn --no-baseline): no news
         out.append(
-            f"no learned model ({', '.join(learned) or 'none trained'}) beat the trivial "
+            f"no learned model ({', '.join(learned)}) beat the trivial "
             f"baseline '{selected}' on validation {metric} ({protocol} protocol): predict "
             "uses the trivial baseline; pass --model-kind to use another candidate"
         )

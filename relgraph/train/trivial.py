@@ -42,6 +42,7 @@ import pyarrow as pa
 from relgraph.errors import TrainingError
 from relgraph.train.loop import metric_key, task_kind
 from relgraph.train.metrics import evaluate, key_link_metrics
+from relgraph.train.protocol import input_times
 
 # The trivial baselines of each task type, in report order.
 TRIVIAL: dict[str, tuple[str, ...]] = {
@@ -268,6 +269,6 @@ def _rows(rows: pa.Table) -> pa.Table:
         {
             "_rid": pa.array(np.arange(rows.num_rows, dtype=np.int64)),
             "ENTITY": rows.column("ENTITY"),
-            "t": rows.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us")),
+            "t": input_times(rows),
         }
     )
