@@ -222,6 +222,29 @@ def train(
     )
 
 
+def audit(
+    query_text: str,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    snapshot: str | None = None,
+    val_cutoff: str | None = None,
+    test_cutoff: str | None = None,
+    model: str | None = None,
+    sample: int = 40,
+) -> Any:
+    """Leakage audit of a query; returns a :class:`relgraph.audit.report.AuditReport`.
+
+    With ``model``, also whether that stored model beats the trivial baselines on test.
+    """
+    from relgraph.audit.report import audit_query
+
+    snap = Workspace(workspace).snapshot(snapshot)
+    return audit_query(
+        snap, query_text, val_cutoff=val_cutoff, test_cutoff=test_cutoff, sample=sample,
+        workspace=workspace, model_id=model,
+    )  # fmt: skip
+
+
 def predict(
     model_id: str,
     *,

@@ -112,8 +112,14 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
     return f"SELECT {', '.join(selects)} FROM anchors a {' '.join(joins)} ORDER BY a._rid"
 
 
-def compute_features(snapshot: Snapshot, task: Any, table: pa.Table) -> pa.Table:
-    """Baseline features for each row of ``table`` (in the same order)."""
+def compute_features(
+    snapshot: Snapshot, task: Any, table: pa.Table, *, con: Any = None
+) -> pa.Table:
+    """Baseline features for each row of ``table`` (in the same order).
+
+    ``con``: a connection whose views stand for the snapshot's tables (the leakage
+    audit passes one that hides rows); by default a fresh one on the snapshot.
+    """
     anchors = pa.table(
         {
             "ENTITY": table.column("ENTITY"),
@@ -123,12 +129,15 @@ def compute_features(snapshot: Snapshot, task: Any, table: pa.Table) -> pa.Table
             "_rid": pa.array(np.arange(table.num_rows, dtype=np.int64)),
         }
     )
-    con = snapshot.duckdb()
+    own = con is None
+    con = snapshot.duckdb() if own else con
     con.register("anchors", anchors)
     try:
         out = con.sql(feature_sql(snapshot, task)).to_arrow_table()
     finally:
-        con.close()
+        con.unregister("anchors")
+        if own:
+            con.close()
     return out.drop(["_rid"])
 
 
