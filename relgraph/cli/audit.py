@@ -48,7 +48,7 @@ def audit(
                 escape("\n".join(c.detail[:5])),
             )
         out.print(t)
-        s = Table(title="static columns, most suspicious first (AUROC for "still active after")")
+        s = Table(title="static columns, most suspicious first (AUROC: still active after 'at')")
         for col in ("column", "by", "AUROC", "at", "flagged"):
             s.add_column(col)
         for f in report.static[:6]:
