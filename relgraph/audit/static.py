@@ -129,7 +129,7 @@ def future_static_columns(
                 if c.stype in (SType.numerical, SType.categorical, SType.text, SType.timestamp)
             ]
             times = act.column("t").to_numpy(zero_copy_only=False).astype("datetime64[s]")
-            cuts = [cut] if cut else sorted({_percentile_time(times, q) for q in _CUT_PERCENTILES})
+            cuts = [cut] if cut else _cuts(times)
             for when in cuts:
                 out += _score_columns(con, t, cols, when, threshold)
             con.unregister("_rg_act")
@@ -149,45 +149,48 @@ def _score_columns(
     """At ``when``: among entities active in the years before, who is active after?"""
     d = ts_literal(when)
     pk = _q(t.primary_key or "")
-    found: list[StaticFinding] = []
-    for c in cols:
+    sel = []
+    for i, c in enumerate(cols):
         col = _q(c.name)
         value = (
             f"rg_number(e.{col})"
             if c.stype is SType.numerical and c.dtype in ("string", "large_string")
             else f"e.{col}"
         )
-        num = c.stype in (SType.numerical, SType.timestamp)
-        v_sql = (
-            f"CAST(epoch(CAST({value} AS TIMESTAMP)) AS DOUBLE)"
-            if c.stype is SType.timestamp
-            else f"TRY_CAST({value} AS DOUBLE)"
+        sel.append(f"e.{col} IS NULL AS n{i}")
+        if c.stype is SType.timestamp:
+            sel.append(f"CAST(epoch(CAST({value} AS TIMESTAMP)) AS DOUBLE) AS v{i}")
+        elif c.stype is SType.numerical:
+            sel.append(f"TRY_CAST({value} AS DOUBLE) AS v{i}")
+    # One query per cut for every column: the entities active at D, late or not.
+    rows = con.sql(
+        f"""
+        WITH p AS (
+            SELECT k, bool_or(t > {d}) AS late FROM _rg_act GROUP BY k
+            HAVING bool_or(t <= {d} AND t > {d} - INTERVAL {_ALIVE_DAYS} DAY)
         )
-        rows = con.sql(
-            f"""
-            WITH p AS (
-                SELECT k, bool_or(t > {d}) AS late FROM _rg_act GROUP BY k
-                HAVING bool_or(t <= {d} AND t > {d} - INTERVAL {_ALIVE_DAYS} DAY)
-            )
-            SELECT p.late, e.{col} IS NULL AS isnull, {v_sql if num else "NULL"} AS v
-            FROM p JOIN {_q(t.name)} e ON e.{pk} = p.k
-            """
-        ).to_arrow_table()
-        if rows.num_rows < _MIN_ENTITIES:
-            continue
-        y = rows.column("late").to_numpy(zero_copy_only=False).astype(np.int64)
-        if min(int(y.sum()), int(len(y) - y.sum())) < _MIN_CLASS:
-            continue  # a handful on one side separates by chance
-        isnull = rows.column("isnull").to_numpy(zero_copy_only=False).astype(np.float64)
+        SELECT p.late, {", ".join(sel)} FROM p JOIN {_q(t.name)} e ON e.{pk} = p.k
+        """
+    ).to_arrow_table()
+    if rows.num_rows < _MIN_ENTITIES:
+        return []
+    y = rows.column("late").to_numpy(zero_copy_only=False).astype(np.int64)
+    if min(int(y.sum()), int(len(y) - y.sum())) < _MIN_CLASS:
+        return []  # a handful on one side separates by chance
+    found: list[StaticFinding] = []
+    for i, c in enumerate(cols):
+        isnull = rows.column(f"n{i}").to_numpy(zero_copy_only=False).astype(np.float64)
         scores = [("nullness", _auroc(y, isnull))]
-        if num:
-            v = rows.column("v").to_numpy(zero_copy_only=False).astype(np.float64)
+        if f"v{i}" in rows.column_names:
+            v = rows.column(f"v{i}").to_numpy(zero_copy_only=False).astype(np.float64)
             known = ~np.isnan(v)
             yk = y[known]
             if min(int(yk.sum()), int(len(yk) - yk.sum())) >= _MIN_CLASS:
-                scores.append(("value", _auroc(y[known], v[known])))
+                scores.append(("value", _auroc(yk, v[known])))
         how, auc = max(scores, key=lambda s: s[1])
-        found.append(StaticFinding(t.name, c.name, how, auc, rows.num_rows, when, auc >= threshold))
+        found.append(
+            StaticFinding(t.name, c.name, how, auc, rows.num_rows, when, auc >= threshold)
+        )
     return found
 
 
@@ -197,6 +200,18 @@ def _auroc(y: np.ndarray, score: np.ndarray) -> float:
         return 0.5
     a = float(roc_auc_score(y, score))
     return max(a, 1.0 - a)
+
+
+def _cuts(times: np.ndarray) -> list[datetime]:
+    """Percentiles of the activity times, and every new year in their range.
+
+    Fields introduced by a process change tend to start on a round date; the
+    percentiles cover the rest (dense where the data is).
+    """
+    cuts = {_percentile_time(times, q) for q in _CUT_PERCENTILES}
+    lo, hi = _percentile_time(times, 1), _percentile_time(times, 99)
+    cuts |= {datetime(y, 1, 1) for y in range(lo.year + 1, hi.year + 1)}
+    return sorted(cuts)
 
 
 def _percentile_time(times: np.ndarray, q: float) -> datetime:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from relgraph.audit.static import future_static_columns
 from relgraph.errors import TrainingError
 from relgraph.graph.features import build_features
 from relgraph.nn.model import ModelConfig
@@ -259,6 +260,8 @@ def train_task(
     train_t, val_t = tables.train.table, tables.val.table
     test_labels = tables.test_labels()
     warns = label_warnings(task, train_t)
+    # Static columns that encode the future (relgraph audit): the model would read them.
+    warns += [f.message() for f in future_static_columns(snapshot) if f.flagged]
     for w in warns:
         log.warning(w)
     if train_t.num_rows == 0:
