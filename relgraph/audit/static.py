@@ -188,9 +188,7 @@ def _score_columns(
             if min(int(yk.sum()), int(len(yk) - yk.sum())) >= _MIN_CLASS:
                 scores.append(("value", _auroc(yk, v[known])))
         how, auc = max(scores, key=lambda s: s[1])
-        found.append(
-            StaticFinding(t.name, c.name, how, auc, rows.num_rows, when, auc >= threshold)
-        )
+        found.append(StaticFinding(t.name, c.name, how, auc, rows.num_rows, when, auc >= threshold))
     return found
 
 

@@ -57,6 +57,8 @@ class Predictor:
     lightgbm: Any = None
     trivial: TrivialBaseline | None = None
     history: pa.Table | None = field(default=None, repr=False)
+    # The stored GNN, for the EMBEDDING column whichever candidate scores.
+    embedder: GNNTrainer | None = field(default=None, repr=False)
 
     @property
     def task_type(self) -> str:
@@ -88,8 +90,14 @@ class Predictor:
         return [keys_col.take(pa.array(r)).to_pylist() for r in idx], [list(r) for r in sc]
 
     def embed(self, rows: pa.Table) -> np.ndarray | None:
-        """GNN embeddings when this candidate has a GNN in it; None otherwise."""
-        return self.gnn.embed(rows) if self.gnn is not None else None
+        """The entities' GNN embeddings when the stored model has a GNN; None otherwise."""
+        g = self.gnn or self.embedder
+        return g.embed(rows) if g is not None else None
+
+    @property
+    def channels(self) -> int | None:
+        g = self.gnn or self.embedder
+        return g.config.channels if g is not None else None
 
     def score(self, labels: pa.Table, snapshot: Snapshot) -> dict[str, float]:
         kind = self.task_type
@@ -119,17 +127,20 @@ def load_predictor(
     from relgraph.query.table import compile_on_snapshot
 
     task = compile_on_snapshot(snapshot, files.meta["query"])
+    # Predictions carry the entities' GNN embeddings whichever candidate scores them.
+    stored_gnn = gnn_loader(files, snapshot) if files.meta.get("gnn_state") else None
     if is_trivial(kind):
         name = kind[len(TRIVIAL_PREFIX) :]
         state = (files.meta.get("trivial_state") or {}).get(name)
         if state is None:
             raise TrainingError(f"model '{files.model_id}' stores no trivial baseline '{name}'")
         return Predictor(
-            kind, task, trivial=TrivialBaseline.from_state(task, state), history=history
-        )
-    gnn = gnn_loader(files, snapshot) if kind in ("gnn", "ensemble") else None
+            kind, task, trivial=TrivialBaseline.from_state(task, state), history=history,
+            embedder=stored_gnn,
+        )  # fmt: skip
+    gnn = stored_gnn if kind in ("gnn", "ensemble") else None
     lgbm = load_lightgbm(files, snapshot, task) if kind in ("lightgbm", "ensemble") else None
-    return Predictor(kind, task, gnn=gnn, lightgbm=lgbm)
+    return Predictor(kind, task, gnn=gnn, lightgbm=lgbm, embedder=stored_gnn)
 
 
 def load_lightgbm(files: ModelFiles, snapshot: Snapshot, task: Any) -> Any:

@@ -157,14 +157,15 @@ def prediction_table(
     """Kumo-style output rows for ``rows`` (ENTITY, ANCHOR_TIMESTAMP).
 
     ``model``: a stored candidate (:class:`Predictor`) or a bare GNN trainer.
-    ``EMBEDDING`` is written when the candidate has a GNN in it.
+    ``EMBEDDING`` (the entity's GNN embedding) is written when the model has a GNN,
+    whichever candidate made the predictions.
     """
     pred = model if isinstance(model, Predictor) else Predictor("gnn", model.task, gnn=model)
     kind = pred.task_type
     n = rows.num_rows
     emb = pred.embed(rows) if n else None
-    if pred.gnn is not None and emb is None:
-        emb = np.zeros((0, pred.gnn.config.channels), np.float32)
+    if pred.channels is not None and emb is None:
+        emb = np.zeros((0, pred.channels), np.float32)
     emb_type = pa.list_(pa.float32())
     base: dict[str, Any] = {
         "ENTITY": rows.column("ENTITY"),
