@@ -258,8 +258,14 @@ class GNNTrainer:
         time_limit: float | None = None,
         patience: int = 3,
         on_epoch: EpochCallback | None = None,
+        min_steps: int = 0,
     ) -> GNNTrainer:
-        """Train; keep the weights with the best validation metric."""
+        """Train; keep the weights with the best validation metric.
+
+        ``min_steps``: an epoch passes over the training rows as often as it takes for
+        ``epochs`` epochs to make at least this many optimizer steps (a small table
+        would otherwise train for a handful of steps); validation stays once per epoch.
+        """
         seed_everything(self.seed)
         tr, va = self.seeds(train), self.seeds(val)
         if len(tr) == 0:
@@ -281,13 +287,18 @@ class GNNTrainer:
         start = time.monotonic()
         rng = np.random.default_rng(self.seed)
         val_s = 0.0  # the last validation pass's duration (unknown before the first)
+        # Passes are concatenated, then cut into batches: steps = ceil(passes·rows / bs).
+        want = math.ceil(min_steps / max(self.config.epochs, 1))
+        passes = max(1, math.ceil(want * self.config.batch_size / len(tr)))
+        self.steps_ = 0
         for epoch in range(self.config.epochs):
             self.model_.train()
             sampler = self.sampler_factory(
                 self.graph, list(self.config.fanouts), self.config.strategy, self.seed + epoch
             )
             total, n = 0.0, 0
-            for idx, batch in self._batches(tr, rng.permutation(len(tr)), sampler):
+            order = np.concatenate([rng.permutation(len(tr)) for _ in range(passes)])
+            for idx, batch in self._batches(tr, order, sampler):
                 opt.zero_grad()
                 loss = self._loss(self.model_(self.features.frames, batch), tr, idx)
                 if not torch.isfinite(loss):
@@ -301,6 +312,7 @@ class GNNTrainer:
                     opt.zero_grad()
                     continue
                 opt.step()
+                self.steps_ += 1
                 total += float(loss.detach()) * len(idx)
                 n += len(idx)
                 # Stop early enough that the validation pass still fits in the budget.
@@ -340,6 +352,7 @@ class GNNTrainer:
             "num_classes": self._num_classes,
             "best_val": self.best_val_,
             "history": self.history_,
+            "steps": getattr(self, "steps_", None),
         }
 
     def restore(self, state: dict[str, Any], weights: dict[str, Tensor]) -> GNNTrainer:

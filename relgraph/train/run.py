@@ -325,6 +325,7 @@ def train_task(
                 train_t,
                 val_t,
                 time_limit=seconds,
+                min_steps=budget.min_steps,
                 on_epoch=lambda e, n, loss, v: say(
                     "epoch", {"epoch": e, "epochs": n, "loss": loss, metric: v}
                 ),
@@ -351,7 +352,7 @@ def train_task(
             # The same configuration, seed and time limit, without the trunk.
             say("scratch", {})
             scratch = GNNTrainer(task=task, graph=graph, features=feats, config=config, seed=seed)
-            scratch.fit(train_t, val_t, time_limit=limits[best.number])
+            scratch.fit(train_t, val_t, time_limit=limits[best.number], min_steps=budget.min_steps)
             scratch_scores = _scores(scratch, val_t, test_labels)
             pretraining = Pretraining(
                 pretrained_id=trunk.pretrained_id,
