@@ -139,16 +139,20 @@ def load_predictor(
             embedder=stored_gnn,
         )  # fmt: skip
     gnn = stored_gnn if kind in ("gnn", "ensemble") else None
-    lgbm = load_lightgbm(files, snapshot, task) if kind in ("lightgbm", "ensemble") else None
+    lgbm = None
+    if kind in ("lightgbm", "ensemble"):
+        lgbm = load_lightgbm(files, snapshot, task)
+    elif kind == "lightgbm_gap":
+        lgbm = load_lightgbm(files, snapshot, task, name="lightgbm_gap")
     return Predictor(kind, task, gnn=gnn, lightgbm=lgbm, embedder=stored_gnn)
 
 
-def load_lightgbm(files: ModelFiles, snapshot: Snapshot, task: Any) -> Any:
-    """The stored LightGBM baseline, fitted state restored."""
+def load_lightgbm(files: ModelFiles, snapshot: Snapshot, task: Any, name: str = "lightgbm") -> Any:
+    """A stored LightGBM model (``lightgbm`` or ``lightgbm_gap``), fitted state restored."""
     from relgraph.train.baseline import LightGBMBaseline
 
-    state = files.meta.get("lightgbm_state")
-    booster = files.booster()
+    state = files.meta.get(f"{name}_state")
+    booster = files.booster(name)
     if state is None or booster is None:
         raise TrainingError(f"model '{files.model_id}' has no LightGBM model")
     m = LightGBMBaseline(task, snapshot, seed=int(files.meta.get("seed", 0)))

@@ -15,7 +15,9 @@
 
 Example:
     >>> import pyarrow as pa
-    >>> from datetime import datetime
+    >>> from datetime import datetime, timedelta
+
+import numpy as np
     >>> t = pa.table({"ENTITY": [1, 1], "ANCHOR_TIMESTAMP": pa.array(
     ...     [datetime(2010, 1, 1), datetime(2010, 3, 1)], pa.timestamp("us"))})
     >>> as_of(t, "frozen", datetime(2010, 1, 1)).column("INPUT_TIMESTAMP").to_pylist()
@@ -24,8 +26,9 @@ Example:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -73,3 +76,23 @@ def input_times(table: pa.Table) -> pa.ChunkedArray:
 def val_view(table: pa.Table, protocol: str, val_cutoff: datetime) -> pa.Table:
     """Validation rows for model selection: ``frozen`` sees up to the val cut-off only."""
     return as_of(table, protocol, val_cutoff)
+
+
+def with_gaps(table: pa.Table, max_gap: timedelta, *, seed: int = 0) -> pa.Table:
+    """``table`` plus a copy whose inputs stop a random gap (0 to ``max_gap``) before the anchor.
+
+    Under ``frozen`` a test row anchored *k* windows after the cut-off sees nothing
+    after the cut-off; a model trained only on rows that see up to their anchor has
+    never met that gap. The copy teaches it (its labels are the originals').
+    """
+    if table.num_rows == 0 or max_gap <= timedelta(0):
+        return table
+    rng = np.random.default_rng(seed)
+    anchors = table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us"))
+    us = pc.cast(anchors, pa.int64()).to_numpy(zero_copy_only=False)
+    gap = rng.uniform(0, max_gap.total_seconds(), table.num_rows) * 1_000_000
+    inputs = pa.array((us - gap.astype(np.int64)), pa.int64()).cast(pa.timestamp("us"))
+    base = table.drop([INPUT_TIMESTAMP]) if INPUT_TIMESTAMP in table.column_names else table
+    plain = base.append_column(INPUT_TIMESTAMP, anchors)
+    gapped = base.append_column(INPUT_TIMESTAMP, inputs)
+    return pa.concat_tables([plain, gapped])

@@ -32,7 +32,14 @@ from relgraph.train.candidates import (
 from relgraph.train.loop import GNNTrainer, metric_key, task_kind
 from relgraph.train.metrics import evaluate, higher_is_better
 from relgraph.train.pretrain import PretrainedTrunk, load_pretrained
-from relgraph.train.protocol import DEFAULT_PROTOCOL, PROTOCOLS, as_of, check_protocol, val_view
+from relgraph.train.protocol import (
+    DEFAULT_PROTOCOL,
+    PROTOCOLS,
+    as_of,
+    check_protocol,
+    val_view,
+    with_gaps,
+)
 from relgraph.train.search import Budget, TrialResult, search
 from relgraph.train.trivial import TrivialBaseline, trivial_names
 
@@ -293,9 +300,21 @@ def train_task(
     # 2. The LightGBM baseline on as-of aggregates (first: its time is bounded, the
     # GNN's search then gets whatever is left of the budget).
     booster_model: LightGBMBaseline | None = None
+    gap_model: LightGBMBaseline | None = None
     if baseline and task_kind(task) in ("binary", "regression", "multiclass"):
         say("lightgbm", {})
         booster_model = LightGBMBaseline(task, snapshot, seed=seed).fit(train_t, val_t)
+        # The same model trained for the frozen protocol's gap: half its rows see up to a
+        # random time before their anchor (as far back as the test anchors reach past
+        # the cut-off), early-stopped on validation rows cut at the validation cut-off.
+        test_anchors = tables.anchors.test if tables.anchors is not None else ()
+        span = (max(test_anchors) - tables.test_cutoff) if test_anchors else None
+        if span is not None and span.total_seconds() > 0:
+            say("lightgbm (gap)", {})
+            gap_model = LightGBMBaseline(task, snapshot, seed=seed).fit(
+                with_gaps(train_t, span, seed=seed),
+                val_view(val_t, "frozen", tables.val_cutoff),
+            )
         result_bl = ModelScores(
             val=booster_model.score(val_t),
             test=booster_model.score(test_labels) if test_labels.num_rows else {},
@@ -367,6 +386,7 @@ def train_task(
         task, tables.val_cutoff, tables.test_cutoff, val_t, test_labels,
         history=label_history(train_t, val_t, test_labels),
         gnn=best_trainer, lightgbm=booster_model, trivial=trivial,
+        extra={"lightgbm_gap": gap_model} if gap_model is not None else None,
     )  # fmt: skip
     fit_s = {"gnn": result_gnn, "lightgbm": result_bl}
     for c in candidates:
@@ -413,24 +433,29 @@ def train_task(
         "test_cutoff": tables.test_cutoff.isoformat(),
         "created": datetime.now().isoformat(timespec="seconds"),
         "gnn_state": best_trainer.state() if best_trainer is not None else None,
-        "lightgbm_state": (
-            {
-                "categories": booster_model.categories_,
-                "feature_names": booster_model.feature_names_,
-                "clip": list(getattr(booster_model, "clip_", []) or []) or None,
-            }
-            if booster_model is not None
-            else None
-        ),
+        "lightgbm_state": _lgbm_state(booster_model),
         "trivial_state": {name: b.state() for name, b in trivial.items()},
+        "lightgbm_gap_state": _lgbm_state(gap_model),
     }
     save_model(
         path,
         meta,
         best_trainer.model_.state_dict() if best_trainer is not None else None,
         booster_model.booster_ if booster_model is not None else None,
+        extra_boosters={"lightgbm_gap": gap_model.booster_} if gap_model is not None else None,
     )
     return result
+
+
+def _lgbm_state(m: LightGBMBaseline | None) -> dict[str, Any] | None:
+    """What rebuilds a stored LightGBM model besides its booster file."""
+    if m is None:
+        return None
+    return {
+        "categories": m.categories_,
+        "feature_names": m.feature_names_,
+        "clip": list(getattr(m, "clip_", []) or []) or None,
+    }
 
 
 def label_history(*tables: pa.Table) -> pa.Table:
@@ -452,6 +477,7 @@ def score_candidates(
     gnn: GNNTrainer | None,
     lightgbm: LightGBMBaseline | None,
     trivial: dict[str, TrivialBaseline],
+    extra: dict[str, LightGBMBaseline] | None = None,
 ) -> list[Candidate]:
     """Every candidate's metrics on validation and test under each protocol."""
     kind = task_kind(task)
@@ -483,6 +509,8 @@ def score_candidates(
             if len(preds) == 2:
                 # The plain average: no weights to fit, so nothing to overfit on val.
                 preds["ensemble"] = (preds["gnn"] + preds["lightgbm"]) / 2
+            for name, model in (extra or {}).items():
+                preds[name] = model.predict_raw(rows)
             for name, pred in preds.items():
                 put(name, protocol, split, evaluate(kind, y, pred))
             for name, b in trivial.items():

@@ -109,3 +109,19 @@ def test_selection_on_validation_trivial_wins_ties() -> None:
     assert "better on test" in selection_warnings(cands, "mae", "rolling", "gnn")[0]
     nan = [_c("gnn", np.nan), _c("trivial:mean", 5.0)]
     assert select(nan, "mae", "rolling") == "trivial:mean"
+
+
+def test_with_gaps_adds_a_copy_whose_inputs_stop_before_the_anchor() -> None:
+    from relgraph.train.protocol import INPUT_TIMESTAMP, with_gaps
+
+    rows = _t([1, 2, 3], [100, 200, 300], [0.0, 1.0, 0.0])
+    out = with_gaps(rows, timedelta(days=60), seed=1)
+    assert out.num_rows == 6
+    assert out.column("TARGET").to_pylist() == [0.0, 1.0, 0.0] * 2
+    a = out.column("ANCHOR_TIMESTAMP").to_pylist()
+    inp = out.column(INPUT_TIMESTAMP).to_pylist()
+    assert inp[:3] == a[:3]
+    assert all(
+        timedelta(0) <= x - y <= timedelta(days=60) for x, y in zip(a[3:], inp[3:], strict=True)
+    )
+    assert with_gaps(rows, timedelta(0)).equals(rows)
