@@ -79,7 +79,12 @@ def read_and_infer(
     schema = infer_schema(src.tables, src.declared)
     for origin, doc in files:
         schema = apply_overrides(schema, doc, origin=origin, data=src.tables)
-    tables = {n: t for n, t in src.tables.items() if n in schema.tables}
+    # The snapshot holds what the schema names: tables left out and columns dropped go.
+    tables = {
+        n: t.select([c for c in t.column_names if schema[n].has_column(c)])
+        for n, t in src.tables.items()
+        if n in schema.tables
+    }
     src = SourceTables(uri=src.uri, tables=tables, declared=src.declared)
     report = validate(tables, schema)
     report.findings += [
@@ -220,8 +225,12 @@ def train(
     baseline: bool = True,
     progress: Any = None,
     from_pretrained: str | None = None,
+    protocol: str = "rolling",
 ) -> Any:
     """Train a GNN (searched within ``budget``) and the LightGBM baseline for a query.
+
+    Trivial baselines are scored beside them; the best candidate on validation under
+    ``protocol`` (``frozen``: RelBench's, or ``rolling``) is what :func:`predict` uses.
 
     Returns a :class:`relgraph.train.TrainResult`; the model is stored under
     ``workspace/models/<model_id>/``. ``from_pretrained``: a trunk id from
@@ -243,7 +252,31 @@ def train(
         baseline=baseline,
         progress=progress,
         from_pretrained=from_pretrained,
+        protocol=protocol,
     )
+
+
+def audit(
+    query_text: str,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    snapshot: str | None = None,
+    val_cutoff: str | None = None,
+    test_cutoff: str | None = None,
+    model: str | None = None,
+    sample: int = 40,
+) -> Any:
+    """Leakage audit of a query; returns a :class:`relgraph.audit.report.AuditReport`.
+
+    With ``model``, also whether that stored model beats the trivial baselines on test.
+    """
+    from relgraph.audit.report import audit_query
+
+    snap = Workspace(workspace).snapshot(snapshot)
+    return audit_query(
+        snap, query_text, val_cutoff=val_cutoff, test_cutoff=test_cutoff, sample=sample,
+        workspace=workspace, model_id=model,
+    )  # fmt: skip
 
 
 def predict(
@@ -253,14 +286,20 @@ def predict(
     to: str | None = None,
     split: str = "test",
     snapshot: str | None = None,
+    model_kind: str | None = None,
 ) -> Any:
     """Predict with a stored model ("test" split or "now"); Parquet in the workspace or ``to``.
 
-    Returns a :class:`relgraph.predict.PredictResult`.
+    ``model_kind``: ``gnn``, ``lightgbm``, ``ensemble`` or ``trivial:<name>``; by default
+    the candidate chosen on validation at training. Returns a
+    :class:`relgraph.predict.PredictResult` (its ``model_kind`` says which predicted).
     """
     from relgraph.predict import predict_model
 
-    return predict_model(model_id, workspace=workspace, split=split, to=to, snapshot_id=snapshot)
+    return predict_model(
+        model_id, workspace=workspace, split=split, to=to, snapshot_id=snapshot,
+        model_kind=model_kind,
+    )  # fmt: skip
 
 
 def models(workspace: str | Path = DEFAULT_WORKSPACE) -> list[dict[str, Any]]:
@@ -279,6 +318,8 @@ def models(workspace: str | Path = DEFAULT_WORKSPACE) -> list[dict[str, Any]]:
                     "metric",
                     "gnn",
                     "lightgbm",
+                    "selected",
+                    "protocol",
                     "created",
                     "snapshot_id",
                 )

@@ -5,6 +5,7 @@ Each command group lives in its own module and registers itself on ``app``.
 
 from __future__ import annotations
 
+from relgraph.cli import audit as _audit  # noqa: F401  (registers commands)
 from relgraph.cli import data as _data  # noqa: F401  (registers commands)
 from relgraph.cli import jobs as _jobs  # noqa: F401  (registers commands)
 from relgraph.cli import query as _query  # noqa: F401  (registers commands)

@@ -63,7 +63,34 @@ def _fmt(v: float | None) -> str:
 
 
 def results_table(result: Any) -> Table:
-    """GNN and LightGBM metrics side by side, validation and test."""
+    """Every candidate, best first on validation, with val/test under both protocols."""
+    if not getattr(result, "candidates", None):
+        return _legacy_table(result)
+    m, sel = result.metric, result.protocol
+    t = Table(
+        title=f"{result.model_id} — {m}, candidates ranked on validation ({sel} protocol; "
+        f"rows: {result.rows})"
+    )
+    for c in ("#", "model"):
+        t.add_column(c)
+    for proto in ("frozen", "rolling"):
+        for split in ("val", "test"):
+            t.add_column(f"{split} {m} ({proto})", justify="right")
+    t.add_column("train s", justify="right")
+    for i, c in enumerate(result.ranking(), 1):
+        chosen = c.name == result.selected
+        t.add_row(
+            str(i),
+            c.name + (" ← selected" if chosen else ""),
+            *[_fmt(c.value(p, s, m)) for p in ("frozen", "rolling") for s in ("val", "test")],
+            f"{c.seconds:.0f}" if c.seconds else "—",
+            style="bold" if chosen else None,
+        )
+    return t
+
+
+def _legacy_table(result: Any) -> Table:
+    """GNN and LightGBM metrics side by side (a result without candidates)."""
     t = Table(title=f"{result.model_id} — {result.metric} (rows: {result.rows})")
     t.add_column("model")
     t.add_column("split")
@@ -208,15 +235,22 @@ def train(
         help="Start the GNN from a pretrained trunk (see `relgraph pretrain`); the report "
         "adds the same run from scratch and the difference.",
     ),
+    protocol: str = typer.Option(
+        "rolling",
+        "--protocol",
+        help="frozen (RelBench's: no input after the test cut-off) | rolling (inputs up "
+        "to each anchor): the protocol whose validation figures choose the model.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Train a GNN and the LightGBM baseline for a query; print val/test metrics."""
+    """Train the GNN, LightGBM and trivial baselines; rank them on validation."""
     try:
         with _train_progress(not as_json) as progress:
             result = api.train(
                 query, workspace=workspace, snapshot=snapshot, budget=budget, trials=trials,
                 minutes=minutes, seed=seed, val_cutoff=val_cutoff, test_cutoff=test_cutoff,
                 baseline=not no_baseline, progress=progress, from_pretrained=from_pretrained,
+                protocol=protocol,
             )  # fmt: skip
     except RelgraphError as e:
         fail(e, as_json)
@@ -228,7 +262,22 @@ def train(
     out.print(results_table(result))
     if result.pretraining is not None:
         out.print(pretraining_table(result))
+    out.print(_selected_line(result))
     out.print(f"[green]model stored:[/] [bold]{result.model_id}[/] ({result.seconds:.0f} s)")
+
+
+def _selected_line(result: Any) -> str:
+    from relgraph.train.candidates import is_trivial
+
+    if is_trivial(result.selected):
+        return (
+            f"[yellow]predict will use the trivial baseline '{result.selected}'[/]: no learned "
+            f"model beat it on validation {result.metric} ({result.protocol} protocol)"
+        )
+    return (
+        f"predict will use [bold]{result.selected}[/] (best on validation {result.metric}, "
+        f"{result.protocol} protocol); `--model-kind` picks another"
+    )
 
 
 @app.command()
@@ -242,18 +291,27 @@ def predict(
         False, "--now", help="Predict for every entity as of the latest data."
     ),
     snapshot: str | None = typer.Option(None, "--snapshot", help="Predict on another snapshot."),
+    model_kind: str | None = typer.Option(
+        None,
+        "--model-kind",
+        help="Candidate to predict with: gnn | lightgbm | ensemble | trivial:NAME "
+        "(default: the one chosen on validation).",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Write predictions and embeddings (Parquet in the workspace, or a SQL table)."""
     try:
         result = api.predict(
-            model, workspace=workspace, to=to, split="now" if now else "test", snapshot=snapshot
-        )
+            model, workspace=workspace, to=to, split="now" if now else "test", snapshot=snapshot,
+            model_kind=model_kind,
+        )  # fmt: skip
     except RelgraphError as e:
         fail(e, as_json)
     if as_json:
         emit_json(result.to_dict())
         return
+    how = "chosen on validation" if result.model_kind == result.selected else "--model-kind"
+    out.print(f"model: [bold]{result.model_kind}[/] ({how})")
     if result.metrics:
         out.print("test metrics: " + ", ".join(f"{k} {_fmt(v)}" for k, v in result.metrics.items()))
     out.print(f"[green]{result.rows} predictions[/] → {result.destination}")
@@ -293,4 +351,5 @@ def demo(
         emit_json({"train": result.to_dict(), "predict": preds.to_dict()})
         return
     out.print(results_table(result))
-    out.print(f"[green]{preds.rows} predictions[/] → {preds.destination}")
+    out.print(_selected_line(result))
+    out.print(f"[green]{preds.rows} predictions[/] by {preds.model_kind} → {preds.destination}")

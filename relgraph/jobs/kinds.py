@@ -231,7 +231,12 @@ def train(ctx: JobContext) -> dict[str, Any]:
                 metrics[f"scratch_{split}_{k}"] = float(v)
             for k, v in pre.delta[split].items():
                 metrics[f"pretrain_delta_{split}_{k}"] = float(v)
-    return {"snapshot": ctx.input("snapshot"), "model": str(model_id), "metrics": metrics}
+    return {
+        "snapshot": ctx.input("snapshot"),
+        "model": str(model_id),
+        "metrics": metrics,
+        "selected": getattr(result, "selected", None),
+    }
 
 
 _PRETRAIN_KEYS = ("budget", "steps", "batch_size", "minutes", "until", "tables", "seed")
@@ -262,8 +267,13 @@ def pretrain(ctx: JobContext) -> dict[str, Any]:
 def predict(ctx: JobContext) -> dict[str, Any]:
     fn = _need_api("predict", "predict")
     path, rel = ctx.file("predictions.parquet")
-    result = fn(ctx.input("model"), workspace=ctx.workspace, to=str(path))
-    out: dict[str, Any] = {"model": ctx.input("model"), "predictions": rel}
+    kind = ctx.params.get("model_kind")  # default: the candidate chosen on validation
+    result = fn(ctx.input("model"), workspace=ctx.workspace, to=str(path), model_kind=kind)
+    out: dict[str, Any] = {
+        "model": ctx.input("model"),
+        "predictions": rel,
+        "model_kind": getattr(result, "model_kind", None),
+    }
     emb = getattr(result, "embeddings_path", None)
     if emb is not None and Path(emb).is_file():
         # GNN entity embeddings, when the model's predict makes them.

@@ -23,11 +23,13 @@ from relgraph._sql import quote_ident
 from relgraph.errors import QueryError, TrainingError
 from relgraph.graph.features import build_features
 from relgraph.nn.model import ModelConfig
+from relgraph.predict.models import Predictor, chosen_kind, load_predictor
 from relgraph.predict.sinks import write_parquet, write_sql
 from relgraph.store.paths import table_stem
 from relgraph.store.snapshot import Snapshot
 from relgraph.store.workspace import Workspace
 from relgraph.train.artifacts import ModelFiles, load_model
+from relgraph.train.candidates import is_trivial
 from relgraph.train.loop import GNNTrainer
 
 SPLITS = ("test", "now")
@@ -44,11 +46,14 @@ class PredictResult:
     destination: str
     table: pa.Table
     metrics: dict[str, float] | None = None
+    # The candidate that predicted, and the one chosen on validation at training.
+    model_kind: str = "gnn"
+    selected: str = "gnn"
 
     def __repr__(self) -> str:
         return (
             f"PredictResult({self.model_id!r}, split={self.split!r}, rows={self.rows}, "
-            f"to={self.destination!r})"
+            f"model_kind={self.model_kind!r}, to={self.destination!r})"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,6 +65,8 @@ class PredictResult:
             "destination": self.destination,
             "columns": self.table.column_names,
             "metrics": self.metrics,
+            "model_kind": self.model_kind,
+            "selected": self.selected,
         }
 
 
@@ -127,7 +134,7 @@ def entity_rows(snapshot: Snapshot, table: str, column: str, anchor: datetime) -
     )
 
 
-def now_table(snapshot: Snapshot, task: _Task) -> pa.Table:
+def now_table(snapshot: Snapshot, task: Any) -> pa.Table:
     """The rows to predict "now": anchored at the latest time in the snapshot.
 
     They are the entities the query's training rows are drawn from, as of that time:
@@ -146,59 +153,61 @@ def now_table(snapshot: Snapshot, task: _Task) -> pa.Table:
 
 
 def prediction_table(
-    trainer: GNNTrainer, rows: pa.Table, model_id: str, snapshot: Snapshot
+    model: GNNTrainer | Predictor, rows: pa.Table, model_id: str, snapshot: Snapshot
 ) -> pa.Table:
-    """Kumo-style output rows for ``rows`` (ENTITY, ANCHOR_TIMESTAMP)."""
-    kind = trainer.kind
+    """Kumo-style output rows for ``rows`` (ENTITY, ANCHOR_TIMESTAMP).
+
+    ``model``: a stored candidate (:class:`Predictor`) or a bare GNN trainer.
+    ``EMBEDDING`` (the entity's GNN embedding) is written when the model has a GNN,
+    whichever candidate made the predictions.
+    """
+    pred = model if isinstance(model, Predictor) else Predictor("gnn", model.task, gnn=model)
+    kind = pred.task_type
     n = rows.num_rows
-    emb = trainer.embed(rows) if n else np.zeros((0, trainer.config.channels), np.float32)
+    emb = pred.embed(rows) if n else None
+    if pred.channels is not None and emb is None:
+        emb = np.zeros((0, pred.channels), np.float32)
     emb_type = pa.list_(pa.float32())
     base: dict[str, Any] = {
         "ENTITY": rows.column("ENTITY"),
         "ANCHOR_TIMESTAMP": rows.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us")),
     }
     if kind in ("binary", "regression"):
-        out = trainer.predict_raw(rows) if n else np.zeros(0)
+        out = pred.predict_raw(rows) if n else np.zeros(0)
         cols = dict(base)
         if kind == "binary":
             cols["PREDICTION"] = pa.array(out >= 0.5)
             cols["TRUE_PROB"] = pa.array(out.astype(np.float64))
         else:
             cols["PREDICTION"] = pa.array(out.astype(np.float64))
-        cols["EMBEDDING"] = pa.array(list(emb.astype(np.float32)), emb_type)
+        if emb is not None:
+            cols["EMBEDDING"] = pa.array(list(emb.astype(np.float32)), emb_type)
         table = pa.table(cols)
     else:
         if kind == "multiclass":
-            prob = trainer.predict_raw(rows) if n else np.zeros((0, 1))
+            prob = pred.predict_raw(rows) if n else np.zeros((0, 1))
             order = np.argsort(-prob, axis=1)
-            scores = np.take_along_axis(prob, order, axis=1)
-            classes = trainer.task.classes or tuple(range(prob.shape[1]))
+            scores = np.take_along_axis(prob, order, axis=1).tolist()
+            classes = pred.task.classes or tuple(range(prob.shape[1]))
             labels = [[classes[j] for j in r] for r in order]
         elif kind == "link":
-            k = int(trainer.task.k or 10)
-            idx, scores = (
-                trainer.rank(rows, k) if n else (np.zeros((0, k), np.int64), np.zeros((0, k)))
-            )
-            # Node i is row i of the target table: report its primary-key value.
-            target = snapshot.schema[trainer.task.target_entity_table]
-            keys = snapshot.read_table(target.name, columns=[target.primary_key or ""]).column(0)
-            labels = [keys.take(pa.array(r)).to_pylist() for r in idx]
+            k = int(pred.task.k or 10)
+            labels, scores = pred.rank_keys(rows, k, snapshot) if n else ([], [])
         else:
             raise TrainingError(f"cannot write predictions for task type '{kind}'")
-        width = scores.shape[1] if n else 0
-        rep = np.repeat(np.arange(n), width)
-        rank = np.tile(np.arange(1, width + 1), n)
-        flat_emb = [emb[i] if r == 1 else None for i, r in zip(rep, rank, strict=True)]
-        table = pa.table(
-            {
-                "ENTITY": base["ENTITY"].take(pa.array(rep)),
-                "ANCHOR_TIMESTAMP": base["ANCHOR_TIMESTAMP"].take(pa.array(rep)),
-                "CLASS": pa.array([c for r in labels for c in r]),
-                "SCORE": pa.array(scores.reshape(-1).astype(np.float64)),
-                "RANK": pa.array(rank.astype(np.int64)),
-                "EMBEDDING": pa.array(flat_emb, emb_type),
-            }
-        )
+        rep = np.asarray([i for i, r in enumerate(labels) for _ in r], dtype=np.int64)
+        rank = np.asarray([j + 1 for r in labels for j in range(len(r))], dtype=np.int64)
+        cols = {
+            "ENTITY": base["ENTITY"].take(pa.array(rep, pa.int64())),
+            "ANCHOR_TIMESTAMP": base["ANCHOR_TIMESTAMP"].take(pa.array(rep, pa.int64())),
+            "CLASS": pa.array([c for r in labels for c in r]),
+            "SCORE": pa.array([float(v) for r in scores for v in r], pa.float64()),
+            "RANK": pa.array(rank, pa.int64()),
+        }
+        if emb is not None:
+            flat_emb = [emb[i] if r == 1 else None for i, r in zip(rep, rank, strict=True)]
+            cols["EMBEDDING"] = pa.array(flat_emb, emb_type)
+        table = pa.table(cols)
     m = table.num_rows
     return table.append_column("MODEL_ID", pa.array([model_id] * m)).append_column(
         "SNAPSHOT_ID", pa.array([snapshot.id] * m)
@@ -212,28 +221,43 @@ def predict_model(
     split: str = "test",
     to: str | None = None,
     snapshot_id: str | None = None,
+    model_kind: str | None = None,
 ) -> PredictResult:
-    """Predict with a stored model on its test split or "now" and write the rows."""
+    """Predict with a stored model on its test split or "now" and write the rows.
+
+    ``model_kind``: the candidate to predict with (``gnn``, ``lightgbm``, ``ensemble``,
+    ``trivial:<name>``); by default the one chosen on validation at training time.
+    """
     if split not in SPLITS:
         raise TrainingError(f"unknown split '{split}'; use one of: {', '.join(SPLITS)}")
     files = load_model(workspace, model_id)
     snap = Workspace(workspace).snapshot(snapshot_id or files.snapshot_id)
-    trainer = load_trainer(files, snap)
+    kind = chosen_kind(files, model_kind)
     metrics = None
-    if split == "test":
+    tables = None
+    if split == "test" or is_trivial(kind):
+        # The test rows, and the labelled past that trivial baselines read.
         from relgraph.query import build_task_tables
 
         tables = build_task_tables(
             snap, files.meta["query"], val_cutoff=files.meta.get("val_cutoff"),
             test_cutoff=files.meta.get("test_cutoff"),
         )  # fmt: skip
+    history = None
+    if tables is not None and is_trivial(kind):
+        from relgraph.train.run import label_history
+
+        history = label_history(tables.train.table, tables.val.table, tables.test_labels())
+    model = load_predictor(files, snap, kind, gnn_loader=load_trainer, history=history)
+    if split == "test":
+        assert tables is not None
         rows = tables.test.table
         labels = tables.test_labels()
         if labels.num_rows:
-            metrics = trainer.score(labels)
+            metrics = model.score(labels, snap)
     else:
-        rows = now_table(snap, trainer.task)
-    table = prediction_table(trainer, rows, model_id, snap)
+        rows = now_table(snap, model.task)
+    table = prediction_table(model, rows, model_id, snap)
     if to is None:
         dest = Path(workspace) / "outputs" / model_id / f"predictions-{split}.parquet"
         destination = str(write_parquet(table, dest))
@@ -250,6 +274,8 @@ def predict_model(
         destination=destination,
         table=table,
         metrics=metrics,
+        model_kind=kind,
+        selected=str(files.meta.get("selected") or "gnn"),
     )
 
 

@@ -13,6 +13,7 @@ table's ``foreign_keys`` merge with the inferred ones unless
                                         # {epoch: created, unit: ms}, or null
         foreign_keys: {raceId: races, number: null}   # null: no link
         columns: {q1: text, number: categorical}  # semantic types
+        drop: [url]                     # leave columns out of the snapshot
       red_flags: {include: false}       # leave a table out of the snapshot
 """
 
@@ -143,7 +144,9 @@ def apply_overrides(
         entry = entry or {}
         if not isinstance(entry, dict):
             raise SchemaError(f"{where} must be a mapping")
-        unknown = set(entry) - {"primary_key", "time", "foreign_keys", "columns", "include"}
+        unknown = set(entry) - {
+            "primary_key", "time", "foreign_keys", "columns", "include", "drop",
+        }  # fmt: skip
         if unknown:
             raise SchemaError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
         if entry.get("include") is False:
@@ -236,6 +239,7 @@ def _links_to_new_keys(
 def _apply_table(
     t: TableSchema, entry: dict[str, Any], where: str, names: set[str], *, replace: bool = False
 ) -> TableSchema:
+    t = _drop_columns(t, entry.get("drop"), where)
     cols = {c.name: c for c in t.columns}
 
     def need(col: str, what: str) -> str:
@@ -320,6 +324,46 @@ def _apply_table(
         spec,
         unique_key=() if pk is not None else t.unique_key,
         explanations=kept + mine,
+    )
+
+
+def _drop_columns(t: TableSchema, drop: Any, where: str) -> TableSchema:
+    """``t`` without the columns in ``drop`` (a column that can leak the future, say)."""
+    if not drop:
+        return t
+    if not isinstance(drop, list) or not all(isinstance(c, str) for c in drop):
+        raise SchemaError(f"{where}: drop must be a list of column names")
+    names = {c.name for c in t.columns}
+    for c in drop:
+        if c not in names:
+            raise SchemaError(
+                f"{where}: cannot drop '{c}': not a column; columns: {', '.join(names)}"
+            )
+    keys = ({t.primary_key} if t.primary_key else set()) | {fk.column for fk in t.foreign_keys}
+    if t.time_spec is not None:
+        keys |= {
+            c for c in (t.time_spec.date_column, t.time_spec.clock_column, t.time_spec.via) if c
+        }
+    elif t.time_column:
+        keys.add(t.time_column)
+    if bad := sorted(keys & set(drop)):
+        raise SchemaError(
+            f"{where}: cannot drop key or time column(s) {', '.join(bad)}; "
+            "change primary_key/foreign_keys/time first"
+        )
+    # The derived-time column is re-made by make_table_schema, as in _apply_table.
+    kept = [c for c in t.columns if c.name not in set(drop) and c.name != DERIVED_TIME_COLUMN]
+    spec = t.time_spec
+    if spec is None and t.time_column is not None:
+        spec = TimeSpec(kind="column", date_column=t.time_column)
+    return make_table_schema(
+        t.name,
+        kept,
+        t.primary_key,
+        t.foreign_keys,
+        spec,
+        unique_key=t.unique_key,
+        explanations=t.explanations,
     )
 
 

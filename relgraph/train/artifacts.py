@@ -3,7 +3,8 @@
 - ``model.json`` — everything but weights: query, task, snapshot id, cut-offs,
   ``ModelConfig``, target normalisation, metrics;
 - ``gnn.pt`` — the GNN's ``state_dict`` (plain tensors; loaded with ``weights_only=True``);
-- ``lightgbm.txt`` + the baseline's feature encoding in ``model.json``.
+- ``lightgbm.txt`` + the baseline's feature encoding in ``model.json``;
+- ``lightgbm_gap.txt``: the LightGBM trained for the frozen protocol's gap.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class ModelFiles:
         )
         return state
 
-    def booster(self) -> lgb.Booster | None:
-        p = self.path / LGBM_FILE
+    def booster(self, name: str = "lightgbm") -> lgb.Booster | None:
+        p = self.path / (LGBM_FILE if name == "lightgbm" else f"{name}.txt")
         return lgb.Booster(model_file=str(p)) if p.is_file() else None
 
 
@@ -57,6 +58,8 @@ def save_model(
     meta: dict[str, Any],
     gnn_state: dict[str, torch.Tensor] | None,
     booster: lgb.Booster | None,
+    *,
+    extra_boosters: dict[str, lgb.Booster] | None = None,
 ) -> None:
     path.mkdir(parents=True, exist_ok=True)
     if gnn_state is not None:
@@ -65,6 +68,8 @@ def save_model(
         tmp.replace(path / GNN_WEIGHTS)
     if booster is not None:
         write_text(path / LGBM_FILE, booster.model_to_string(num_iteration=booster.best_iteration))
+    for name, b in (extra_boosters or {}).items():
+        write_text(path / f"{name}.txt", b.model_to_string(num_iteration=b.best_iteration))
     write_text(path / MODEL_JSON, json.dumps(meta, indent=2, default=str))
 
 

@@ -25,6 +25,7 @@ from relgraph.schema.types import SType
 from relgraph.store.snapshot import Snapshot
 from relgraph.train.loop import task_kind
 from relgraph.train.metrics import evaluate, higher_is_better
+from relgraph.train.protocol import input_times
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
                         f"arg_max({value[c]}, r.{_q(tcol)}) "
                         f"AS {_q(child.name + '.' + fk.column + '.last.' + c)}"
                     )
-            visible = f"AND r.{_q(tcol)} <= a.ANCHOR_TIMESTAMP" if tcol else ""
+            visible = f"AND r.{_q(tcol)} <= a.INPUT_TIMESTAMP" if tcol else ""
             sub = (
                 f"SELECT a._rid, {', '.join(parts)} FROM anchors a "
                 f"LEFT JOIN {_q(child.name)} r ON r.{_q(fk.column)} = a.ENTITY {visible} "
@@ -111,21 +112,32 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
     return f"SELECT {', '.join(selects)} FROM anchors a {' '.join(joins)} ORDER BY a._rid"
 
 
-def compute_features(snapshot: Snapshot, task: Any, table: pa.Table) -> pa.Table:
-    """Baseline features for each row of ``table`` (in the same order)."""
+def compute_features(
+    snapshot: Snapshot, task: Any, table: pa.Table, *, con: Any = None
+) -> pa.Table:
+    """Baseline features for each row of ``table`` (in the same order).
+
+    ``con``: a connection whose views stand for the snapshot's tables (the leakage
+    audit passes one that hides rows); by default a fresh one on the snapshot.
+    """
     anchors = pa.table(
         {
             "ENTITY": table.column("ENTITY"),
             "ANCHOR_TIMESTAMP": table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us")),
+            # Rows visible to the features: up to the anchor, or the frozen cut-off.
+            "INPUT_TIMESTAMP": input_times(table),
             "_rid": pa.array(np.arange(table.num_rows, dtype=np.int64)),
         }
     )
-    con = snapshot.duckdb()
+    own = con is None
+    con = snapshot.duckdb() if own else con
     con.register("anchors", anchors)
     try:
         out = con.sql(feature_sql(snapshot, task)).to_arrow_table()
     finally:
-        con.close()
+        con.unregister("anchors")
+        if own:
+            con.close()
     return out.drop(["_rid"])
 
 

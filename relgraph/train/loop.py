@@ -25,6 +25,7 @@ from relgraph.errors import TrainingError
 from relgraph.graph.features import FeatureSet
 from relgraph.nn.model import ModelConfig, RelGNN, col_names
 from relgraph.train.metrics import evaluate, higher_is_better, link_metrics
+from relgraph.train.protocol import INPUT_TIMESTAMP
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def anchor_seconds(table: pa.Table) -> np.ndarray:
-    """``ANCHOR_TIMESTAMP`` as int64 seconds since the epoch."""
-    col = table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us"))
+def anchor_seconds(table: pa.Table, column: str = "ANCHOR_TIMESTAMP") -> np.ndarray:
+    """``ANCHOR_TIMESTAMP`` (or another timestamp column) as int64 seconds since the epoch."""
+    col = table.column(column).cast(pa.timestamp("us"))
     us = pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False)
     return np.asarray(us // 1_000_000, dtype=np.int64)
 
@@ -61,8 +62,10 @@ class SeedSet:
     """Seed nodes and times of one split, aligned with the rows of its table."""
 
     nodes: np.ndarray
-    times: np.ndarray
+    times: np.ndarray  # the anchors: the reference of relative-time encodings
     target: Any  # np.ndarray (binary/regression/multiclass) or list[np.ndarray] (link)
+    # What the sampler may see up to (the frozen protocol's cut-off); None: the anchors.
+    input_times: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -136,7 +139,12 @@ class GNNTrainer:
                 target = col.to_numpy(zero_copy_only=False).astype(
                     np.int64 if self.kind == "multiclass" else np.float64
                 )
-        return SeedSet(nodes=nodes, times=anchor_seconds(table), target=target)
+        times = anchor_seconds(table)
+        inputs = None
+        if INPUT_TIMESTAMP in table.column_names:
+            inputs = anchor_seconds(table, INPUT_TIMESTAMP)
+            inputs = None if np.array_equal(inputs, times) else inputs
+        return SeedSet(nodes=nodes, times=times, target=target, input_times=inputs)
 
     def _batches(
         self, s: SeedSet, order: np.ndarray, sampler: Any, node_table: str | None = None
@@ -146,12 +154,16 @@ class GNNTrainer:
         chunks = [order[i : i + bs] for i in range(0, len(order), bs)]
 
         def gen() -> Iterator[tuple[np.ndarray, Any]]:
+            visible = s.times if s.input_times is None else s.input_times
             for idx in chunks:
                 batch = sampler.sample(
                     seed_table,
                     torch.from_numpy(s.nodes[idx]),
-                    torch.from_numpy(s.times[idx]),
+                    torch.from_numpy(visible[idx]),
                 )
+                if s.input_times is not None:
+                    # Frozen protocol: rows up to the cut-off, timed from the anchor.
+                    batch.seed_time = torch.from_numpy(s.times[idx].copy())
                 yield idx, batch
 
         try:
@@ -246,8 +258,14 @@ class GNNTrainer:
         time_limit: float | None = None,
         patience: int = 3,
         on_epoch: EpochCallback | None = None,
+        min_steps: int = 0,
     ) -> GNNTrainer:
-        """Train; keep the weights with the best validation metric."""
+        """Train; keep the weights with the best validation metric.
+
+        ``min_steps``: an epoch passes over the training rows as often as it takes for
+        ``epochs`` epochs to make at least this many optimizer steps (a small table
+        would otherwise train for a handful of steps); validation stays once per epoch.
+        """
         seed_everything(self.seed)
         tr, va = self.seeds(train), self.seeds(val)
         if len(tr) == 0:
@@ -269,13 +287,18 @@ class GNNTrainer:
         start = time.monotonic()
         rng = np.random.default_rng(self.seed)
         val_s = 0.0  # the last validation pass's duration (unknown before the first)
+        # Passes are concatenated, then cut into batches: steps = ceil(passes·rows / bs).
+        want = math.ceil(min_steps / max(self.config.epochs, 1))
+        passes = max(1, math.ceil(want * self.config.batch_size / len(tr)))
+        self.steps_ = 0
         for epoch in range(self.config.epochs):
             self.model_.train()
             sampler = self.sampler_factory(
                 self.graph, list(self.config.fanouts), self.config.strategy, self.seed + epoch
             )
             total, n = 0.0, 0
-            for idx, batch in self._batches(tr, rng.permutation(len(tr)), sampler):
+            order = np.concatenate([rng.permutation(len(tr)) for _ in range(passes)])
+            for idx, batch in self._batches(tr, order, sampler):
                 opt.zero_grad()
                 loss = self._loss(self.model_(self.features.frames, batch), tr, idx)
                 if not torch.isfinite(loss):
@@ -289,6 +312,7 @@ class GNNTrainer:
                     opt.zero_grad()
                     continue
                 opt.step()
+                self.steps_ += 1
                 total += float(loss.detach()) * len(idx)
                 n += len(idx)
                 # Stop early enough that the validation pass still fits in the budget.
@@ -328,6 +352,7 @@ class GNNTrainer:
             "num_classes": self._num_classes,
             "best_val": self.best_val_,
             "history": self.history_,
+            "steps": getattr(self, "steps_", None),
         }
 
     def restore(self, state: dict[str, Any], weights: dict[str, Tensor]) -> GNNTrainer:

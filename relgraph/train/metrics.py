@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -86,6 +87,20 @@ def link_metrics(truth: Sequence[Sequence[int]], ranked: np.ndarray, k: int) -> 
         f"map@{k}": map_at_k(truth, ranked, k),
         f"hit@{k}": float(np.mean(hit)) if hit else float("nan"),
     }
+
+
+def key_link_metrics(
+    truth: Sequence[Sequence[Any]], ranked: Sequence[Sequence[Any]], k: int
+) -> dict[str, float]:
+    """:func:`link_metrics` on keys of any type (numbered in order of appearance)."""
+    ids: dict[Any, int] = {}
+    t = [[ids.setdefault(v, len(ids)) for v in row] for row in truth]
+    r = [[ids.setdefault(v, len(ids)) for v in row] for row in ranked]
+    width = max((len(x) for x in r), default=0)
+    arr = np.full((len(r), width), -1, dtype=np.int64)  # -1: no item (never a hit)
+    for i, row in enumerate(r):
+        arr[i, : len(row)] = row
+    return link_metrics(t, arr, k)
 
 
 def evaluate(task_type: str, y: np.ndarray, out: np.ndarray) -> dict[str, float]:

@@ -14,15 +14,34 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from relgraph.audit.static import future_static_columns
 from relgraph.errors import TrainingError
 from relgraph.graph.features import build_features
 from relgraph.nn.model import ModelConfig
 from relgraph.store.snapshot import Snapshot
 from relgraph.train.artifacts import model_dir, save_model
 from relgraph.train.baseline import LightGBMBaseline
+from relgraph.train.candidates import (
+    TRIVIAL_PREFIX,
+    Candidate,
+    best_trivial,
+    is_trivial,
+    ranking,
+    select,
+)
 from relgraph.train.loop import GNNTrainer, metric_key, task_kind
+from relgraph.train.metrics import evaluate, higher_is_better
 from relgraph.train.pretrain import PretrainedTrunk, load_pretrained
+from relgraph.train.protocol import (
+    DEFAULT_PROTOCOL,
+    PROTOCOLS,
+    as_of,
+    check_protocol,
+    val_view,
+    with_gaps,
+)
 from relgraph.train.search import Budget, TrialResult, search
+from relgraph.train.trivial import TrivialBaseline, trivial_names
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +114,32 @@ class TrainResult:
     seconds: float = 0.0
     # With --from-pretrained: the trunk, and the same run from scratch beside it.
     pretraining: Pretraining | None = None
+    # Every candidate (learned and trivial) under both protocols, and the one chosen
+    # on validation under ``protocol``.
+    candidates: list[Candidate] = field(default_factory=list)
+    selected: str = "gnn"
+    protocol: str = DEFAULT_PROTOCOL
 
     def __repr__(self) -> str:
         g = self.gnn.test.get(self.metric) if self.gnn else None
         b = self.baseline.test.get(self.metric) if self.baseline else None
-        return f"TrainResult({self.model_id!r}, {self.metric}: gnn={g}, lightgbm={b})"
+        return (
+            f"TrainResult({self.model_id!r}, {self.metric}: gnn={g}, lightgbm={b}, "
+            f"selected={self.selected!r}, protocol={self.protocol!r})"
+        )
+
+    def candidate(self, name: str) -> Candidate:
+        for c in self.candidates:
+            if c.name == name:
+                return c
+        raise TrainingError(
+            f"no candidate '{name}' in model '{self.model_id}'; "
+            f"candidates: {', '.join(c.name for c in self.candidates)}"
+        )
+
+    def ranking(self) -> list[Candidate]:
+        """Candidates best first on validation under the selection protocol."""
+        return ranking(self.candidates, self.metric, self.protocol)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +157,9 @@ class TrainResult:
             "rows": self.rows,
             "seconds": round(self.seconds, 1),
             "pretraining": self.pretraining.to_dict() if self.pretraining else None,
+            "protocol": self.protocol,
+            "selected": self.selected,
+            "candidates": {c.name: c.to_dict() for c in self.ranking()},
         }
 
 
@@ -208,8 +251,14 @@ def train_task(
     model_id: str | None = None,
     progress: Progress | None = None,
     from_pretrained: str | None = None,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> TrainResult:
     """Train the GNN (with search) and the LightGBM baseline for one query, store both.
+
+    Every candidate (GNN, LightGBM, their average, the trivial baselines) is scored on
+    validation and test under both protocols (:mod:`relgraph.train.protocol`); the
+    best on validation under ``protocol`` is recorded as ``selected``, and it is what
+    ``predict`` uses.
 
     With ``from_pretrained`` (a trunk id from ``relgraph pretrain``), every GNN starts
     from the trunk's weights (architecture pinned to the trunk's), and the chosen
@@ -221,6 +270,7 @@ def train_task(
 
     say: Progress = progress or (lambda stage, info: None)
     start = time.monotonic()
+    check_protocol(protocol)
     # 0. A pretrained trunk must fit this snapshot: say so before any work.
     trunk: PretrainedTrunk | None = None
     if from_pretrained is not None:
@@ -238,6 +288,8 @@ def train_task(
     if not warns or "training labels are" not in warns[0]:
         # (One-class training labels are warned about already; the rest follows.)
         warns += eval_warnings(task, {"validation": val_t, "test": test_labels})
+    # Static columns that encode the future (relgraph audit): the model would read them.
+    warns += [f.message() for f in future_static_columns(snapshot) if f.flagged]
     for w in warns:
         log.warning(w)
     if train_t.num_rows == 0:
@@ -269,9 +321,21 @@ def train_task(
     # 2. The LightGBM baseline on as-of aggregates (first: its time is bounded, the
     # GNN's search then gets whatever is left of the budget).
     booster_model: LightGBMBaseline | None = None
+    gap_model: LightGBMBaseline | None = None
     if baseline and task_kind(task) in ("binary", "regression", "multiclass"):
         say("lightgbm", {})
         booster_model = LightGBMBaseline(task, snapshot, seed=seed).fit(train_t, val_t)
+        # The same model trained for the frozen protocol's gap: half its rows see up to a
+        # random time before their anchor (as far back as the test anchors reach past
+        # the cut-off), early-stopped on validation rows cut at the validation cut-off.
+        test_anchors = tables.anchors.test if tables.anchors is not None else ()
+        span = (max(test_anchors) - tables.test_cutoff) if test_anchors else None
+        if span is not None and span.total_seconds() > 0:
+            say("lightgbm (gap)", {})
+            gap_model = LightGBMBaseline(task, snapshot, seed=seed).fit(
+                with_gaps(train_t, span, seed=seed),
+                val_view(val_t, "frozen", tables.val_cutoff),
+            )
         result_bl = ModelScores(
             val=booster_model.score(val_t),
             test=booster_model.score(test_labels) if test_labels.num_rows else {},
@@ -301,6 +365,7 @@ def train_task(
                 train_t,
                 val_t,
                 time_limit=seconds,
+                min_steps=budget.min_steps,
                 on_epoch=lambda e, n, loss, v: say(
                     "epoch", {"epoch": e, "epochs": n, "loss": loss, metric: v}
                 ),
@@ -327,7 +392,7 @@ def train_task(
             # The same configuration, seed and time limit, without the trunk.
             say("scratch", {})
             scratch = GNNTrainer(task=task, graph=graph, features=feats, config=config, seed=seed)
-            scratch.fit(train_t, val_t, time_limit=limits[best.number])
+            scratch.fit(train_t, val_t, time_limit=limits[best.number], min_steps=budget.min_steps)
             scratch_scores = _scores(scratch, val_t, test_labels)
             pretraining = Pretraining(
                 pretrained_id=trunk.pretrained_id,
@@ -335,7 +400,32 @@ def train_task(
                 scratch=scratch_scores,
                 delta=score_delta(result_gnn, scratch_scores),
             )
-    # 4. Store.
+    # 4. Every candidate on the same rows under both protocols; choose on validation.
+    say("candidates", {})
+    trivial = {name: TrivialBaseline(name, task).fit(train_t) for name in trivial_names(task)}
+    candidates = score_candidates(
+        task, tables.val_cutoff, tables.test_cutoff, val_t, test_labels,
+        history=label_history(train_t, val_t, test_labels),
+        gnn=best_trainer, lightgbm=booster_model, trivial=trivial,
+        extra={"lightgbm_gap": gap_model} if gap_model is not None else None,
+    )  # fmt: skip
+    fit_s = {"gnn": result_gnn, "lightgbm": result_bl}
+    for c in candidates:
+        scores = fit_s.get(c.name)
+        c.seconds = scores.seconds if scores is not None else 0.0
+    selected = select(candidates, metric, protocol)
+    by_name = {c.name: c for c in candidates}
+    # The headline gnn/lightgbm figures are the selection protocol's.
+    if result_gnn is not None and "gnn" in by_name:
+        sc = by_name["gnn"].scores[protocol]
+        result_gnn = ModelScores(val=sc["val"], test=sc["test"], seconds=result_gnn.seconds)
+    if result_bl is not None and "lightgbm" in by_name:
+        sc = by_name["lightgbm"].scores[protocol]
+        result_bl = ModelScores(val=sc["val"], test=sc["test"], seconds=result_bl.seconds)
+    for w in selection_warnings(candidates, metric, protocol, selected):
+        log.warning(w)
+        warns.append(w)
+    # 5. Store.
     mid = model_id or new_model_id(task)
     path = model_dir(workspace, mid)
     result = TrainResult(
@@ -353,6 +443,9 @@ def train_task(
         rows={"train": train_t.num_rows, "val": val_t.num_rows, "test": test_labels.num_rows},
         seconds=time.monotonic() - start,
         pretraining=pretraining,
+        candidates=candidates,
+        selected=selected,
+        protocol=protocol,
     )
     meta = result.to_dict() | {
         "seed": seed,
@@ -361,20 +454,115 @@ def train_task(
         "test_cutoff": tables.test_cutoff.isoformat(),
         "created": datetime.now().isoformat(timespec="seconds"),
         "gnn_state": best_trainer.state() if best_trainer is not None else None,
-        "lightgbm_state": (
-            {
-                "categories": booster_model.categories_,
-                "feature_names": booster_model.feature_names_,
-                "clip": list(getattr(booster_model, "clip_", []) or []) or None,
-            }
-            if booster_model is not None
-            else None
-        ),
+        "lightgbm_state": _lgbm_state(booster_model),
+        "trivial_state": {name: b.state() for name, b in trivial.items()},
+        "lightgbm_gap_state": _lgbm_state(gap_model),
     }
     save_model(
         path,
         meta,
         best_trainer.model_.state_dict() if best_trainer is not None else None,
         booster_model.booster_ if booster_model is not None else None,
+        extra_boosters={"lightgbm_gap": gap_model.booster_} if gap_model is not None else None,
     )
     return result
+
+
+def _lgbm_state(m: LightGBMBaseline | None) -> dict[str, Any] | None:
+    """What rebuilds a stored LightGBM model besides its booster file."""
+    if m is None:
+        return None
+    return {
+        "categories": m.categories_,
+        "feature_names": m.feature_names_,
+        "clip": list(getattr(m, "clip_", []) or []) or None,
+    }
+
+
+def label_history(*tables: pa.Table) -> pa.Table:
+    """The labelled rows past-label baselines may read (each only once its window ended)."""
+    parts = [t.select(["ENTITY", "ANCHOR_TIMESTAMP", "TARGET"]) for t in tables if t.num_rows]
+    if not parts:
+        return tables[0].select(["ENTITY", "ANCHOR_TIMESTAMP", "TARGET"])
+    return pa.concat_tables(parts, promote_options="permissive")
+
+
+def score_candidates(
+    task: Any,
+    val_cutoff: datetime,
+    test_cutoff: datetime,
+    val: pa.Table,
+    test_labels: pa.Table,
+    *,
+    history: pa.Table,
+    gnn: GNNTrainer | None,
+    lightgbm: LightGBMBaseline | None,
+    trivial: dict[str, TrivialBaseline],
+    extra: dict[str, LightGBMBaseline] | None = None,
+) -> list[Candidate]:
+    """Every candidate's metrics on validation and test under each protocol."""
+    kind = task_kind(task)
+    scores: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+
+    def put(name: str, protocol: str, split: str, metrics: dict[str, float]) -> None:
+        scores.setdefault(name, {p: {"val": {}, "test": {}} for p in PROTOCOLS})
+        scores[name][protocol][split] = metrics
+
+    for protocol in PROTOCOLS:
+        views = {
+            "val": val_view(val, protocol, val_cutoff),
+            "test": as_of(test_labels, protocol, test_cutoff),
+        }
+        for split, rows in views.items():
+            if rows.num_rows == 0:
+                continue
+            y = rows.column("TARGET").to_numpy(zero_copy_only=False)
+            if kind != "link":
+                y = y.astype(np.int64 if kind == "multiclass" else np.float64)
+            preds: dict[str, np.ndarray] = {}
+            if gnn is not None:
+                if kind == "link":
+                    put("gnn", protocol, split, gnn.score(rows))
+                else:
+                    preds["gnn"] = gnn.predict_raw(rows)
+            if lightgbm is not None:
+                preds["lightgbm"] = lightgbm.predict_raw(rows)
+            if len(preds) == 2:
+                # The plain average: no weights to fit, so nothing to overfit on val.
+                preds["ensemble"] = (preds["gnn"] + preds["lightgbm"]) / 2
+            for name, model in (extra or {}).items():
+                preds[name] = model.predict_raw(rows)
+            for name, pred in preds.items():
+                put(name, protocol, split, evaluate(kind, y, pred))
+            for name, b in trivial.items():
+                put(TRIVIAL_PREFIX + name, protocol, split, b.score(rows, history))
+    return [Candidate(name, s) for name, s in scores.items()]
+
+
+def selection_warnings(
+    candidates: list[Candidate], metric: str, protocol: str, selected: str
+) -> list[str]:
+    """What the user must know about the choice (a trivial model won, or nearly)."""
+    out: list[str] = []
+    learned = [c.name for c in candidates if not is_trivial(c.name)]
+    if is_trivial(selected) and learned:  # none trained (--no-gnn --no-baseline): no news
+        out.append(
+            f"no learned model ({', '.join(learned)}) beat the trivial "
+            f"baseline '{selected}' on validation {metric} ({protocol} protocol): predict "
+            "uses the trivial baseline; pass --model-kind to use another candidate"
+        )
+    else:
+        bt = best_trivial(candidates, metric, protocol)
+        chosen = next(c for c in candidates if c.name == selected)
+        if bt is not None:
+            # On test the trivial baseline won although validation said otherwise.
+            t_sel = chosen.value(protocol, "test", metric)
+            t_bt = bt.value(protocol, "test", metric)
+            worse = t_sel < t_bt if higher_is_better(metric) else t_sel > t_bt
+            if worse:
+                out.append(
+                    f"'{selected}' won on validation but the trivial baseline '{bt.name}' "
+                    f"is better on test {metric} ({t_bt:.4g} vs {t_sel:.4g}, {protocol} "
+                    "protocol): the model may not generalise; check the test period"
+                )
+    return out

@@ -35,6 +35,9 @@ class Budget:
     trials: int
     minutes: float
     base: ModelConfig
+    # At least this many optimizer steps per trial however few the training rows (a
+    # small table would otherwise get a handful); early stopping still applies.
+    min_steps: int = 0
 
     @classmethod
     def preset(
@@ -43,7 +46,11 @@ class Budget:
         presets = {
             # A quick look: small model, few epochs.
             "fast": cls(
-                "fast", 1, 5.0, ModelConfig(channels=64, fanouts=(32, 16), epochs=3, batch_size=256)
+                "fast",
+                1,
+                5.0,
+                ModelConfig(channels=64, fanouts=(32, 16), epochs=3, batch_size=256),
+                min_steps=300,
             ),
             # RelBench's reference GNN, one run, early-stopped on validation.
             "normal": cls("normal", 1, 15.0, ModelConfig()),

@@ -45,7 +45,7 @@ def test_model_files_load_with_weights_only(trained) -> None:  # type: ignore[no
 
 def test_predict_parquet_matches_stored_model(trained) -> None:  # type: ignore[no-untyped-def]
     ws, result = trained
-    pred = api.predict(result.model_id, workspace=ws)
+    pred = api.predict(result.model_id, workspace=ws, model_kind="gnn")
     t = pq.read_table(pred.destination)
     assert t.column_names == [
         "ENTITY", "ANCHOR_TIMESTAMP", "PREDICTION", "TRUE_PROB", "EMBEDDING",

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import duckdb
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relgraph.query.sql import q, ts_literal
+from relgraph.audit.future import hidden_after
 from relgraph.query.table import make_labels
 from relgraph.store.snapshot import Snapshot
 
@@ -40,21 +39,6 @@ F1_FILTERS = [
     "PREDICT COUNT(results.*, 0, 30) FOR EACH drivers.driverId "
     "WHERE MAX(results.points, -2, 0, months) > 0 OR COUNT(pit_stops.*, -30, -1) > 0",
 ]
-
-
-def hidden_after(snap: Snapshot, until: datetime) -> duckdb.DuckDBPyConnection:
-    """A connection on which every timed table has lost its rows dated after ``until``."""
-    con = snap.duckdb()
-    for t in snap.schema.tables.values():
-        if t.time_column is None:
-            continue
-        path = str(snap.table_path(t.name)).replace("'", "''")
-        tc = q(t.time_column)
-        con.execute(
-            f"CREATE OR REPLACE VIEW {q(t.name)} AS SELECT * FROM read_parquet('{path}') "
-            f"WHERE {tc} IS NULL OR CAST({tc} AS TIMESTAMP) <= {ts_literal(until)}"
-        )
-    return con
 
 
 def same(a: pa.Table, b: pa.Table) -> bool:

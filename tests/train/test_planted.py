@@ -77,3 +77,17 @@ def test_training_is_deterministic(planted) -> None:  # type: ignore[no-untyped-
         data.train, data.val
     )
     np.testing.assert_allclose(a.predict_raw(data.test), b.predict_raw(data.test), rtol=1e-5)
+
+
+def test_min_steps_scales_a_small_table_up(planted) -> None:  # type: ignore[no-untyped-def]
+    _snap, data, graph, feats = planted
+    cfg = SMALL.replace(epochs=2, batch_size=64)
+    per_pass = -(-data.train.num_rows // 64)
+    plain = GNNTrainer(task=TASK, graph=graph, features=feats, config=cfg, seed=0)
+    plain.fit(data.train, data.val, patience=5)
+    assert plain.steps_ == 2 * per_pass
+    more = GNNTrainer(task=TASK, graph=graph, features=feats, config=cfg, seed=0)
+    more.fit(data.train, data.val, patience=5, min_steps=100)
+    # Each epoch passes over the rows as often as it takes: 50 steps at least.
+    assert 100 <= more.steps_ <= 100 + 2 * per_pass
+    assert len(more.history_) == 2

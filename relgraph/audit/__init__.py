@@ -1,0 +1,1 @@
+"""Leakage audit: delete-the-future equality and static columns that encode the future."""
