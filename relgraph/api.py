@@ -65,7 +65,10 @@ def read_and_infer(
             uri=src.uri, tables=kept, declared=src.declared, overrides_file=src.overrides_file
         )
     # A schema.yaml shipped inside the source folder applies first, then the user's file.
-    files = [(str(p), load_overrides(Path(p))) for p in (src.overrides_file, schema_file) if p]
+    # The same file named twice (a pipeline's `schema:` pointing at the folder's own
+    # schema.yaml) applies once: a second pass would find its dropped columns gone.
+    paths = dict.fromkeys(Path(p).resolve() for p in (src.overrides_file, schema_file) if p)
+    files = [(str(p), load_overrides(p)) for p in paths]
     # Entities named in a file become tables before inference, which then links them.
     for origin, doc in files:
         if doc.get("entities"):
