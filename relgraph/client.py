@@ -208,10 +208,11 @@ class Client:
         msg = body.get("message") or body.get("detail") or r.reason_phrase
         if not isinstance(msg, str):
             msg = str(msg)
-        if body.get("error") == "QueryError" and "line" in body:
+        if body.get("error") == "QueryError":
+            if "line" not in body:  # an error of no token: the message says it all
+                raise QueryError(msg)
             # The server's message already ends in "at line:col".
-            err = QueryError(msg.rsplit(" at ", 1)[0], line=body["line"], col=body["col"])
-            raise err
+            raise QueryError(msg.rsplit(" at ", 1)[0], line=body["line"], col=body["col"])
         if r.status_code == 404:
             raise StoreError(msg)
         raise ServiceError(f"{r.status_code}: {msg}", status=r.status_code)

@@ -61,21 +61,30 @@ class StoreError(RelgraphError):
 class QueryError(RelgraphError):
     """A predictive query is malformed or does not fit the schema.
 
-    ``line`` and ``col`` are 1-based and point at the offending token.
+    ``line`` and ``col`` are 1-based and point at the offending token; both are None
+    for an error that belongs to no token (a bad cut-off date, an empty snapshot), so
+    that no message claims a position it does not have.
     """
 
     exit_code = 7
 
-    def __init__(self, message: str, *, line: int, col: int, query: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        col: int | None = None,
+        query: str | None = None,
+    ) -> None:
         self.line = line
         self.col = col
         self.query = query
-        super().__init__(f"{message} at {line}:{col}")
+        super().__init__(message if line is None else f"{message} at {line}:{col}")
         self.message = self.args[0]
 
     def pointer(self) -> str:
         """The offending query line with a caret under the token."""
-        if self.query is None:
+        if self.query is None or self.line is None or self.col is None:
             return ""
         lines = self.query.splitlines() or [""]
         text = lines[min(self.line, len(lines)) - 1]

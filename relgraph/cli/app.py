@@ -99,7 +99,7 @@ def fail(e: RelgraphError, as_json: bool) -> None:
     if as_json:
         payload: dict[str, Any] = {"error": type(e).__name__, "message": redact(e.message)}
         for k in ("table", "column", "row", "line", "col"):
-            if hasattr(e, k):
+            if getattr(e, k, None) is not None:
                 payload[k] = getattr(e, k)
         emit_json(payload)
     else:

@@ -106,15 +106,13 @@ def query(
             try:
                 content = file.read_text()
             except OSError as e:
-                raise QueryError(f"cannot read query file '{file}': {e}", line=1, col=1) from e
+                raise QueryError(f"cannot read query file '{file}': {e}") from e
             named = split_queries(content)
             if name is not None:
                 named = [(n, t) for n, t in named if n == name]
                 if not named:
                     known = ", ".join(n for n, _ in split_queries(content))
-                    raise QueryError(
-                        f"no query named '{name}' in '{file}'; it has: {known}", line=1, col=1
-                    )
+                    raise QueryError(f"no query named '{name}' in '{file}'; it has: {known}")
             queries = [(n, t) for n, t in named]
         elif text is not None:
             queries = [(None, text)]

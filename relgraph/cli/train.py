@@ -285,7 +285,10 @@ def predict(
     model: str = typer.Argument(..., help="Model id (see `relgraph models`)."),
     workspace: Path = WorkspaceOpt,
     to: str | None = typer.Option(
-        None, "--to", help="FILE.parquet, sqlite:///file.db or postgresql://… (optionally #table)."
+        None,
+        "--to",
+        help="FILE.parquet, sqlite:///file.db or postgresql://…[?schema=s], "
+        "optionally ending in #table or #schema.table.",
     ),
     now: bool = typer.Option(
         False, "--now", help="Predict for every entity as of the latest data."

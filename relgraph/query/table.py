@@ -116,13 +116,11 @@ def time_range(
         raise QueryError(
             "the snapshot has no table with a time column; only static targets "
             "(PREDICT table.column) can be asked",
-            line=1,
-            col=1,
         )
     sql = f"SELECT MIN(lo), MAX(hi) FROM ({' UNION ALL '.join(parts)})"
     lo, hi = con.execute(sql).fetchall()[0]
     if lo is None or hi is None:
-        raise QueryError("the snapshot's time columns are all empty", line=1, col=1)
+        raise QueryError("the snapshot's time columns are all empty")
     _TIME_RANGES[key] = (lo, hi)
     return lo, hi
 
@@ -199,8 +197,6 @@ def label_error(task: Task, error: duckdb.Error, schema: Schema | None = None) -
     if not unique:
         return QueryError(
             f"making the labels of '{task.query.strip()}' failed in DuckDB: {short}",
-            line=1,
-            col=1,
             query=task.query,
         )
     refs = list(unique.values())
@@ -315,9 +311,7 @@ def _as_datetime(v: datetime | date | str | None, option: str) -> datetime | Non
         try:
             t = datetime.fromisoformat(str(v))
         except ValueError:
-            raise QueryError(
-                f"{option} {v!r} is not a date; write it like 2005-01-01", line=1, col=1
-            ) from None
+            raise QueryError(f"{option} {v!r} is not a date; write it like 2005-01-01") from None
     if t.tzinfo is not None:
         t = t.astimezone(UTC).replace(tzinfo=None)
     return t
@@ -366,8 +360,6 @@ def build_task_tables(
     if vc >= tc:
         raise QueryError(
             f"the validation cut-off {vc:%Y-%m-%d} must be before the test cut-off {tc:%Y-%m-%d}",
-            line=1,
-            col=1,
         )
     anchors = anchor_times(delta, vc, tc, first_anchor, hi)
     _check_anchors(anchors, delta, first_anchor, hi)
@@ -410,7 +402,7 @@ def _check_anchors(anchors: Anchors, delta: tuple[int, str], lo: datetime, hi: d
     }
     for split, message in problems.items():
         if not getattr(anchors, split):
-            raise QueryError(message, line=1, col=1)
+            raise QueryError(message)
 
 
 def _static_tables(

@@ -7,7 +7,7 @@ from pathlib import Path
 from relgraph.errors import SourceError
 from relgraph.sources.base import DeclaredKeys, ProgressFn, Source, SourceTables, redact
 from relgraph.sources.files import FileSource
-from relgraph.sources.sqlite import SQLiteSource
+from relgraph.sources.sqlite import SQLITE_SUFFIXES, SQLiteSource
 
 __all__ = [
     "DeclaredKeys",
@@ -19,8 +19,6 @@ __all__ = [
     "open_source",
     "redact",
 ]
-
-SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def open_source(uri: str, *, s3_endpoint: str | None = None) -> Source:

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from relgraph._sql import quote_literal
 from relgraph.errors import SourceError
 from relgraph.sources.base import ProgressFn, SourceTables
+from relgraph.sources.sqlite import SQLITE_SUFFIXES
 
 CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -222,8 +223,16 @@ class FileSource:
             p for p in self.path.iterdir() if p.is_file() and p.name.lower().endswith(SUPPORTED)
         )
         if not found:
+            # A folder holding a database file is a common first try: name the source to use.
+            dbs = sorted(
+                p.name
+                for p in self.path.iterdir()
+                if p.is_file() and p.suffix.lower() in SQLITE_SUFFIXES
+            )
+            hint = f"; to read the SQLite file, ingest '{self.path / dbs[0]}'" if dbs else ""
             raise SourceError(
-                f"no data files in '{self.path}': expected files ending in {', '.join(SUPPORTED)}"
+                f"no data files in '{self.path}': expected files ending in "
+                f"{', '.join(SUPPORTED)}{hint}"
             )
         return found
 

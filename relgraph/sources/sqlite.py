@@ -14,6 +14,9 @@ from relgraph.errors import SourceError
 from relgraph.schema.types import ForeignKey
 from relgraph.sources.base import DeclaredKeys, ProgressFn, SourceTables
 
+# A plain path with one of these endings is read as a SQLite database.
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
 _BATCH = 65536
 
 

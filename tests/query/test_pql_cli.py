@@ -75,6 +75,11 @@ def test_bad_cutoffs_are_query_errors(f1_workspace: Path) -> None:
     assert res.exit_code == 7 and "no 30 days window fits between" in res.stdout
     res = runner.invoke(app, [*args, "--val-cutoff", "2009-12-15", "--test-cutoff", "2025-12-01"])
     assert res.exit_code == 7 and "no 30 days window fits after the test cut-off" in res.stdout
+    # These errors belong to no token of the query: no made-up position, no caret.
+    out = json.loads(res.stdout)
+    assert "line" not in out and "col" not in out and " at 1:1" not in out["message"]
+    res = runner.invoke(app, [*args[:-1], "--val-cutoff", "2010-01-01", "--test-cutoff", "2005"])
+    assert res.exit_code == 7 and " at 1:1" not in res.output and "^" not in res.output
 
 
 def test_a_query_with_no_rows_says_so(f1_workspace: Path) -> None:

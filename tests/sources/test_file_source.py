@@ -146,7 +146,12 @@ def test_two_files_for_one_table(tmp_path: Path) -> None:
 
 def test_folder_without_data_files(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hi")
-    with pytest.raises(SourceError, match="no data files in"):
+    with pytest.raises(SourceError, match="no data files in") as e:
+        FileSource(tmp_path).read()
+    assert "SQLite" not in str(e.value)
+    # A folder that holds a database file: the error names the path to ingest instead.
+    (tmp_path / "shop.sqlite").write_bytes(b"")
+    with pytest.raises(SourceError, match=r"to read the SQLite file, ingest '.*shop.sqlite'"):
         FileSource(tmp_path).read()
 
 
