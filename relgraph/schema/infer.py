@@ -32,8 +32,12 @@ predict them:
    A table without one inherits the time of the row its only timed foreign key
    points at (``results`` rows happen when their race happens).
 4. **Semantic types** — keys are ``id``; dates ``timestamp``; numbers
-   ``numerical``; strings ``categorical`` when few distinct short values,
-   ``multicategorical`` when values are short lists (``a|b|c``), else ``text``.
+   ``numerical``, except unlinked integers named like keys (``MaintainerId``, not
+   calendar numbers such as ``yearID``): codes, ``categorical`` unless nearly one
+   per row (then ``id``), doubtful when their values fit other tables' keys (small
+   integers fit many; ``--check`` lists them); strings ``categorical`` when few
+   distinct short values, ``multicategorical`` when values are short lists
+   (``a|b|c``), else ``text``.
 """
 
 from __future__ import annotations
@@ -88,6 +92,8 @@ LIST_SEP_RE = re.compile(r"[|;]")
 FK_CONTAINMENT = 0.95
 # With the name as evidence, a link survives orphans down to this share inside.
 FK_NAMED_CONTAINMENT = 0.5
+# Calendar numbers keep their order as numbers even under a key-like name (yearID).
+CALENDAR_WORDS = frozenset({"year", "yr", "season", "quarter", "month", "week", "day"})
 ROWNAMES = frozenset({"", "rownames", "row.names", "unnamed: 0", "...1", "x"})
 
 
@@ -800,16 +806,30 @@ def infer_schema(tables: dict[str, pa.Table], declared: DeclaredKeys | None = No
                 changed = True
     # 5. columns and semantic types
     out: dict[str, TableSchema] = {}
+    int_keys = {
+        t: _distinct_set(tables[t].column(k))
+        for t, k in pkeys.items()
+        if k is not None and pa.types.is_integer(tables[t].schema.field(k).type)
+    }
     for name, table in tables.items():
         keys = {c for c in [pkeys[name]] if c} | {fk.column for fk in fkeys[name]}
-        columns = [
-            Column(
-                f.name,
-                str(f.type),
-                infer_stype(f.name, table.column(f.name), is_key=f.name in keys),
-            )
-            for f in table.schema
-        ]
+        columns = []
+        for f in table.schema:
+            col = table.column(f.name)
+            if (
+                f.name not in keys
+                and pa.types.is_integer(f.type)
+                and is_id_like(f.name)
+                and not CALENDAR_WORDS.intersection(_words(f.name))
+            ):
+                # A source that declares its links has said this column is none.
+                stype, code_why = _unlinked_code(
+                    name, f.name, col, pkeys, {} if any_declared else int_keys
+                )
+                notes[name].append(code_why)
+            else:
+                stype = infer_stype(f.name, col, is_key=f.name in keys)
+            columns.append(Column(f.name, str(f.type), stype))
         out[name] = make_table_schema(
             name,
             columns,
@@ -820,6 +840,47 @@ def infer_schema(tables: dict[str, pa.Table], declared: DeclaredKeys | None = No
             explanations=tuple(notes[name]),
         )
     return Schema(tables=out)
+
+
+def _unlinked_code(
+    name: str,
+    column: str,
+    col: pa.ChunkedArray,
+    pkeys: dict[str, str | None],
+    int_keys: dict[str, pa.Array],
+) -> tuple[SType, Explanation]:
+    """An integer column named like a key (``MaintainerId``) that rule 2 linked nowhere.
+
+    Its numbers are codes, not quantities, so it is never ``numerical``: a
+    ``categorical`` feature while it has few values, else an ``id`` that is not
+    encoded. Small integers fit nearly every surrogate key, which is why rule 2
+    needs the name to pick a target; the explanation lists the tables whose keys
+    hold its values so that ``--check`` can show the user what to declare.
+    """
+    nonnull = col.drop_null()
+    distinct = distinct_count(nonnull)
+    # Nearly one value per row: no category a model could learn from.
+    few = distinct <= min(1000, max(10, len(nonnull) // 2))
+    stype = SType.categorical if few else SType.id
+    fits = []
+    if distinct:
+        values = _distinct_set(nonnull)
+        for target, keys in int_keys.items():
+            if (target, pkeys[target]) == (name, column):
+                continue
+            inside = pc.sum(pc.is_in(values, value_set=keys)).as_py() or 0
+            if inside >= FK_CONTAINMENT * len(values):
+                fits.append(f"{target}.{pkeys[target]}")
+    kind = "a categorical code" if few else "an id (not encoded)"
+    detail = f"named like a key but linked to no table, so {kind}, not a number"
+    if fits:
+        shown = ", ".join(fits[:5]) + (f" and {len(fits) - 5} more" if len(fits) > 5 else "")
+        detail += (
+            f"; its values fit the keys of {shown}: if one is its target, declare it "
+            f"(foreign_keys: {{{column}: TABLE}} in a schema file)"
+        )
+    # Doubtful only when a link was plausible (the values fit somewhere).
+    return stype, Explanation(f"code:{column}", "rule", 0.5 if fits else 0.9, detail)
 
 
 def make_table_schema(

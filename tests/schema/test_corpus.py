@@ -102,6 +102,32 @@ def test_links_to_prefixed_tables_and_string_keys() -> None:
     assert lahman["People"].foreign_keys == ()
 
 
+def test_unlinked_integer_codes_are_not_numbers_and_are_doubted() -> None:
+    # berries.natural_gift_type_id points at a `types` table the slice does not hold;
+    # its small integers fit three other tables' keys, so no link is guessed.
+    _, items = _infer(str(CORPUS / "pokedex_items"))
+    berries = items["berries"]
+    assert "natural_gift_type_id" not in {fk.column for fk in berries.foreign_keys}
+    assert berries.column("natural_gift_type_id").stype.value == "categorical"
+    why = {e.subject: e for e in berries.explanations}["code:natural_gift_type_id"]
+    assert why.doubtful and "items.id" in why.detail and "foreign_keys:" in why.detail
+    # A source that declares its links is not doubted; the code is still no number.
+    _, dex = _infer(source_uri(CORPUS, "pokedex", None))
+    why = {e.subject: e for e in dex["types"].explanations}["code:damage_class_id"]
+    assert not why.doubtful and dex["types"].column("damage_class_id").stype.value == "categorical"
+    # Calendar numbers under a key-like name stay numbers.
+    _, lahman = _infer(str(CORPUS / "lahman"))
+    assert lahman["Salaries"].column("yearID").stype.value == "numerical"
+    # Declaring the target, as the explanation says, makes it a link.
+    fixed = apply_overrides(
+        items, {"tables": {"berries": {"foreign_keys": {"natural_gift_type_id": "items"}}}}
+    )
+    assert ("natural_gift_type_id", "items") in {
+        (fk.column, fk.target) for fk in fixed["berries"].foreign_keys
+    }
+    assert fixed["berries"].column("natural_gift_type_id").stype.value == "id"
+
+
 def test_r_rownames_is_not_the_key(tmp_path: Path) -> None:
     folder = tmp_path / "lahman"
     shutil.copytree(CORPUS / "lahman", folder)
