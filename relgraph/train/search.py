@@ -118,8 +118,9 @@ def search(
     direction: Literal["maximize", "minimize"] = (
         "maximize" if higher_is_better(metric) else "minimize"
     )
-    study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=seed))
+    # Before the study exists: creating it logs an INFO line the user has no use for.
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=seed))
     results: list[TrialResult] = []
     for i in range(budget.trials):
         # The first trial always runs (at least a batch and a validation pass), so a
