@@ -32,10 +32,13 @@ def derive_time_columns(tables: dict[str, pa.Table], schema: Schema) -> dict[str
             base = out[name].drop_columns([col]) if derived else out[name]
             offset = f" + INTERVAL ({int(spec.offset_seconds)}) SECOND"
             if spec.kind == "parse":
-                # Validation has already refused unparseable values.
+                # Validation has already refused unparseable values. Through TIMESTAMPTZ
+                # so that a text offset ('...-04:00') moves the time to UTC instead of
+                # being dropped; text without one is read as UTC (the session's zone).
                 con.register("t", out[name])
                 res = con.sql(
-                    f"SELECT * REPLACE (CAST({_q(col)} AS TIMESTAMP) AS {_q(col)}) FROM t"
+                    f"SELECT * REPLACE (CAST(CAST({_q(col)} AS TIMESTAMPTZ) AS TIMESTAMP) "
+                    f"AS {_q(col)}) FROM t"
                 ).to_arrow_table()
                 con.unregister("t")
             elif spec.kind == "epoch":

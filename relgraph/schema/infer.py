@@ -89,11 +89,17 @@ NOT_EVENT_TIME_RE = re.compile(
 _END_WORD_RE = re.compile(r"(^|[_.])(to|end|last|until|finish)([_.]|$)|^(to|end)", re.IGNORECASE)
 EPOCH_NAME_RE = re.compile(r"(^|_)(time|timestamp|ts|at|date|created|epoch)$", re.IGNORECASE)
 LIST_SEP_RE = re.compile(r"[|;]")
+# A text time that ends in its UTC offset: 2022-12-02T23:21:41-05:00, ...Z, +0100.
+_TEXT_OFFSET_RE = r"\d(?P<offset>Z|[+-]\d\d:?\d\d)$"
 FK_CONTAINMENT = 0.95
 # With the name as evidence, a link survives orphans down to this share inside.
 FK_NAMED_CONTAINMENT = 0.5
 # Calendar numbers keep their order as numbers even under a key-like name (yearID).
 CALENDAR_WORDS = frozenset({"year", "yr", "season", "quarter", "month", "week", "day"})
+# An integer key that names no table links by its value range only with this many
+# distinct values, and when its best target is this many times likelier than the next.
+RANGE_MIN_VALUES = 20
+RANGE_ODDS = 1000.0
 ROWNAMES = frozenset({"", "rownames", "row.names", "unnamed: 0", "...1", "x"})
 
 
@@ -447,6 +453,7 @@ def _foreign_keys(
         opaque: bool | None = None
         # (name strength, containment, table matches the stem, rows) per candidate target
         cands: list[tuple[float, float, int, str, int, int]] = []
+        ranged: list[str] = []  # integer targets for a key-like name that names none
         for target, tpk in pkeys.items():
             if tpk is None or (targets is not None and target not in targets):
                 continue
@@ -462,12 +469,19 @@ def _foreign_keys(
             strength = max(strength, _names_target(f.name, target))
             if strength == 0.0:
                 # Values alone: only opaque codes under a key-like name (or a self-link
-                # of codes); small integers are contained in every id column.
+                # of codes); small integers are contained in every id column, so
+                # integer keys go to the range test below instead.
                 if opaque is None:
                     opaque = _opaque_codes(col) and (
                         is_id_like(f.name) or distinct_count(col) >= 0.5 * len(col.drop_null())
                     )
                 if not opaque or not _opaque_codes(tcol):
+                    if (
+                        pa.types.is_integer(f.type)
+                        and pa.types.is_integer(tcol.type)
+                        and is_id_like(f.name)
+                    ):
+                        ranged.append(target)
                     continue
             if target not in key_sets:
                 key_sets[target] = _distinct_set(tcol)
@@ -479,6 +493,11 @@ def _foreign_keys(
                 continue  # a copy of the row's own key (bbrefID = playerID), not a link
             stem_match = 1 if _names_target(f.name, target) >= 0.9 else 0
             cands.append((strength, share, stem_match, target, outside, n_values))
+        if not cands and ranged:
+            by_range = _range_link(f.name, col, ranged, pkeys, tables, key_sets)
+            if by_range is not None:
+                out.append(by_range)
+            continue
         if not cands:
             continue
         cands.sort(key=lambda c: (-c[0], -c[2], -c[1], _is_extension(c[3], pkeys, tables)))
@@ -498,6 +517,61 @@ def _foreign_keys(
             )
         )
     return out
+
+
+def _range_link(
+    column: str,
+    col: pa.ChunkedArray,
+    targets: list[str],
+    pkeys: dict[str, str | None],
+    tables: dict[str, pa.Table],
+    key_sets: dict[str, pa.Array],
+) -> tuple[ForeignKey, Explanation] | None:
+    """A link for an integer key whose name names no table (``MaintainerId``, ``ParentId``).
+
+    Surrogate keys are numbered 1..n, so the values of a real link spread over its
+    target's whole key range, while they fit a larger table's keys only in that
+    table's low part. If the k distinct values were drawn from target T, the chance
+    that all of them lie at or below their maximum m is about (keys of T <= m / keys
+    of T)^k. The link goes to the target where that chance is highest when it beats
+    every other candidate by a factor of RANGE_ODDS and the values reach at least
+    half-way through its keys; otherwise no link (``--check`` lists the candidates).
+    Doubtful either way: the name gives no evidence.
+    """
+    values = _distinct_set(col)
+    k = len(values)
+    if k < RANGE_MIN_VALUES:
+        return None  # a handful of small codes fit every table's keys alike
+    top = pc.max(values).as_py()
+    scored: list[tuple[float, str, float]] = []
+    for target in targets:
+        tpk = pkeys[target]
+        assert tpk is not None
+        if target not in key_sets:
+            key_sets[target] = _distinct_set(tables[target].column(tpk))
+        keys = key_sets[target]
+        share, _, _ = _containment(col, keys)
+        if share < FK_CONTAINMENT:
+            continue
+        below = pc.sum(pc.less_equal(keys, top)).as_py() or 0
+        reach = below / max(1, len(keys))
+        if reach > 0:
+            scored.append((k * math.log(reach), target, reach))
+    if not scored:
+        return None
+    scored.sort(reverse=True)
+    best_ll, target, reach = scored[0]
+    runner_up = scored[1][0] if len(scored) > 1 else -math.inf
+    if reach < 0.5 or best_ll - runner_up < math.log(RANGE_ODDS):
+        return None
+    others = f"; less likely: {', '.join(t for _, t, _ in scored[1:4])}" if len(scored) > 1 else ""
+    detail = (
+        f"values in {target}.{pkeys[target]} and spread over {reach:.0%} of its key range "
+        f"({k} values up to {top}){others}; the name names no table, so check it"
+    )
+    return ForeignKey(column=column, target=target), Explanation(
+        f"link:{column}", "containment", 0.6, detail
+    )
 
 
 def _is_extension(target: str, pkeys: dict[str, str | None], tables: dict[str, pa.Table]) -> int:
@@ -586,6 +660,11 @@ def _own_time(
     tz = getattr(table.schema.field(col).type, "tz", None)
     if tz:
         detail += f"; time zone {tz} converted to UTC"
+    elif pa.types.is_string(table.schema.field(col).type):
+        head = table.column(col).drop_null().slice(0, 2000).combine_chunks()
+        zoned = pc.extract_regex(head, _TEXT_OFFSET_RE).field("offset").drop_null()
+        if len(zoned):
+            detail += f"; UTC offsets in the text ({zoned[0].as_py()}, ...) converted to UTC"
     if len(kept) > 1:
         detail += f"; chosen over {', '.join(c for c, _ in kept[1:])}"
     notes.insert(0, Explanation("time", "rule", 0.9 if len(kept) == 1 else 0.8, detail))

@@ -373,8 +373,113 @@ def employees(mirrors: Path) -> None:
     (out / "employees.sql").write_text("\n".join(lines) + "\n")
 
 
+# -- this machine's Debian packages and their changelogs (DFSG-free metadata) -------
+_UPLOAD_RE = re.compile(
+    r"^(\S+) \(([^)]+)\) ([^;]+); urgency=(\w+)\n(.*?)^ -- ([^\n]+?)  ([^\n]+)$",
+    re.S | re.M,
+)
+
+
+def debian(mirrors: Path) -> None:
+    """Installed packages (dpkg) and every entry of their changelog.Debian.gz.
+
+    People are kept as ids only (no names or e-mail addresses), numbered in the
+    order of their first upload, as a site numbers users when they first act.
+    """
+    import gzip
+    from datetime import UTC
+    from email.utils import parsedate_to_datetime
+
+    fmt = "${Package}\t${Section}\t${Priority}\t${Installed-Size}\t${Maintainer}\t${Depends}\n"
+    listing = subprocess.run(
+        ["dpkg-query", "-W", f"-f={fmt}"], check=True, capture_output=True, text=True
+    ).stdout
+    rows = sorted(line.split("\t") for line in listing.strip().splitlines())
+    pkg_id = {r[0]: i for i, r in enumerate(rows, 1)}
+    uploads: list[tuple] = []
+    for name in pkg_id:
+        try:
+            log = Path("/usr/share/doc") / name / "changelog.Debian.gz"
+            with gzip.open(log, "rt", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        for m in _UPLOAD_RE.finditer(text):
+            try:
+                when = parsedate_to_datetime(m.group(7).strip())
+            except (TypeError, ValueError):
+                continue
+            if when.tzinfo is None:  # "-0000": UTC, zone unknown
+                when = when.replace(tzinfo=UTC)
+            bugs = sorted({int(b) for b in re.findall(r"#(\d{4,7})", m.group(5))})
+            lines = m.group(5).count("\n  *")
+            head = (m.group(2), m.group(3), m.group(4), m.group(6))
+            uploads.append((when, name, *head, lines, bugs))
+    uploads.sort(key=lambda u: (u[0], u[1], u[2]))
+
+    def email(who: str) -> str:
+        found = re.search(r"<([^>]+)>", who)
+        return (found.group(1) if found else who).strip().lower()
+
+    people: dict[str, int] = {}
+    for u in uploads:
+        people.setdefault(email(u[5]), len(people) + 1)
+    for r in rows:
+        people.setdefault(email(r[4]), len(people) + 1)
+    out = HERE / "debian"
+    out.mkdir(exist_ok=True)
+    db = out / "debian.sqlite"
+    db.unlink(missing_ok=True)
+    con = sqlite3.connect(db)
+    con.executescript(
+        """
+        CREATE TABLE people (PersonId INTEGER PRIMARY KEY, IsTeam INTEGER);
+        CREATE TABLE packages (PackageId INTEGER PRIMARY KEY, Name TEXT, Section TEXT,
+          Priority TEXT, InstalledSizeKB INTEGER, MaintainerId INTEGER);
+        CREATE TABLE uploads (UploadId INTEGER PRIMARY KEY, PackageId INTEGER, Version TEXT,
+          Distribution TEXT, Urgency TEXT, UploadedAt TEXT, UploaderId INTEGER,
+          ChangeLines INTEGER);
+        CREATE TABLE package_depends (PackageId INTEGER, DependsOnId INTEGER);
+        CREATE TABLE bug_closures (UploadId INTEGER, BugNumber INTEGER);
+        """
+    )
+    team = re.compile(r"(lists\.|packages\.debian\.org|team|maintainers)")
+    con.executemany(
+        "INSERT INTO people VALUES (?, ?)",
+        [(i, int(bool(team.search(e)))) for e, i in people.items()],
+    )
+    con.executemany(
+        "INSERT INTO packages VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (pkg_id[r[0]], r[0], r[1] or None, r[2] or None, int(r[3]) if r[3] else None,
+             people[email(r[4])])
+            for r in rows
+        ],
+    )  # fmt: skip
+    depends = set()
+    for r in rows:
+        for dep in r[5].split(","):
+            target = dep.split("|")[0].strip().split(" ")[0].split(":")[0]
+            if target in pkg_id:
+                depends.add((pkg_id[r[0]], pkg_id[target]))
+    con.executemany("INSERT INTO package_depends VALUES (?, ?)", sorted(depends))
+    for i, u in enumerate(uploads, 1):
+        con.execute(
+            "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (i, pkg_id[u[1]], u[2], u[3], u[4], u[0].isoformat(), people[email(u[5])], u[6]),
+        )
+        con.executemany("INSERT INTO bug_closures VALUES (?, ?)", [(i, b) for b in u[7]])
+    con.commit()
+    con.execute("VACUUM")
+    con.close()
+
+
 if __name__ == "__main__":
     mirrors = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror")
-    for step in (pokedex, gitlog, lahman, openflights, employees):
+    steps = (pokedex, gitlog, lahman, openflights, employees, debian)
+    only = set(sys.argv[2:])
+    for step in steps:
+        if only and step.__name__ not in only:
+            continue
         step(mirrors)
         print("made", step.__name__)

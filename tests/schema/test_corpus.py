@@ -128,6 +128,28 @@ def test_unlinked_integer_codes_are_not_numbers_and_are_doubted() -> None:
     assert fixed["berries"].column("natural_gift_type_id").stype.value == "id"
 
 
+def test_integer_keys_whose_names_name_no_table_link_by_value_range() -> None:
+    tables, deb = _infer(source_uri(CORPUS, "debian", None))
+    links = {(t, fk.column, fk.target) for t, ts in deb.tables.items() for fk in ts.foreign_keys}
+    assert {
+        ("packages", "MaintainerId", "people"),
+        ("uploads", "UploaderId", "people"),
+        ("package_depends", "DependsOnId", "packages"),
+    } <= links
+    why = {e.subject: e for e in deb["uploads"].explanations}["link:UploaderId"]
+    assert why.rule == "containment" and why.doubtful and "less likely: packages" in why.detail
+    # Values that sit in the low part of every candidate's keys: no link is guessed.
+    low = tables["uploads"].set_column(
+        tables["uploads"].schema.get_field_index("UploaderId"),
+        "UploaderId",
+        pc.min_element_wise(tables["uploads"].column("UploaderId"), 100),
+    )
+    changed = infer_schema({**tables, "uploads": low})
+    assert "UploaderId" not in {fk.column for fk in changed["uploads"].foreign_keys}
+    code = {e.subject: e for e in changed["uploads"].explanations}["code:UploaderId"]
+    assert code.doubtful and "people.PersonId" in code.detail
+
+
 def test_r_rownames_is_not_the_key(tmp_path: Path) -> None:
     folder = tmp_path / "lahman"
     shutil.copytree(CORPUS / "lahman", folder)
@@ -437,3 +459,19 @@ def test_zoned_times_are_converted_to_utc_and_say_so(tmp_path: Path) -> None:
     got = out["commits"].column("author_time")[0].as_py()
     assert got.tzinfo is None
     assert (got - datetime(1970, 1, 1)).total_seconds() == secs[0].as_py()
+
+
+def test_text_times_with_utc_offsets_are_moved_to_utc_and_say_so(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    snap = api.ingest(source_uri(CORPUS, "debian", None), workspace=ws).snapshot
+    uploads = snap.read_table("uploads")
+    # The first upload's text is '1995-12-03T00:48:23-04:00': 04:48:23 UTC, not 00:48.
+    assert uploads.column("UploadedAt")[0].as_py() == datetime(1995, 12, 3, 4, 48, 23)
+    why = next(e.detail for e in snap.schema["uploads"].explanations if e.subject == "time")
+    assert "UTC offsets in the text (-04:00, ...) converted to UTC" in why
+    # Text without an offset is read as UTC, unchanged (F1's dates, the corpus' text dates).
+    tables = {"t": pa.table({"id": [1, 2], "date": ["2009-03-29 06:00:00", "2009-04-05"]})}
+    sch = infer_schema(tables)
+    assert sch["t"].time_column == "date"
+    got = derive_time_columns(tables, sch)["t"].column("date").to_pylist()
+    assert got == [datetime(2009, 3, 29, 6), datetime(2009, 4, 5)]
