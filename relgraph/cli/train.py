@@ -14,7 +14,7 @@ from rich.table import Table
 
 from relgraph import api
 from relgraph.cli.app import app, emit_json, err, fail, out, workspace_option
-from relgraph.errors import RelgraphError
+from relgraph.errors import RelgraphError, StoreError
 
 WorkspaceOpt = workspace_option()
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else.")
@@ -284,7 +284,7 @@ def _selected_line(result: Any) -> str:
 
 @app.command()
 def predict(
-    model: str = typer.Argument(..., help="Model id (see `relgraph models`)."),
+    model: str = typer.Argument(..., help="Model id or a unique prefix (see `relgraph models`)."),
     workspace: Path = WorkspaceOpt,
     to: str | None = typer.Option(
         None,
@@ -305,6 +305,10 @@ def predict(
     as_json: bool = JsonOpt,
 ) -> None:
     """Write predictions and embeddings (Parquet in the workspace, or a SQL table)."""
+    if to is not None and "://" not in to and not Path(to).parent.is_dir():
+        # A typo in a path should not leave a tree of new folders behind.
+        fail(StoreError(f"--to: folder '{Path(to).parent}' does not exist; create it first"),
+             as_json)  # fmt: skip
     try:
         result = api.predict(
             model, workspace=workspace, to=to, split="now" if now else "test", snapshot=snapshot,

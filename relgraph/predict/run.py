@@ -231,6 +231,7 @@ def predict_model(
     if split not in SPLITS:
         raise TrainingError(f"unknown split '{split}'; use one of: {', '.join(SPLITS)}")
     files = load_model(workspace, model_id)
+    model_id = files.model_id  # the full id when a unique prefix was given
     snap = Workspace(workspace).snapshot(snapshot_id or files.snapshot_id)
     kind = chosen_kind(files, model_kind)
     metrics = None
@@ -340,6 +341,7 @@ def embed_entities(
     from relgraph.analyze.embeddings import EMBEDDING
 
     files = load_model(workspace, model_id)
+    model_id = files.model_id  # the full id when a unique prefix was given
     snap = Workspace(workspace).snapshot(snapshot_id or files.snapshot_id)
     trainer = load_trainer(files, snap)
     name = table or trainer.task.entity_table

@@ -18,7 +18,6 @@ Two layouts are read:
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,16 +31,11 @@ from relgraph.errors import StoreError
 from relgraph.service import pages
 from relgraph.service.deps import json_value
 from relgraph.store import atomic
+from relgraph.store.ids import ID_PATTERN as ID_PATTERN  # re-exported: job parameters use it
+from relgraph.store.ids import check_id as check_id
 
-ID_PATTERN = re.compile(r"^[0-9A-Za-z_.-]{1,128}$")
-_ID = ID_PATTERN
 MAX_JSON_BYTES = 20_000_000
 PRED_PREFIX = "predictions-"
-
-
-def check_id(kind: str, value: str) -> None:
-    if not _ID.match(value) or value.startswith(".") or ".." in value:
-        raise StoreError(f"invalid {kind} id '{value[:80]}': use letters, digits, '_', '-', '.'")
 
 
 # -- models ---------------------------------------------------------------------------
@@ -93,7 +87,9 @@ def list_models(workspace: Path) -> list[dict[str, Any]]:
     if not root.is_dir():
         return []
     dirs = sorted(
-        (p for p in root.iterdir() if p.is_dir() and _ID.match(p.name)), key=_mtime, reverse=True
+        (p for p in root.iterdir() if p.is_dir() and ID_PATTERN.match(p.name)),
+        key=_mtime,
+        reverse=True,
     )
     return [model_info(workspace, p.name, full=False) for p in dirs]
 
@@ -159,7 +155,7 @@ def list_outputs(workspace: Path, kind: str) -> list[dict[str, Any]]:
         return []
     out = []
     for d in sorted(root.iterdir(), key=_mtime, reverse=True):
-        if not d.is_dir() or not _ID.match(d.name):
+        if not d.is_dir() or not ID_PATTERN.match(d.name):
             continue
         meta = _meta(d)
         if meta is not None:

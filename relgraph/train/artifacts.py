@@ -19,6 +19,7 @@ import torch
 
 from relgraph.errors import StoreError
 from relgraph.store.atomic import write_text
+from relgraph.store.ids import check_id
 
 MODEL_JSON = "model.json"
 GNN_WEIGHTS = "gnn.pt"
@@ -74,14 +75,24 @@ def save_model(
 
 
 def load_model(workspace: str | Path, model_id: str) -> ModelFiles:
+    """A stored model by id or unique id prefix (``drivers-2026`` for one trained today)."""
+    check_id("model", model_id)
+    root = Path(workspace) / "models"
+    known = sorted(p.name for p in root.glob("*") if (p / MODEL_JSON).is_file())
+    if model_id not in known:
+        matches = [k for k in known if k.startswith(model_id)]
+        if len(matches) > 1:
+            raise StoreError(
+                f"model id prefix '{model_id}' is ambiguous: {', '.join(matches[:10])}"
+            )
+        if not matches:
+            raise StoreError(
+                f"no model '{model_id}' in workspace '{workspace}'; "
+                f"models: {', '.join(known) or 'none (run `relgraph train` first)'}"
+            )
+        model_id = matches[0]
     path = model_dir(workspace, model_id)
     mj = path / MODEL_JSON
-    if not mj.is_file():
-        known = sorted(p.name for p in (Path(workspace) / "models").glob("*") if p.is_dir())
-        raise StoreError(
-            f"no model '{model_id}' in workspace '{workspace}'; "
-            f"models: {', '.join(known) or 'none (run `relgraph train` first)'}"
-        )
     try:
         meta = json.loads(mj.read_text())
     except ValueError as e:
