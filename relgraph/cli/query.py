@@ -58,10 +58,13 @@ def _print(name: str | None, report: dict[str, Any]) -> None:
         highlight=False,
     )
     if "sql" in report:
-        out.print("[dim]-- train / validation labels[/]")
-        out.print(Syntax(report["sql"]["train_val"], "sql", word_wrap=True))
-        out.print("[dim]-- test labels[/]")
-        out.print(Syntax(report["sql"]["test"], "sql", word_wrap=True))
+        for title, key in (("train / validation labels", "train_val"), ("test labels", "test")):
+            out.print(f"[dim]-- {title}[/]")
+            if out.is_terminal:
+                out.print(Syntax(report["sql"][key], "sql", word_wrap=True))
+            else:
+                # Piped or redirected: the SQL as written, unwrapped, so it can be pasted.
+                out.out(report["sql"][key], highlight=False)
     keys: list[str] = []
     for stats in report["splits"].values():
         keys += [k for k in stats if k not in keys and k not in ("first_anchor", "last_anchor")]

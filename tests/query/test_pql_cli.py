@@ -50,6 +50,10 @@ def test_query_human_output_and_explain(f1_workspace: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "binary" in res.stdout and "auroc" in res.stdout
     assert "qualifying" in res.stdout and "ORDER BY" in res.stdout
+    # Piped (as CliRunner is), the SQL is not wrapped at the console's 80 columns:
+    # INTERVAL '30 days' stays whole and the long join lines stay on one line.
+    assert "INTERVAL '30 days'" in res.stdout
+    assert max(len(line) for line in res.stdout.splitlines()) > 80
 
 
 def test_query_error_has_position(f1_workspace: Path) -> None:
