@@ -79,6 +79,8 @@ def read_and_infer(
                 declared=src.declared,
                 overrides_file=src.overrides_file,
             )
+    if progress is not None:
+        progress("inferring keys, links and times", 0, 0)
     schema = infer_schema(src.tables, src.declared)
     for origin, doc in files:
         schema = apply_overrides(schema, doc, origin=origin, data=src.tables)
@@ -89,6 +91,8 @@ def read_and_infer(
         if n in schema.tables
     }
     src = SourceTables(uri=src.uri, tables=tables, declared=src.declared)
+    if progress is not None:
+        progress("validating", 0, 0)
     report = validate(tables, schema)
     report.findings += [
         Finding(
@@ -127,6 +131,8 @@ def ingest(
             [f.__class__(**{**f.__dict__, "severity": "error"}) for f in report.findings]
         )
     report.raise_for_errors()
+    if progress is not None:
+        progress("writing the snapshot", 0, 0)
     tables = derive_time_columns(inferred.source.tables, inferred.schema)
     result = Workspace(workspace).write_snapshot(
         tables, inferred.schema, source=redact(inferred.source.uri), validation=report.to_dict()

@@ -81,15 +81,17 @@ def progress_bar(enabled: bool, description: str) -> Iterator[Callable[[str, int
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} {task.fields[item]}"),
+        TextColumn("{task.fields[count]}{task.fields[item]}"),
         TimeElapsedColumn(),
         console=err,
         transient=True,
     ) as prog:
-        task = prog.add_task(description, total=None, item="")
+        task = prog.add_task(description, total=None, item="", count="")
 
         def update(name: str, done: int, total: int) -> None:
-            prog.update(task, completed=done, total=total, item=name)
+            # total 0: a stage of unknown length (a pulsing bar, no count).
+            count = f"{done}/{total} " if total else ""
+            prog.update(task, completed=done, total=total or None, item=name, count=count)
 
         yield update
 

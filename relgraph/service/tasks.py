@@ -86,7 +86,11 @@ def ingest_job(workspace: Path, policy: SourcePolicy) -> JobFn:
         source = policy.check(source)
 
         def progress(name: str, done: int, total: int) -> None:
-            ctx.progress(done / max(total, 1) * 0.9, f"read {name}")
+            if not total:  # a later stage (inferring, validating, writing)
+                ctx.progress(0.9, name)
+                ctx.log(name)
+                return
+            ctx.progress(done / total * 0.9, f"read {name}")
             ctx.log(f"read table {name} ({done}/{total})")
 
         res = api.ingest(source, workspace=workspace, strict=strict, progress=progress)

@@ -14,7 +14,8 @@ from relgraph.schema.types import ForeignKey
 
 __all__ = ["DeclaredKeys", "ProgressFn", "Source", "SourceTables", "redact"]
 
-# progress(table_name, tables_done, tables_total)
+# progress(table_name, tables_done, tables_total); after the reads, ingest announces
+# its later stages as progress(stage, 0, 0): a stage of unknown length.
 ProgressFn = Callable[[str, int, int], None]
 
 
