@@ -22,6 +22,8 @@ from relgraph.schema.types import Schema
 from relgraph.schema.validate import Finding, ValidationReport, validate
 from relgraph.sources import ProgressFn, SourceTables, open_source, redact
 from relgraph.sources.base import is_relgraph_output
+from relgraph.store.diff import SnapshotDiff
+from relgraph.store.diff import diff_snapshots as diff
 from relgraph.store.snapshot import Snapshot
 from relgraph.store.workspace import DEFAULT_WORKSPACE, Workspace
 
@@ -148,6 +150,30 @@ def snapshot(
     snapshot_id: str | None = None, *, workspace: str | Path = DEFAULT_WORKSPACE
 ) -> Snapshot:
     return Workspace(workspace).snapshot(snapshot_id)
+
+
+def tag_snapshot(
+    snapshot_id: str, name: str, *, workspace: str | Path = DEFAULT_WORKSPACE
+) -> Snapshot:
+    """Name a snapshot; the name then works wherever a snapshot id does."""
+    return Workspace(workspace).tag(snapshot_id, name)
+
+
+def untag_snapshot(name: str, *, workspace: str | Path = DEFAULT_WORKSPACE) -> None:
+    Workspace(workspace).untag(name)
+
+
+def snapshot_tags(workspace: str | Path = DEFAULT_WORKSPACE) -> dict[str, str]:
+    """Tag name -> snapshot id."""
+    return Workspace(workspace).tags()
+
+
+def diff_snapshots(
+    before: str, after: str | None = None, *, workspace: str | Path = DEFAULT_WORKSPACE
+) -> SnapshotDiff:
+    """Tables, rows and schema that changed from ``before`` to ``after`` (default: latest)."""
+    ws = Workspace(workspace)
+    return diff(ws.snapshot(before), ws.snapshot(after))
 
 
 def snapshot_summary(snap: Snapshot) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from relgraph import api
 from relgraph.cli.app import app, emit_json, err, fail, out, progress_bar, workspace_option
-from relgraph.errors import RelgraphError
+from relgraph.errors import RelgraphError, StoreError
 from relgraph.schema.overrides import schema_to_yaml
 from relgraph.schema.types import Schema
 from relgraph.schema.validate import ValidationReport
@@ -128,6 +128,9 @@ def snapshots(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """List the workspace's snapshots, oldest first."""
     try:
         snaps = api.snapshots(workspace)
+        names: dict[str, list[str]] = {}
+        for tag_name, sid in api.snapshot_tags(workspace).items():
+            names.setdefault(sid, []).append(tag_name)
     except RelgraphError as e:
         fail(e, as_json)
     if as_json:
@@ -141,17 +144,20 @@ def snapshots(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
                         "created": s.manifest.created,
                         "tables": len(s.table_names),
                         "rows": sum(s.manifest.row_counts.values()),
+                        "tags": names.get(s.id, []),
                     }
                     for s in snaps
                 ]
             }
         )
         return
-    t = Table("snapshot", "created", "source", "tables", "rows", "parent")
+    t = Table("snapshot", "tags", "created", "source", "tables", "rows", "parent")
+    t.columns[0].no_wrap = True  # an id to copy: never cut
     for s in snaps:
         m = s.manifest
         t.add_row(
             s.id,
+            ", ".join(names.get(s.id, [])),
             m.created[:19],
             m.source,
             str(len(s.table_names)),
@@ -159,6 +165,76 @@ def snapshots(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
             (m.parent or "")[:16],
         )
     out.print(t)
+
+
+@app.command()
+def tag(
+    snapshot: str | None = typer.Argument(None, help="Snapshot id, unique prefix or tag."),
+    name: str | None = typer.Argument(None, help="The name to give it (v1, gold, 2026-12-01)."),
+    workspace: Path = WorkspaceOpt,
+    delete: str | None = typer.Option(None, "--delete", help="Remove this tag."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Name a snapshot (then use the name wherever an id goes); with no argument, list tags."""
+    try:
+        if delete is not None:
+            api.untag_snapshot(delete, workspace=workspace)
+        elif snapshot is not None:
+            if name is None:
+                raise StoreError("give the tag's name: relgraph tag SNAPSHOT NAME")
+            api.tag_snapshot(snapshot, name, workspace=workspace)
+        tags = api.snapshot_tags(workspace)
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json({"tags": tags})
+        return
+    t = Table("tag", "snapshot")
+    for k, v in tags.items():
+        t.add_row(k, v)
+    out.print(t)
+
+
+@app.command()
+def diff(
+    before: str = typer.Argument(..., help="Snapshot id, unique prefix or tag."),
+    after: str | None = typer.Argument(None, help="Another one (default: the latest)."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """What changed between two snapshots: tables, rows (by key) and schema."""
+    try:
+        d = api.diff_snapshots(before, after, workspace=workspace)
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(d.to_dict())
+        return
+    t = Table(
+        "table",
+        "status",
+        "rows before",
+        "rows after",
+        "added",
+        "removed",
+        "changed",
+        "schema",
+        title=f"{d.before} → {d.after}",
+    )
+    for td in d.tables:
+        t.add_row(
+            td.name,
+            td.status,
+            f"{td.rows_before:,}",
+            f"{td.rows_after:,}",
+            f"{td.rows_added:,}",
+            f"{td.rows_removed:,}",
+            "—" if td.rows_changed is None else f"{td.rows_changed:,}",
+            "; ".join(td.schema_changes),
+        )
+    out.print(t)
+    if not d.changed:
+        out.print("[green]no changes[/]")
 
 
 def _print_schema(sch: Schema, rows: dict[str, int]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,9 @@ from relgraph.store.snapshot import MANIFEST, Manifest, Snapshot
 
 DEFAULT_WORKSPACE = Path(".relgraph")
 ID_LENGTH = 16
+TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# A snapshot id or a prefix of one: hex digits only (never a path).
+_HEX = re.compile(r"^[0-9a-f]{1,64}$")
 
 
 def table_bytes(table: pa.Table) -> bytes:
@@ -130,8 +134,10 @@ class Workspace:
                     "run 'relgraph ingest SOURCE' first"
                 )
             snapshot_id = latest
+        if TAG_RE.match(snapshot_id) and (self.tags_dir / snapshot_id).is_file():
+            snapshot_id = (self.tags_dir / snapshot_id).read_text().strip()
         exact = self.snapshots_dir / snapshot_id
-        if (exact / MANIFEST).is_file():
+        if _HEX.match(snapshot_id) and (exact / MANIFEST).is_file():
             return Snapshot(exact)
         matches = [s for s in self.snapshots() if s.id.startswith(snapshot_id)]
         if len(matches) == 1:
@@ -178,17 +184,62 @@ class Workspace:
             validation=validation or {},
             table_files=files,
         )
+        stored = self._stored_tables()
         try:
             with atomic.staged_dir(final) as tmp:
                 (tmp / "tables").mkdir()
                 for name, blob in blobs.items():
-                    (tmp / "tables" / files[name]).write_bytes(blob)
+                    dest = tmp / "tables" / files[name]
+                    if not _link_same(stored.get(hashes[name]), dest, hashes[name]):
+                        dest.write_bytes(blob)
+                        # Read-only: a file may be shared with later snapshots.
+                        dest.chmod(0o400)
                 (tmp / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2))
                 _fsync_tree(tmp)
         except OSError as e:
             raise StoreError(f"cannot write snapshot to '{final}': {e}") from e
         self._set_latest(sid)
         return WriteResult(Snapshot(final), created=True)
+
+    def _stored_tables(self) -> dict[str, Path]:
+        """Table files already stored, by content hash (the newest snapshot's copy)."""
+        found: dict[str, Path] = {}
+        for snap in self.snapshots():
+            for name, digest in snap.manifest.table_hashes.items():
+                try:
+                    found[digest] = snap.table_path(name)
+                except StoreError:  # an old snapshot with an unsafe name: not shared
+                    continue
+        return found
+
+    # -- names -----------------------------------------------------------------
+    def tag(self, snapshot_id: str, name: str) -> Snapshot:
+        """Name a snapshot (``relgraph tag ID v1``); a tag can be used wherever an id can."""
+        check_tag(name)
+        snap = self.snapshot(snapshot_id)
+        atomic.write_text(self.tags_dir / name, snap.id + "\n")
+        return snap
+
+    def untag(self, name: str) -> None:
+        check_tag(name)
+        path = self.tags_dir / name
+        if not path.is_file():
+            raise StoreError(f"no tag '{name}' in workspace '{self.root}'")
+        path.unlink()
+
+    def tags(self) -> dict[str, str]:
+        """Tag name -> snapshot id."""
+        if not self.tags_dir.is_dir():
+            return {}
+        return {
+            p.name: p.read_text().strip()
+            for p in sorted(self.tags_dir.iterdir())
+            if p.is_file() and TAG_RE.match(p.name)
+        }
+
+    @property
+    def tags_dir(self) -> Path:
+        return self.root / "refs" / "tags"
 
     def _parent_for(self, source: str) -> str | None:
         same = [s for s in self.snapshots() if s.manifest.source == source]
@@ -200,6 +251,34 @@ class Workspace:
         if ref.is_file() and ref.read_text().strip() == sid:
             return
         atomic.write_text(ref, sid + "\n")
+
+
+def check_tag(name: str) -> None:
+    """A tag names a file under ``refs/tags``; it must not read as a snapshot id prefix."""
+    if not TAG_RE.match(name) or _HEX.match(name):
+        raise StoreError(
+            f"invalid tag '{name[:80]}': letters, digits, '_', '-', '.', starting with a "
+            "letter or digit, and not only hex digits (those read as a snapshot id)"
+        )
+
+
+def _link_same(src: Path | None, dest: Path, digest: str) -> bool:
+    """Hard-link an already stored file with these bytes; False when none can be linked.
+
+    Snapshots stay self-contained folders (every reader opens its own path), while a
+    table that did not change between two snapshots takes its disk space once.
+    The bytes are checked against the hash first: a file changed behind relgraph's
+    back is never shared.
+    """
+    if src is None or not src.is_file():
+        return False
+    try:
+        if hashlib.sha256(src.read_bytes()).hexdigest() != digest:
+            return False
+        os.link(src, dest)
+    except OSError:  # another file system, or links not allowed: write a copy
+        return False
+    return True
 
 
 def _fsync_tree(folder: Path) -> None:
