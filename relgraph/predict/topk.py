@@ -78,9 +78,9 @@ def topk_inner(
                 scores = buf[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
                 torch.mm(q[r0:r1], item_t[:, c0:c1], out=scores)
                 if banned is not None:
-                    ex_rows, ex_cols = banned
-                    inside = (ex_cols >= c0) & (ex_cols < c1)
-                    scores[ex_rows[inside], ex_cols[inside] - c0] = -torch.inf
+                    ex_rows, ex_cols = banned  # sorted by item: one slice per item block
+                    lo, hi = torch.searchsorted(ex_cols, torch.tensor([c0, c1])).tolist()
+                    scores[ex_rows[lo:hi], ex_cols[lo:hi] - c0] = -torch.inf
                 kb = min(k, c1 - c0)
                 top = scores.topk(kb, dim=1, sorted=False)
                 merged_val = torch.cat([best_val, top.values], dim=1)
@@ -100,7 +100,7 @@ def topk_inner(
 def _block_exclusions(
     exclude: Exclude | None, r0: int, r1: int
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(row within the block, item) pairs to exclude for query rows r0..r1."""
+    """(row within the block, item) pairs to exclude for query rows r0..r1, by item."""
     if exclude is None:
         return None
     lo, hi = int(exclude.indptr[r0]), int(exclude.indptr[r1])
@@ -108,4 +108,6 @@ def _block_exclusions(
         return None
     counts = np.diff(exclude.indptr[r0 : r1 + 1])
     rows = np.repeat(np.arange(r1 - r0, dtype=np.int64), counts)
-    return torch.from_numpy(rows), torch.from_numpy(exclude.indices[lo:hi])
+    cols = exclude.indices[lo:hi]
+    order = np.argsort(cols, kind="stable")
+    return torch.from_numpy(rows[order]), torch.from_numpy(cols[order])
