@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relgraph import api
 from relgraph.errors import JobError
 
 log = logging.getLogger("relgraph.jobs")
@@ -63,14 +64,8 @@ class JobContext:
         return self.out_dir / name, f"{self.out_rel}/{name}"
 
 
-def _api() -> Any:
-    import relgraph.api as api
-
-    return api
-
-
 def _need_api(name: str, job_type: str) -> Callable[..., Any]:
-    fn = getattr(_api(), name, None)
+    fn = getattr(api, name, None)
     if fn is None:
         raise JobError(
             f"job type '{job_type}' needs relgraph.api.{name}, which this relgraph build lacks"
@@ -89,7 +84,6 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 
 # -- job types --------------------------------------------------------------------------------
 def ingest(ctx: JobContext) -> dict[str, Any]:
-    api = _api()
     result = api.ingest(
         ctx.params["uri"],
         workspace=ctx.workspace,
@@ -106,7 +100,6 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
 
 
 def ingest_labels(ctx: JobContext) -> dict[str, Any]:
-    api = _api()
     path, rel = ctx.file("labels.parquet")
     unknown_path, unknown_rel = ctx.file("unknown_keys.parquet")
     res = api.ingest_labels(
@@ -161,7 +154,6 @@ def embed(ctx: JobContext) -> dict[str, Any]:
     """Text columns with the packaged sentence model (``table:``, ``columns:``), or GNN
     entity embeddings from a trained model (``model: <train job or model id>``, or
     ``from: model`` for the first upstream model; optional ``table:``, ``at:``)."""
-    api = _api()
     path, rel = ctx.file("embeddings.parquet")
     if gnn_embed(ctx.params):
         model_id = _ref(ctx, "model", "model") or ctx.input("model")
@@ -285,7 +277,6 @@ def predict(ctx: JobContext) -> dict[str, Any]:
 
 
 def cluster(ctx: JobContext) -> dict[str, Any]:
-    api = _api()
     path, rel = ctx.file("clusters.parquet")
     table = api.cluster(
         ctx.path(ctx.input("embeddings")),
@@ -301,7 +292,6 @@ def cluster(ctx: JobContext) -> dict[str, Any]:
 
 
 def project(ctx: JobContext) -> dict[str, Any]:
-    api = _api()
     path, rel = ctx.file("projection.parquet")
     methods = ctx.params.get("methods", ["pca", "umap"])
     table = api.project(

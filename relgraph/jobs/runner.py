@@ -584,14 +584,24 @@ class Runner:
 
 
 def run_pipeline(
-    spec: PipelineSpec,
+    spec: str | Path | PipelineSpec,
     *,
-    workspace: str | Path,
+    workspace: str | Path | None = None,
     meta: str | None = None,
     executor: str | Executor | None = None,
     webhook: str | None = None,
     on_update: UpdateFn | None = None,
 ) -> RunResult:
+    """Run a pipeline spec (a YAML file or a :class:`PipelineSpec`) to its end.
+
+    ``workspace`` defaults to the spec's ``workspace:`` (relative to the spec), then
+    ``.relgraph``; ``meta`` to ``workspace/meta.db``.
+    """
+    from relgraph.store.workspace import DEFAULT_WORKSPACE
+
+    spec = spec if isinstance(spec, PipelineSpec) else PipelineSpec.load(spec)
+    if workspace is None:
+        workspace = spec.resolve_path(spec.workspace) if spec.workspace else DEFAULT_WORKSPACE
     db = MetaDB.open(meta, workspace=workspace)
     ex = (
         executor
