@@ -44,15 +44,19 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from relgraph.errors import JobError, JobParameterError, RelgraphError
-from relgraph.jobs.control import (
-    RETRYABLE,
-    cancel_queued_service_job,
-    is_service_run,
-    requeue_service_job,
-)
+from relgraph.jobs.control import RETRYABLE, cancel_queued_service_job, requeue_service_job
 from relgraph.jobs.db import BUSY_TIMEOUT_MS, MetaDB
 from relgraph.jobs.events import set_status
-from relgraph.jobs.models import DONE, SERVICE_EXECUTOR, Event, Job, Run, Status, utcnow
+from relgraph.jobs.models import (
+    DONE,
+    SERVICE_EXECUTOR,
+    Event,
+    Job,
+    Run,
+    Status,
+    is_service_run,
+    utcnow,
+)
 from relgraph.jobs.procs import pid_alive
 from relgraph.jobs.runner import recover
 from relgraph.jobs.secretstore import SecretStore

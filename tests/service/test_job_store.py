@@ -221,6 +221,11 @@ def test_a_new_service_fails_what_a_dead_one_left_running_and_runs_what_it_left_
     try:
         lost = runner.get(str(running))
         assert lost.status == "failed" and f"pid {dead}" in (lost.error or "")
+        # An API job has no pipeline to run again: the message says how to retry it.
+        assert lost.error is not None and "pipeline" not in lost.error
+        assert lost.error.startswith(f"lost: the service that ran it (pid {dead}) is gone")
+        assert f"POST /api/v1/jobs/{running}/retry" in lost.error
+        assert f"relgraph jobs retry {running}" in lost.error
         runner.start()
         done = runner.wait(str(queued), timeout=30)
         assert done.status == "succeeded" and done.result == {"x": 1}
