@@ -48,6 +48,7 @@ from relgraph.jobs.models import (
     utcnow,
 )
 from relgraph.jobs.procs import pid_alive
+from relgraph.jobs.progress import eta_seconds
 from relgraph.jobs.secretstore import SecretStore
 from relgraph.jobs.spec import PipelineSpec
 from relgraph.jobs.worker import output_rel
@@ -98,6 +99,9 @@ def job_dict(j: Job) -> dict[str, Any]:
         "status": j.status,
         "attempts": j.attempts,
         "progress": j.progress,
+        "eta_s": eta_seconds(
+            j.progress, j.started_at, utcnow(), running=j.status == Status.running.value
+        ),
         "progress_message": j.progress_message,
         "params": j.params,
         "needs": j.needs,

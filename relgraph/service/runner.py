@@ -58,6 +58,7 @@ from relgraph.jobs.models import (
     utcnow,
 )
 from relgraph.jobs.procs import pid_alive
+from relgraph.jobs.progress import eta_seconds
 from relgraph.jobs.runner import recover
 from relgraph.jobs.secretstore import SecretStore
 from relgraph.redact import redact, redact_params, secret_values
@@ -128,6 +129,8 @@ class JobInfo:
     run_id: int | None = None
     attempts: int = 0
     origin: str = "service"
+    # Seconds a running job has left at its pace so far (None when not running or unknown).
+    eta_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +142,7 @@ class JobInfo:
             "params": self.params,
             "status": self.status,
             "progress": self.progress,
+            "eta_s": self.eta_s,
             "message": self.message,
             "attempts": self.attempts,
             "created": self.created,
@@ -164,6 +168,7 @@ class JobContext:
         self._lock = threading.Lock()
         self._lines: list[str] = []
         self._progress: tuple[float, str] | None = None
+        self._shown = 0.0
         self._last_flush = time.monotonic()
 
     def log(self, line: str) -> None:
@@ -172,10 +177,12 @@ class JobContext:
         self._maybe_flush()
 
     def progress(self, fraction: float, message: str = "") -> None:
-        """Report ``fraction`` (0..1) done; raises :class:`JobCancelled` after a cancel."""
+        """Report ``fraction`` (0..1) done, never less than reported before; raises
+        :class:`JobCancelled` after a cancel."""
         self.check()
         with self._lock:
-            self._progress = (max(0.0, min(1.0, float(fraction))), redact(message, self.known))
+            self._shown = max(self._shown, min(1.0, float(fraction)))
+            self._progress = (self._shown, redact(message, self.known))
         self._maybe_flush()
         self.check()
 
@@ -355,6 +362,9 @@ class DBJobRunner:
             run_id=job.run_id,
             attempts=job.attempts,
             origin="service" if service else "pipeline",
+            eta_s=eta_seconds(
+                job.progress, job.started_at, utcnow(), running=job.status == Status.running.value
+            ),
         )
 
     def _load(self, s: Session, job_id: str) -> tuple[Job, Run | None]:
