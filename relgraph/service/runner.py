@@ -43,6 +43,9 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
+from relgraph.cancel import CancelToken, JobCancelled
+from relgraph.cancel import check as cancel_check
+from relgraph.cancel import scope as cancel_scope
 from relgraph.errors import JobError, JobParameterError, RelgraphError
 from relgraph.jobs.control import RETRYABLE, cancel_queued_service_job, requeue_service_job
 from relgraph.jobs.db import BUSY_TIMEOUT_MS, MetaDB
@@ -71,6 +74,10 @@ FINISHED = tuple(sorted(s.value for s in DONE))
 # How often a running job's progress and log lines are written, and its cancel flag read.
 FLUSH_S = 0.5
 HEARTBEAT_S = 10.0
+# How often the jobs running here are looked after between their own reports: their
+# pending progress written, their cancel flags read (a cancel through another process, a
+# second service or 'relgraph jobs cancel', reaches a job in the middle of a long step).
+CANCEL_POLL_S = 0.5
 # Idle workers look for jobs queued by other processes (a CLI retry) this often.
 POLL_S = 1.0
 # Reads are cached until the DB changes; changes by other processes are seen within this.
@@ -99,10 +106,6 @@ def _finite(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return [_finite(x) for x in v]
     return v
-
-
-class JobCancelled(Exception):
-    """Raised inside a job (at its next progress report) once it was cancelled."""
 
 
 @dataclass(frozen=True)
@@ -164,8 +167,11 @@ class JobContext:
         self.job_id = str(job_id)
         self._id = job_id
         self.known = known  # the job's secrets: masked in whatever it logs
-        self.cancelled = threading.Event()
+        # Set by a cancel through this process, or seen in the DB by the cancel watcher;
+        # the job's loops check it (relgraph.cancel) and stop within a step.
+        self.token = CancelToken()
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._lines: list[str] = []
         self._progress: tuple[float, str] | None = None
         self._shown = 0.0
@@ -188,8 +194,13 @@ class JobContext:
 
     def check(self) -> None:
         self._maybe_flush()
-        if self.cancelled.is_set():
-            raise JobCancelled()
+        if self.token.cancelled:
+            raise JobCancelled("cancelled")
+
+    def pending(self) -> bool:
+        """Whether progress or log lines wait to be written."""
+        with self._lock:
+            return self._progress is not None or bool(self._lines)
 
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= FLUSH_S:
@@ -197,12 +208,15 @@ class JobContext:
 
     def flush(self) -> None:
         """Write pending progress and log lines; pick up a cancel requested elsewhere."""
-        with self._lock:
-            lines, self._lines = self._lines, []
-            prog, self._progress = self._progress, None
-            self._last_flush = time.monotonic()
-        if self._runner.flush(self._id, lines, prog):
-            self.cancelled.set()
+        # One flush at a time (the job's thread and the runner's watcher both flush): the
+        # DB sees the lines and the progress in the order they came.
+        with self._flush_lock:
+            with self._lock:
+                lines, self._lines = self._lines, []
+                prog, self._progress = self._progress, None
+                self._last_flush = time.monotonic()
+            if self._runner.flush(self._id, lines, prog):
+                self.token.cancel()
 
 
 # A job kind: (context, params with secrets) -> JSON-ready result. One with a
@@ -409,9 +423,13 @@ class DBJobRunner:
                 t = threading.Thread(target=self._work, name=f"relgraph-job-{i}", daemon=True)
                 t.start()
                 self._threads.append(t)
-            beat = threading.Thread(target=self._heartbeat, name="relgraph-job-beat", daemon=True)
-            beat.start()
-            self._threads.append(beat)
+            for target, name in (
+                (self._heartbeat, "relgraph-job-beat"),
+                (self._watch_running, "relgraph-job-watch"),
+            ):
+                t = threading.Thread(target=target, name=name, daemon=True)
+                t.start()
+                self._threads.append(t)
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -494,9 +512,9 @@ class DBJobRunner:
                     f"the secrets of this job are gone from the secret store "
                     f"({self.secrets.root}); submit it again"
                 )
-            if ctx.cancelled.is_set():
-                raise JobCancelled()
-            result = redact_params(self.kinds[kind](ctx, full), ctx.known)
+            with cancel_scope(ctx.token):
+                cancel_check()
+                result = redact_params(self.kinds[kind](ctx, full), ctx.known)
         except JobCancelled:
             status, error = Status.cancelled.value, "cancelled"
         except RelgraphError as e:
@@ -507,8 +525,11 @@ class DBJobRunner:
             for line in traceback.format_exc().splitlines():
                 ctx.log(line)
         ctx.log(status)
-        with ctx._lock:
+        # The last lines go with the end record; after the watcher's flush in flight, if
+        # any, so that a late progress write cannot land after "done".
+        with ctx._flush_lock, ctx._lock:
             lines, ctx._lines = ctx._lines, []
+            ctx._progress = None
         try:
             self._finish(job_id, status, error, result, lines, time.monotonic() - t0)
         except Exception:
@@ -582,6 +603,34 @@ class DBJobRunner:
                 self._write(beat)
             except Exception:  # a missed beat is not worth stopping for
                 log.debug("heartbeat failed", exc_info=True)
+
+    def _watch_running(self) -> None:
+        while not self._stop.wait(CANCEL_POLL_S):
+            with self._lock:
+                running = dict(self._ctx)
+            if not running:
+                continue
+
+            try:
+                # A job in a long step reports nothing: what it said last reaches the DB
+                # anyway (a flush also reads its cancel flag); the rest only read the flag.
+                quiet = []
+                for job_id, ctx in running.items():
+                    if ctx.pending():
+                        ctx._maybe_flush()
+                    else:
+                        quiet.append(job_id)
+                for job_id in self._asked_to_cancel(quiet) if quiet else ():
+                    running[job_id].token.cancel()
+            except Exception:  # a DB hiccup: the next poll tries again
+                log.debug("watching running jobs failed", exc_info=True)
+
+    def _asked_to_cancel(self, ids: builtins.list[int]) -> set[int]:
+        def q(s: Session) -> set[int]:
+            asked = select(Job.id).where(Job.id.in_(ids), Job.cancel_requested.is_(True))
+            return set(s.scalars(asked))
+
+        return self._read(q)
 
     # -- JobRunner -------------------------------------------------------------------------
     def submit(
@@ -705,7 +754,7 @@ class DBJobRunner:
         with self._lock:
             ctx = self._ctx.get(int(info.id))
         if ctx is not None:
-            ctx.cancelled.set()
+            ctx.token.cancel()
         if not service:
             recover(self.db)  # a pipeline job whose runner is gone would never stop
             with self._lock:
@@ -789,7 +838,7 @@ class DBJobRunner:
         with self._lock:
             threads, self._threads = self._threads, []
             for ctx in self._ctx.values():
-                ctx.cancelled.set()
+                ctx.token.cancel()
         self._stop.set()
         self._wake.set()
         for t in threads:
