@@ -272,6 +272,9 @@ class DBJobRunner:
         meta: Metadata DB URL (PostgreSQL for a team), as ``relgraph run --meta``.
         secrets: Where the full parameters of jobs with secrets wait (default: the
             workspace's :class:`~relgraph.jobs.secretstore.SecretStore`).
+        owner_pid: The service process whose jobs this runner records and claims
+            (default: this one). A worker process of ``relgraph serve --workers N``
+            claims the jobs of the HTTP process that started it.
     """
 
     def __init__(
@@ -282,6 +285,7 @@ class DBJobRunner:
         workers: int = 1,
         meta: str | None = None,
         secrets: SecretStore | None = None,
+        owner_pid: int | None = None,
     ) -> None:
         self.workspace = Path(workspace)
         self.kinds = kinds
@@ -291,7 +295,10 @@ class DBJobRunner:
         self.secrets = secrets or SecretStore.for_workspace(self.workspace)
         self._workers = workers
         self._host = socket.gethostname()
-        self._pid = os.getpid()
+        # ``_pid`` owns the jobs (runs.pid); ``_own_pid`` runs them (jobs.pid: a job whose
+        # process died is lost, though its service lives on).
+        self._pid = owner_pid or os.getpid()
+        self._own_pid = os.getpid()
         self._lock = threading.Lock()
         self._ctx: dict[int, JobContext] = {}
         self._threads: list[threading.Thread] = []
@@ -468,7 +475,11 @@ class DBJobRunner:
 
         def claim(s: Session) -> tuple[int, str, dict[str, Any], str | None] | None:
             for jid in find(s):
-                job = s.get(Job, jid)
+                # Locked until this transaction ends: another worker process skips it, and
+                # reads it as running once it may (PostgreSQL; SQLite writes one at a time).
+                job = s.scalars(
+                    select(Job).where(Job.id == jid).with_for_update(skip_locked=True)
+                ).first()
                 run = s.get(Run, job.run_id) if job is not None else None
                 if job is None or run is None or job.status != Status.queued.value:
                     continue
@@ -487,8 +498,8 @@ class DBJobRunner:
                 now = utcnow()
                 job.started_at = now
                 job.heartbeat_at = now
-                job.host, job.pid = self._host, self._pid
-                job.worker = f"service:{self._host}:{self._pid}"
+                job.host, job.pid = self._host, self._own_pid
+                job.worker = f"service:{self._host}:{self._own_pid}"
                 job.logs = (job.logs or "") + f"{_stamp()} started {job.type}\n"
                 set_status(s, job, Status.running.value, message=f"on {job.worker}")
                 return job.id, job.type, dict(job.params or {}), _spec(run).get("secret_ref")

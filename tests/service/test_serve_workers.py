@@ -1,0 +1,103 @@
+"""``relgraph serve --workers 2``: two worker processes on one DB job store, each job
+claimed by one of them, once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from relgraph.jobs import MetaDB
+from relgraph.jobs.models import Event, Job
+from relgraph.jobs.procs import pid_alive
+from relgraph.service import TokenStore
+from tests.service.conftest import ROOT, auth, free_port
+
+JOBS = 12
+
+
+def _wait(what: str, ok: object, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.mark.timeout(600)
+def test_two_worker_processes_run_every_job_once(tmp_path: Path) -> None:
+    ws, src = tmp_path / "ws", tmp_path / "src"
+    folders = []
+    for i in range(JOBS):
+        f = src / f"s{i}"
+        f.mkdir(parents=True)
+        rows = "\n".join(f"{u},user {u},{i}" for u in range(200))
+        (f / "users.csv").write_text("user_id,name,batch\n" + rows + "\n")
+        folders.append(f)
+    ws.mkdir()
+    token = TokenStore(ws).create("editor").token
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    args = ["serve", "--port", str(port), "-w", str(ws), "--workers", "2"]
+    args += ["--source-root", str(src), "--secrets-dir", str(tmp_path / "sec")]
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "relgraph", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    url = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        text = lambda: (tmp_path / "serve.log").read_text()  # noqa: E731
+        _wait("two ready workers", lambda: text().count("ready") >= 2)
+        with httpx.Client(headers=auth(token), timeout=30) as http:
+            ids = [
+                http.post(f"{url}/jobs", json={"kind": "ingest", "params": {"source": str(f)}})
+                .raise_for_status()
+                .json()["id"]
+                for f in folders
+            ]
+
+            def done() -> bool:
+                return all(
+                    http.get(f"{url}/jobs/{i}").json()["status"]
+                    in ("succeeded", "failed", "cancelled")
+                    for i in ids
+                )
+
+            _wait("all jobs", done, timeout=300)
+            shown = [http.get(f"{url}/jobs/{i}").json() for i in ids]
+        assert [j["status"] for j in shown] == ["succeeded"] * JOBS, [j["error"] for j in shown]
+        assert len({j["result"]["snapshot_id"] for j in shown}) == JOBS
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=120)
+        log.close()
+
+    db = MetaDB.open(workspace=ws)
+    try:
+        with db.session() as s:
+            jobs = s.scalars(select(Job).where(Job.id.in_([int(i) for i in ids]))).all()
+            starts = Counter(
+                e.job_id
+                for e in s.scalars(select(Event).where(Event.status == "running"))
+                if e.job_id is not None
+            )
+    finally:
+        db.dispose()
+    assert all(starts[j.id] == 1 and j.attempts == 1 for j in jobs), starts
+    workers = {j.worker for j in jobs}
+    # Both processes ran jobs, and neither is the HTTP process.
+    assert len(workers) == 2, workers
+    assert f"service:{socket.gethostname()}:{serve.pid}" not in workers
+    pids = [int(str(w).rsplit(":", 1)[1]) for w in workers]
+    _wait("the workers to exit with the service", lambda: not any(map(pid_alive, pids)), 30)
