@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import duckdb
 import pytest
@@ -59,3 +60,18 @@ def test_an_error_of_a_query_that_was_not_cancelled_stays_itself() -> None:
         cancel.interrupting(con.interrupt),
     ):
         con.sql("SELECT * FROM no_such_table").fetchall()
+
+
+def test_a_job_waiting_for_a_slow_batch_stops_without_it() -> None:
+    from relgraph.sample import Prefetcher
+
+    def slow() -> Iterator[int]:
+        time.sleep(10)  # a first batch that compiles the sampler, say
+        yield 1
+
+    token = cancel.CancelToken()
+    threading.Timer(0.3, token.cancel).start()
+    t0 = time.monotonic()
+    with cancel.scope(token), pytest.raises(cancel.JobCancelled):
+        next(iter(Prefetcher(slow(), depth=1)))
+    assert time.monotonic() - t0 < 2.0
