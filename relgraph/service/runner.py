@@ -6,11 +6,13 @@ own (``runs.executor == "service"``), so ``relgraph jobs`` lists it, and the ser
 lists, cancels and retries the jobs of ``relgraph run pipeline.yaml`` by the same ids.
 
 Requests never do long work: :meth:`DBJobRunner.submit` records a ``queued`` job and
-returns; worker threads of the service claim queued service jobs from the DB (one
-transaction: a job is claimed once) and run them (:mod:`relgraph.service.tasks`).
-Progress and log lines reach the DB at most every :data:`FLUSH_S`; a cancel (REST or
-``relgraph jobs cancel``) sets ``cancel_requested``, which the job notices at its next
-progress report.
+returns; worker threads of the service (or of its worker processes, ``relgraph serve
+--workers N``) claim queued service jobs from the DB (one transaction that locks the
+job's row: a job is claimed once) and run them (:mod:`relgraph.service.tasks`).
+Progress and log lines reach the DB at most every :data:`FLUSH_S` (a watcher thread
+writes what a job in a long step said last); a cancel (REST or ``relgraph jobs cancel``) sets
+``cancel_requested``, which the runner reads within :data:`CANCEL_POLL_S` and the job's
+loops notice at their next check (:mod:`relgraph.cancel`).
 
 On start the runner adopts queued jobs whose service died (they never started, so
 they simply run now) and calls :func:`relgraph.jobs.runner.recover`, which marks the
