@@ -74,8 +74,11 @@ def worker_main(config: WorkerConfig, index: int) -> None:
     log.info("job worker %d (pid %d) ready", index, os.getpid())
     while not stop.wait(1.0):
         if os.getppid() != config.owner_pid:
+            # The service died (kill -9, out of memory): go as abruptly. What ran here stays
+            # "running" until the next service reports it lost, with how to retry it; a
+            # clean shutdown would record "cancelled", which nobody asked for.
             log.warning("job worker %d: the service (pid %d) is gone", index, config.owner_pid)
-            break
+            os._exit(70)
     runner.shutdown()
 
 

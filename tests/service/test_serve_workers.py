@@ -101,3 +101,63 @@ def test_two_worker_processes_run_every_job_once(tmp_path: Path) -> None:
     assert f"service:{socket.gethostname()}:{serve.pid}" not in workers
     pids = [int(str(w).rsplit(":", 1)[1]) for w in workers]
     _wait("the workers to exit with the service", lambda: not any(map(pid_alive, pids)), 30)
+
+
+@pytest.mark.timeout(600)
+def test_after_kill_9_of_the_service_its_running_job_is_reported_lost(tmp_path: Path) -> None:
+    from relgraph.service import DBJobRunner
+    from relgraph.testing import planted_snapshot
+
+    ws = tmp_path / "ws"
+    planted_snapshot(ws, num_users=80, num_items=20)
+    token = TokenStore(ws).create("editor").token
+    port = free_port()
+    args = ["serve", "--port", str(port), "-w", str(ws), "--workers", "1"]
+    args += ["--secrets-dir", str(tmp_path / "sec")]
+    log = (tmp_path / "serve.log").open("w")
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "relgraph", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    url = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        _wait("a ready worker", lambda: "ready" in (tmp_path / "serve.log").read_text())
+        with httpx.Client(headers=auth(token), timeout=30) as http:
+            query = "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH users.user_id"
+            job_id = (
+                http.post(f"{url}/jobs", json={"kind": "train", "params": {"query": query}})
+                .raise_for_status()
+                .json()["id"]
+            )
+            _wait("the job to run", lambda: http.get(f"{url}/jobs/{job_id}").json()["progress"] > 0)
+        worker_pid = int(_job_pid(ws, int(job_id)))
+        os.kill(serve.pid, signal.SIGKILL)  # the machine's view: the service is gone at once
+        serve.wait(10)
+        _wait("its worker to follow", lambda: not pid_alive(worker_pid), 30)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        log.close()
+    # The next service on the workspace says what happened and what to do.
+    runner = DBJobRunner(ws, {})
+    try:
+        lost = runner.get(job_id)
+    finally:
+        runner.shutdown()
+    assert lost.status == "failed", lost
+    assert lost.error is not None and lost.error.startswith("lost: "), lost.error
+    assert f"POST /api/v1/jobs/{job_id}/retry" in lost.error and "pipeline" not in lost.error
+
+
+def _job_pid(ws: Path, job_id: int) -> int:
+    db = MetaDB.open(workspace=ws)
+    try:
+        with db.session() as s:
+            job = s.get(Job, job_id)
+            assert job is not None and job.pid is not None
+            return job.pid
+    finally:
+        db.dispose()
