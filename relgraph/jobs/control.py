@@ -13,7 +13,7 @@ from relgraph.jobs.dag import downstream
 from relgraph.jobs.db import MetaDB
 from relgraph.jobs.events import set_status
 from relgraph.jobs.executors import make_executor
-from relgraph.jobs.models import SERVICE_EXECUTOR, Event, Job, Lineage, Run, Status, utcnow
+from relgraph.jobs.models import Event, Job, Lineage, Run, Status, is_service_run, utcnow
 from relgraph.jobs.runner import Runner, RunResult, job_dict
 from relgraph.jobs.secretstore import SecretStore
 from relgraph.jobs.spec import PipelineSpec
@@ -35,11 +35,6 @@ def _get(s: Session, job_id: int) -> Job:
 
 
 RETRYABLE = (Status.failed.value, Status.cancelled.value, Status.blocked.value)
-
-
-def is_service_run(run: Run | None) -> bool:
-    """Whether a run holds one job started through the REST service (``relgraph serve``)."""
-    return run is not None and run.executor == SERVICE_EXECUTOR
 
 
 def cancel_queued_service_job(s: Session, job: Job) -> None:

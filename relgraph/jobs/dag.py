@@ -1,17 +1,36 @@
-"""The job graph: dependency order and the jobs downstream of a given one."""
+"""The job graph: dependency order and the jobs downstream of a given one.
+
+It works on anything shaped like a pipeline (:class:`Graph`: a name and jobs with
+``name`` and ``needs``), so that :mod:`relgraph.jobs.spec` can check its own order
+without this module importing the spec back (no import circle, not even for types).
+"""
 
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from relgraph.errors import JobError
 
-if TYPE_CHECKING:
-    from relgraph.jobs.spec import PipelineSpec
+
+class Node(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def needs(self) -> tuple[str, ...]: ...
 
 
-def topological_order(spec: PipelineSpec) -> list[str]:
+class Graph(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def jobs(self) -> Sequence[Node]: ...
+
+
+def topological_order(spec: Graph) -> list[str]:
     """Job names so that every job comes after the jobs it needs (Kahn's algorithm).
 
     Among the jobs ready at a step, the one written first in the spec goes first,
@@ -49,10 +68,12 @@ def topological_order(spec: PipelineSpec) -> list[str]:
     return order
 
 
-def downstream(spec: PipelineSpec, name: str) -> list[str]:
+def downstream(spec: Graph, name: str) -> list[str]:
     """Every job that depends on ``name``, directly or not, in dependency order."""
+    needs = {j.name: j.needs for j in spec.jobs}
     below: set[str] = set()
-    for n in topological_order(spec):
-        if any(need == name or need in below for need in spec.job(n).needs):
+    order = topological_order(spec)
+    for n in order:
+        if any(need == name or need in below for need in needs[n]):
             below.add(n)
-    return [n for n in topological_order(spec) if n in below]
+    return [n for n in order if n in below]

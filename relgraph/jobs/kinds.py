@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relgraph import api
 from relgraph.errors import JobError
+from relgraph.jobs.progress import PRETRAIN_STAGES, TRAIN_STAGES, StagedProgress, Stages
 
 log = logging.getLogger("relgraph.jobs")
 
 ProgressFn = Callable[[str, int, int], None]
+# (fraction of the whole job done, what it is doing); the worker never lets it go back.
+ReportFn = Callable[[float, str], None]
 JobFn = Callable[["JobContext"], dict[str, Any]]
 
 
@@ -35,7 +39,10 @@ class JobContext:
     inputs: Mapping[str, Mapping[str, Any]]
     out_dir: Path
     out_rel: str  # ``out_dir``'s final place, relative to the workspace
+    # ``done`` of ``total`` items of the step ``name`` (tables read, lines written, ...).
     progress: ProgressFn = field(default=lambda name, done, total: None)
+    # The job's own fraction, for kinds with weighted stages (train, pretrain).
+    report: ReportFn = field(default=lambda fraction, message: None)
 
     def input(self, key: str) -> Any:
         """The first upstream output called ``key`` (in the order of ``needs``)."""
@@ -63,14 +70,8 @@ class JobContext:
         return self.out_dir / name, f"{self.out_rel}/{name}"
 
 
-def _api() -> Any:
-    import relgraph.api as api
-
-    return api
-
-
 def _need_api(name: str, job_type: str) -> Callable[..., Any]:
-    fn = getattr(_api(), name, None)
+    fn = getattr(api, name, None)
     if fn is None:
         raise JobError(
             f"job type '{job_type}' needs relgraph.api.{name}, which this relgraph build lacks"
@@ -89,7 +90,6 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 
 # -- job types --------------------------------------------------------------------------------
 def ingest(ctx: JobContext) -> dict[str, Any]:
-    api = _api()
     result = api.ingest(
         ctx.params["uri"],
         workspace=ctx.workspace,
@@ -106,7 +106,6 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
 
 
 def ingest_labels(ctx: JobContext) -> dict[str, Any]:
-    api = _api()
     path, rel = ctx.file("labels.parquet")
     unknown_path, unknown_rel = ctx.file("unknown_keys.parquet")
     res = api.ingest_labels(
@@ -161,7 +160,6 @@ def embed(ctx: JobContext) -> dict[str, Any]:
     """Text columns with the packaged sentence model (``table:``, ``columns:``), or GNN
     entity embeddings from a trained model (``model: <train job or model id>``, or
     ``from: model`` for the first upstream model; optional ``table:``, ``at:``)."""
-    api = _api()
     path, rel = ctx.file("embeddings.parquet")
     if gnn_embed(ctx.params):
         model_id = _ref(ctx, "model", "model") or ctx.input("model")
@@ -194,10 +192,14 @@ def embed(ctx: JobContext) -> dict[str, Any]:
 _TRAIN_KEYS = ("query", "query_text", "uri", "schema", "from_pretrained")
 
 
-def _stage_progress(ctx: JobContext) -> Callable[[str, dict[str, Any]], None]:
+def _stage_progress(ctx: JobContext, stages: Stages) -> Callable[[str, dict[str, Any]], None]:
+    """A trainer's ``(stage, info)`` reports as the job's one forward-only fraction."""
+    staged = StagedProgress(stages)
+
     def progress(stage: str, info: dict[str, Any]) -> None:
-        # The trainer reports (stage, {"epoch": i, "epochs": n, ...}).
-        ctx.progress(stage, int(info.get("epoch", 0) or 0), int(info.get("epochs", 0) or 0))
+        epoch, epochs = info.get("epoch"), info.get("epochs")
+        message = f"{stage} {epoch}/{epochs}" if epoch is not None and epochs else stage
+        ctx.report(staged.report(stage, info), message)
 
     return progress
 
@@ -206,7 +208,7 @@ def train(ctx: JobContext) -> dict[str, Any]:
     """``from_pretrained: <pretrain job or trunk id>`` starts the GNN from a trunk."""
     fn = _need_api("train", "train")
     extra = {k: v for k, v in ctx.params.items() if k not in _TRAIN_KEYS}
-    extra.setdefault("progress", _stage_progress(ctx))
+    extra.setdefault("progress", _stage_progress(ctx, TRAIN_STAGES))
     trunk = _ref(ctx, "from_pretrained", "pretrained")
     if trunk is not None:
         extra["from_pretrained"] = trunk
@@ -254,7 +256,7 @@ def pretrain(ctx: JobContext) -> dict[str, Any]:
     result = fn(
         workspace=ctx.workspace,
         snapshot=ctx.input("snapshot"),
-        progress=_stage_progress(ctx),
+        progress=_stage_progress(ctx, PRETRAIN_STAGES),
         **dict(ctx.params),
     )
     return {
@@ -285,7 +287,6 @@ def predict(ctx: JobContext) -> dict[str, Any]:
 
 
 def cluster(ctx: JobContext) -> dict[str, Any]:
-    api = _api()
     path, rel = ctx.file("clusters.parquet")
     table = api.cluster(
         ctx.path(ctx.input("embeddings")),
@@ -301,7 +302,6 @@ def cluster(ctx: JobContext) -> dict[str, Any]:
 
 
 def project(ctx: JobContext) -> dict[str, Any]:
-    api = _api()
     path, rel = ctx.file("projection.parquet")
     methods = ctx.params.get("methods", ["pca", "umap"])
     table = api.project(

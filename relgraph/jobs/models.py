@@ -75,6 +75,11 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+def is_service_run(run: Run | None) -> bool:
+    """Whether a run holds one job started through the REST service (``relgraph serve``)."""
+    return run is not None and run.executor == SERVICE_EXECUTOR
+
+
 class Job(Base):
     """One job of a run; ``input_hash`` fingerprints its type, params and inputs."""
 

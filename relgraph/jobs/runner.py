@@ -44,9 +44,11 @@ from relgraph.jobs.models import (
     SnapshotRow,
     Source,
     Status,
+    is_service_run,
     utcnow,
 )
 from relgraph.jobs.procs import pid_alive
+from relgraph.jobs.progress import eta_seconds
 from relgraph.jobs.secretstore import SecretStore
 from relgraph.jobs.spec import PipelineSpec
 from relgraph.jobs.worker import output_rel
@@ -97,6 +99,9 @@ def job_dict(j: Job) -> dict[str, Any]:
         "status": j.status,
         "attempts": j.attempts,
         "progress": j.progress,
+        "eta_s": eta_seconds(
+            j.progress, j.started_at, utcnow(), running=j.status == Status.running.value
+        ),
         "progress_message": j.progress_message,
         "params": j.params,
         "needs": j.needs,
@@ -145,7 +150,8 @@ def recover(db: MetaDB, *, notifier: Notifier | None = None) -> list[int]:
             run = s.get(Run, job.run_id)
             why = None
             if run is not None and run.host == host and not pid_alive(run.pid):
-                why = f"its runner (pid {run.pid}) is gone"
+                owner = "the service that ran it" if is_service_run(run) else "its runner"
+                why = f"{owner} (pid {run.pid}) is gone"
             if (
                 job.status == Status.running.value
                 and job.host == host
@@ -163,7 +169,7 @@ def recover(db: MetaDB, *, notifier: Notifier | None = None) -> list[int]:
                     why = f"no heartbeat since {beat.isoformat()}"
             if why is None:
                 continue
-            job.error = f"lost: {why}; run the pipeline again (or 'relgraph jobs retry {job.id}')"
+            job.error = f"lost: {why}; {_next_step(job, run)}"
             job.finished_at = now
             set_status(s, job, Status.failed.value, message=job.error, notifier=notifier)
             if run is not None and run.status == Status.running.value:
@@ -176,6 +182,17 @@ def recover(db: MetaDB, *, notifier: Notifier | None = None) -> list[int]:
     if ids:
         log.warning("marked %d lost job(s) as failed: %s", len(ids), ids)
     return ids
+
+
+def _next_step(job: Job, run: Run | None) -> str:
+    """What the user does about a lost job: a job started through the REST API has no
+    pipeline to run again; it is retried under its id."""
+    if is_service_run(run):
+        return (
+            f"it was started through the API: retry it with POST /api/v1/jobs/{job.id}/retry "
+            f"or 'relgraph jobs retry {job.id}'"
+        )
+    return f"run the pipeline again (or 'relgraph jobs retry {job.id}')"
 
 
 def input_hash(job_type: str, params: dict[str, Any], inputs: dict[str, Any]) -> str:
@@ -584,14 +601,24 @@ class Runner:
 
 
 def run_pipeline(
-    spec: PipelineSpec,
+    spec: str | Path | PipelineSpec,
     *,
-    workspace: str | Path,
+    workspace: str | Path | None = None,
     meta: str | None = None,
     executor: str | Executor | None = None,
     webhook: str | None = None,
     on_update: UpdateFn | None = None,
 ) -> RunResult:
+    """Run a pipeline spec (a YAML file or a :class:`PipelineSpec`) to its end.
+
+    ``workspace`` defaults to the spec's ``workspace:`` (relative to the spec), then
+    ``.relgraph``; ``meta`` to ``workspace/meta.db``.
+    """
+    from relgraph.store.workspace import DEFAULT_WORKSPACE
+
+    spec = spec if isinstance(spec, PipelineSpec) else PipelineSpec.load(spec)
+    if workspace is None:
+        workspace = spec.resolve_path(spec.workspace) if spec.workspace else DEFAULT_WORKSPACE
     db = MetaDB.open(meta, workspace=workspace)
     ex = (
         executor

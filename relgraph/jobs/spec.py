@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from relgraph.errors import JobError
+from relgraph.jobs.dag import topological_order
 
 JOB_TYPES = (
     "ingest",
@@ -132,8 +133,6 @@ class PipelineSpec:
             text=text,
         )
         _check_refs(spec, where)
-        from relgraph.jobs.dag import topological_order
-
         topological_order(spec)  # raises on unknown needs and cycles
         return spec
 

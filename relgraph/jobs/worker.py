@@ -131,19 +131,25 @@ def _run(p: dict[str, Any], workspace: Path, db: MetaDB, job_id: int) -> dict[st
         for stale in final.parent.glob(f".tmp-{final.name}-*"):
             shutil.rmtree(stale, ignore_errors=True)
         last = [0.0]
+        # What was last written: progress only moves forward, whatever a step reports.
+        shown = [0.0]
 
-        def progress(name: str, done_: int, total: int) -> None:
+        def report(fraction: float, message: str) -> None:
             now = time.monotonic()
-            if now - last[0] < PROGRESS_EVERY_S and done_ < total:
+            if now - last[0] < PROGRESS_EVERY_S and fraction < 1.0:
                 return
             last[0] = now
+            shown[0] = max(shown[0], min(fraction, 1.0))
 
             def upd(s: Any) -> None:
                 job = s.get(Job, job_id)
-                job.progress = (done_ / total) if total else None
-                job.progress_message = name
+                job.progress = shown[0]
+                job.progress_message = message
 
             db.write(upd)
+
+        def progress(name: str, done_: int, total: int) -> None:
+            report(done_ / total if total else shown[0], name)
 
         with atomic.staged_dir(final) as tmp:
             ctx = JobContext(
@@ -156,6 +162,7 @@ def _run(p: dict[str, Any], workspace: Path, db: MetaDB, job_id: int) -> dict[st
                 out_dir=tmp,
                 out_rel=rel,
                 progress=progress,
+                report=report,
             )
             outputs = fn(ctx)
             (tmp / RESULT).write_text(json.dumps(outputs, indent=2, sort_keys=True, default=str))

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from relgraph import cancel
 from relgraph.errors import QueryError
 from relgraph.query.ast import Aggregate, ColumnRef, Query, aggregates, comparisons
 from relgraph.query.parser import parse
@@ -244,7 +245,8 @@ def _execute(
     times = pa.table({"anchor": pa.array(distinct, pa.timestamp("us"))})
     con.register(ANCHORS, times)
     try:
-        table = con.sql(sql, params=params or None).to_arrow_table()
+        with cancel.interrupting(con.interrupt):
+            table = con.sql(sql, params=params or None).to_arrow_table()
     except duckdb.Error as e:
         raise label_error(task, e, schema) from e
     finally:

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
+from relgraph import cancel
+
 T = TypeVar("T")
 
 _DONE = object()
@@ -81,7 +83,14 @@ class Prefetcher(Generic[T]):
     def __next__(self) -> T:
         if self._finished:
             raise StopIteration
-        item = self._queue.get()
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+                break
+            except queue.Empty:
+                # A slow batch (a first call compiles the sampler) must not hold off a
+                # cancel: the job's thread waits here, so it checks here.
+                cancel.check()
         if item is _DONE:
             self._finished = True
             self._thread.join()

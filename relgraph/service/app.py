@@ -179,7 +179,8 @@ def create_app(
         runner: The job system; by default a :class:`DBJobRunner` on the workspace's
             metadata DB, the one ``relgraph run`` and ``relgraph jobs`` use.
         max_body_bytes: Request bodies above this are refused with 413.
-        job_workers: Worker threads of the default runner.
+        job_workers: Worker threads of the default runner; 0 when worker processes run
+            the jobs (``relgraph serve --workers N``, :mod:`relgraph.service.workers`).
         meta: Metadata DB URL (default: ``workspace/meta.db``).
         source_roots: Folders whose files ingest jobs may read (none: no files).
         allow_urls: Patterns of database/bucket URLs ingest jobs may read

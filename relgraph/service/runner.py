@@ -6,11 +6,13 @@ own (``runs.executor == "service"``), so ``relgraph jobs`` lists it, and the ser
 lists, cancels and retries the jobs of ``relgraph run pipeline.yaml`` by the same ids.
 
 Requests never do long work: :meth:`DBJobRunner.submit` records a ``queued`` job and
-returns; worker threads of the service claim queued service jobs from the DB (one
-transaction: a job is claimed once) and run them (:mod:`relgraph.service.tasks`).
-Progress and log lines reach the DB at most every :data:`FLUSH_S`; a cancel (REST or
-``relgraph jobs cancel``) sets ``cancel_requested``, which the job notices at its next
-progress report.
+returns; worker threads of the service (or of its worker processes, ``relgraph serve
+--workers N``) claim queued service jobs from the DB (one transaction that locks the
+job's row: a job is claimed once) and run them (:mod:`relgraph.service.tasks`).
+Progress and log lines reach the DB at most every :data:`FLUSH_S` (a watcher thread
+writes what a job in a long step said last); a cancel (REST or ``relgraph jobs cancel``) sets
+``cancel_requested``, which the runner reads within :data:`CANCEL_POLL_S` and the job's
+loops notice at their next check (:mod:`relgraph.cancel`).
 
 On start the runner adopts queued jobs whose service died (they never started, so
 they simply run now) and calls :func:`relgraph.jobs.runner.recover`, which marks the
@@ -43,17 +45,25 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
+from relgraph.cancel import CancelToken, JobCancelled
+from relgraph.cancel import check as cancel_check
+from relgraph.cancel import scope as cancel_scope
 from relgraph.errors import JobError, JobParameterError, RelgraphError
-from relgraph.jobs.control import (
-    RETRYABLE,
-    cancel_queued_service_job,
-    is_service_run,
-    requeue_service_job,
-)
+from relgraph.jobs.control import RETRYABLE, cancel_queued_service_job, requeue_service_job
 from relgraph.jobs.db import BUSY_TIMEOUT_MS, MetaDB
 from relgraph.jobs.events import set_status
-from relgraph.jobs.models import DONE, SERVICE_EXECUTOR, Event, Job, Run, Status, utcnow
+from relgraph.jobs.models import (
+    DONE,
+    SERVICE_EXECUTOR,
+    Event,
+    Job,
+    Run,
+    Status,
+    is_service_run,
+    utcnow,
+)
 from relgraph.jobs.procs import pid_alive
+from relgraph.jobs.progress import eta_seconds
 from relgraph.jobs.runner import recover
 from relgraph.jobs.secretstore import SecretStore
 from relgraph.redact import redact, redact_params, secret_values
@@ -66,6 +76,10 @@ FINISHED = tuple(sorted(s.value for s in DONE))
 # How often a running job's progress and log lines are written, and its cancel flag read.
 FLUSH_S = 0.5
 HEARTBEAT_S = 10.0
+# How often the jobs running here are looked after between their own reports: their
+# pending progress written, their cancel flags read (a cancel through another process, a
+# second service or 'relgraph jobs cancel', reaches a job in the middle of a long step).
+CANCEL_POLL_S = 0.5
 # Idle workers look for jobs queued by other processes (a CLI retry) this often.
 POLL_S = 1.0
 # Reads are cached until the DB changes; changes by other processes are seen within this.
@@ -96,10 +110,6 @@ def _finite(v: Any) -> Any:
     return v
 
 
-class JobCancelled(Exception):
-    """Raised inside a job (at its next progress report) once it was cancelled."""
-
-
 @dataclass(frozen=True)
 class JobInfo:
     """One job as the API shows it. ``params`` are free of secrets.
@@ -124,6 +134,8 @@ class JobInfo:
     run_id: int | None = None
     attempts: int = 0
     origin: str = "service"
+    # Seconds a running job has left at its pace so far (None when not running or unknown).
+    eta_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,6 +147,7 @@ class JobInfo:
             "params": self.params,
             "status": self.status,
             "progress": self.progress,
+            "eta_s": self.eta_s,
             "message": self.message,
             "attempts": self.attempts,
             "created": self.created,
@@ -156,10 +169,14 @@ class JobContext:
         self.job_id = str(job_id)
         self._id = job_id
         self.known = known  # the job's secrets: masked in whatever it logs
-        self.cancelled = threading.Event()
+        # Set by a cancel through this process, or seen in the DB by the cancel watcher;
+        # the job's loops check it (relgraph.cancel) and stop within a step.
+        self.token = CancelToken()
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._lines: list[str] = []
         self._progress: tuple[float, str] | None = None
+        self._shown = 0.0
         self._last_flush = time.monotonic()
 
     def log(self, line: str) -> None:
@@ -168,17 +185,24 @@ class JobContext:
         self._maybe_flush()
 
     def progress(self, fraction: float, message: str = "") -> None:
-        """Report ``fraction`` (0..1) done; raises :class:`JobCancelled` after a cancel."""
+        """Report ``fraction`` (0..1) done, never less than reported before; raises
+        :class:`JobCancelled` after a cancel."""
         self.check()
         with self._lock:
-            self._progress = (max(0.0, min(1.0, float(fraction))), redact(message, self.known))
+            self._shown = max(self._shown, min(1.0, float(fraction)))
+            self._progress = (self._shown, redact(message, self.known))
         self._maybe_flush()
         self.check()
 
     def check(self) -> None:
         self._maybe_flush()
-        if self.cancelled.is_set():
-            raise JobCancelled()
+        if self.token.cancelled:
+            raise JobCancelled("cancelled")
+
+    def pending(self) -> bool:
+        """Whether progress or log lines wait to be written."""
+        with self._lock:
+            return self._progress is not None or bool(self._lines)
 
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= FLUSH_S:
@@ -186,12 +210,15 @@ class JobContext:
 
     def flush(self) -> None:
         """Write pending progress and log lines; pick up a cancel requested elsewhere."""
-        with self._lock:
-            lines, self._lines = self._lines, []
-            prog, self._progress = self._progress, None
-            self._last_flush = time.monotonic()
-        if self._runner.flush(self._id, lines, prog):
-            self.cancelled.set()
+        # One flush at a time (the job's thread and the runner's watcher both flush): the
+        # DB sees the lines and the progress in the order they came.
+        with self._flush_lock:
+            with self._lock:
+                lines, self._lines = self._lines, []
+                prog, self._progress = self._progress, None
+                self._last_flush = time.monotonic()
+            if self._runner.flush(self._id, lines, prog):
+                self.token.cancel()
 
 
 # A job kind: (context, params with secrets) -> JSON-ready result. One with a
@@ -247,6 +274,9 @@ class DBJobRunner:
         meta: Metadata DB URL (PostgreSQL for a team), as ``relgraph run --meta``.
         secrets: Where the full parameters of jobs with secrets wait (default: the
             workspace's :class:`~relgraph.jobs.secretstore.SecretStore`).
+        owner_pid: The service process whose jobs this runner records and claims
+            (default: this one). A worker process of ``relgraph serve --workers N``
+            claims the jobs of the HTTP process that started it.
     """
 
     def __init__(
@@ -257,6 +287,7 @@ class DBJobRunner:
         workers: int = 1,
         meta: str | None = None,
         secrets: SecretStore | None = None,
+        owner_pid: int | None = None,
     ) -> None:
         self.workspace = Path(workspace)
         self.kinds = kinds
@@ -266,7 +297,10 @@ class DBJobRunner:
         self.secrets = secrets or SecretStore.for_workspace(self.workspace)
         self._workers = workers
         self._host = socket.gethostname()
-        self._pid = os.getpid()
+        # ``_pid`` owns the jobs (runs.pid); ``_own_pid`` runs them (jobs.pid: a job whose
+        # process died is lost, though its service lives on).
+        self._pid = owner_pid or os.getpid()
+        self._own_pid = os.getpid()
         self._lock = threading.Lock()
         self._ctx: dict[int, JobContext] = {}
         self._threads: list[threading.Thread] = []
@@ -351,6 +385,9 @@ class DBJobRunner:
             run_id=job.run_id,
             attempts=job.attempts,
             origin="service" if service else "pipeline",
+            eta_s=eta_seconds(
+                job.progress, job.started_at, utcnow(), running=job.status == Status.running.value
+            ),
         )
 
     def _load(self, s: Session, job_id: str) -> tuple[Job, Run | None]:
@@ -395,9 +432,13 @@ class DBJobRunner:
                 t = threading.Thread(target=self._work, name=f"relgraph-job-{i}", daemon=True)
                 t.start()
                 self._threads.append(t)
-            beat = threading.Thread(target=self._heartbeat, name="relgraph-job-beat", daemon=True)
-            beat.start()
-            self._threads.append(beat)
+            for target, name in (
+                (self._heartbeat, "relgraph-job-beat"),
+                (self._watch_running, "relgraph-job-watch"),
+            ):
+                t = threading.Thread(target=target, name=name, daemon=True)
+                t.start()
+                self._threads.append(t)
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -436,7 +477,11 @@ class DBJobRunner:
 
         def claim(s: Session) -> tuple[int, str, dict[str, Any], str | None] | None:
             for jid in find(s):
-                job = s.get(Job, jid)
+                # Locked until this transaction ends: another worker process skips it, and
+                # reads it as running once it may (PostgreSQL; SQLite writes one at a time).
+                job = s.scalars(
+                    select(Job).where(Job.id == jid).with_for_update(skip_locked=True)
+                ).first()
                 run = s.get(Run, job.run_id) if job is not None else None
                 if job is None or run is None or job.status != Status.queued.value:
                     continue
@@ -455,8 +500,8 @@ class DBJobRunner:
                 now = utcnow()
                 job.started_at = now
                 job.heartbeat_at = now
-                job.host, job.pid = self._host, self._pid
-                job.worker = f"service:{self._host}:{self._pid}"
+                job.host, job.pid = self._host, self._own_pid
+                job.worker = f"service:{self._host}:{self._own_pid}"
                 job.logs = (job.logs or "") + f"{_stamp()} started {job.type}\n"
                 set_status(s, job, Status.running.value, message=f"on {job.worker}")
                 return job.id, job.type, dict(job.params or {}), _spec(run).get("secret_ref")
@@ -480,9 +525,9 @@ class DBJobRunner:
                     f"the secrets of this job are gone from the secret store "
                     f"({self.secrets.root}); submit it again"
                 )
-            if ctx.cancelled.is_set():
-                raise JobCancelled()
-            result = redact_params(self.kinds[kind](ctx, full), ctx.known)
+            with cancel_scope(ctx.token):
+                cancel_check()
+                result = redact_params(self.kinds[kind](ctx, full), ctx.known)
         except JobCancelled:
             status, error = Status.cancelled.value, "cancelled"
         except RelgraphError as e:
@@ -493,8 +538,11 @@ class DBJobRunner:
             for line in traceback.format_exc().splitlines():
                 ctx.log(line)
         ctx.log(status)
-        with ctx._lock:
+        # The last lines go with the end record; after the watcher's flush in flight, if
+        # any, so that a late progress write cannot land after "done".
+        with ctx._flush_lock, ctx._lock:
             lines, ctx._lines = ctx._lines, []
+            ctx._progress = None
         try:
             self._finish(job_id, status, error, result, lines, time.monotonic() - t0)
         except Exception:
@@ -568,6 +616,34 @@ class DBJobRunner:
                 self._write(beat)
             except Exception:  # a missed beat is not worth stopping for
                 log.debug("heartbeat failed", exc_info=True)
+
+    def _watch_running(self) -> None:
+        while not self._stop.wait(CANCEL_POLL_S):
+            with self._lock:
+                running = dict(self._ctx)
+            if not running:
+                continue
+
+            try:
+                # A job in a long step reports nothing: what it said last reaches the DB
+                # anyway (a flush also reads its cancel flag); the rest only read the flag.
+                quiet = []
+                for job_id, ctx in running.items():
+                    if ctx.pending():
+                        ctx._maybe_flush()
+                    else:
+                        quiet.append(job_id)
+                for job_id in self._asked_to_cancel(quiet) if quiet else ():
+                    running[job_id].token.cancel()
+            except Exception:  # a DB hiccup: the next poll tries again
+                log.debug("watching running jobs failed", exc_info=True)
+
+    def _asked_to_cancel(self, ids: builtins.list[int]) -> set[int]:
+        def q(s: Session) -> set[int]:
+            asked = select(Job.id).where(Job.id.in_(ids), Job.cancel_requested.is_(True))
+            return set(s.scalars(asked))
+
+        return self._read(q)
 
     # -- JobRunner -------------------------------------------------------------------------
     def submit(
@@ -691,7 +767,7 @@ class DBJobRunner:
         with self._lock:
             ctx = self._ctx.get(int(info.id))
         if ctx is not None:
-            ctx.cancelled.set()
+            ctx.token.cancel()
         if not service:
             recover(self.db)  # a pipeline job whose runner is gone would never stop
             with self._lock:
@@ -775,7 +851,7 @@ class DBJobRunner:
         with self._lock:
             threads, self._threads = self._threads, []
             for ctx in self._ctx.values():
-                ctx.cancelled.set()
+                ctx.token.cancel()
         self._stop.set()
         self._wake.set()
         for t in threads:

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from relgraph import api
 from relgraph.errors import JobError, JobParameterError, StoreError
+from relgraph.jobs.progress import PRETRAIN_STAGES, TRAIN_STAGES, StagedProgress, Stages
 from relgraph.redact import redact
 from relgraph.service import outputs
 from relgraph.service.policy import SourcePolicy
@@ -204,7 +205,9 @@ def train_job(workspace: Path) -> JobFn:
         )
         ctx.progress(0.01, "labels")
         result = api.train(
-            query, progress=_train_progress(ctx, 0.0, 0.8 if then_predict else 0.98), **kwargs
+            query,
+            progress=_train_progress(ctx, TRAIN_STAGES, 0.0, 0.8 if then_predict else 0.98),
+            **kwargs,
         )  # type: ignore[attr-defined]
         out = _result_dict(result)
         out.pop("path", None)  # a server path: of no use to a client
@@ -246,21 +249,14 @@ def _check_trunk(workspace: Path, trunk: str) -> None:
 
 
 def _train_progress(
-    ctx: JobContext, start: float, end: float
+    ctx: JobContext, stages: Stages, start: float, end: float
 ) -> Callable[[str, dict[str, Any]], None]:
-    """relgraph.train reports ``(stage, info)``; epochs give the fraction within training."""
-    stages = {
-        "labels": 0.02,
-        "graph": 0.05,
-        "features": 0.1,
-        "trial": 0.12,
-        "evaluate": 0.9,
-        "lightgbm": 0.93,
-    }
+    """relgraph.train reports ``(stage, info)``: each moves the job within ``[start, end]``
+    by the stages' declared weights, never back (LightGBM runs before the graph)."""
+    staged = StagedProgress(stages, start=start, end=end)
 
     def progress(stage: str, info: dict[str, Any]) -> None:
         if stage == "epoch" and info.get("epochs"):
-            frac = 0.12 + 0.78 * float(info["epoch"]) / float(info["epochs"])
             metrics = ", ".join(
                 f"{k} {v:.4g}"
                 for k, v in info.items()
@@ -268,9 +264,8 @@ def _train_progress(
             )
             ctx.log(f"epoch {info['epoch']}/{info['epochs']}: {metrics}")
         else:
-            frac = stages.get(stage, 0.12)
             ctx.log(stage)
-        ctx.progress(start + (end - start) * frac, stage)
+        ctx.progress(staged.report(stage, info), stage)
 
     return progress
 
@@ -765,7 +760,7 @@ def pretrain_job(workspace: Path) -> JobFn:
         kwargs = _pretrain_kwargs(params)
         ctx.log(f"pretraining ({kwargs.get('steps', 'default')} steps)")
         result = api.pretrain(
-            workspace=workspace, progress=_train_progress(ctx, 0.0, 0.98), **kwargs
+            workspace=workspace, progress=_train_progress(ctx, PRETRAIN_STAGES, 0.0, 0.98), **kwargs
         )
         out = _result_dict(result)
         out.pop("path", None)  # a server path: of no use to a client

@@ -19,6 +19,7 @@ import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 
+from relgraph import cancel
 from relgraph._sql import quote_ident as _q
 from relgraph.errors import TrainingError
 from relgraph.schema.types import SType
@@ -133,12 +134,18 @@ def compute_features(
     con = snapshot.duckdb() if own else con
     con.register("anchors", anchors)
     try:
-        out = con.sql(feature_sql(snapshot, task)).to_arrow_table()
+        with cancel.interrupting(con.interrupt):  # the as-of aggregates take long on big data
+            out = con.sql(feature_sql(snapshot, task)).to_arrow_table()
     finally:
         con.unregister("anchors")
         if own:
             con.close()
     return out.drop(["_rid"])
+
+
+def _check_cancel(_env: Any) -> None:
+    """A LightGBM callback: a cancelled job stops after the current boosting round."""
+    cancel.check()
 
 
 def _to_matrix(
@@ -250,7 +257,8 @@ class LightGBMBaseline:
             dtrain,
             num_boost_round=self.num_rounds,
             valid_sets=[dval],
-            callbacks=[lgb.early_stopping(100, verbose=False)],
+            # A cancelled job stops at the next boosting round.
+            callbacks=[lgb.early_stopping(100, verbose=False), _check_cancel],
         )
         self.fit_seconds_ = time.monotonic() - start
         return self

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from relgraph import cancel
 from relgraph.errors import TrainingError
 from relgraph.graph.features import FeatureSet
 from relgraph.nn.model import ModelConfig, RelGNN, col_names
@@ -166,11 +167,18 @@ class GNNTrainer:
                     batch.seed_time = torch.from_numpy(s.times[idx].copy())
                 yield idx, batch
 
+        def checked(batches: Iterator[tuple[np.ndarray, Any]]) -> Iterator[tuple[np.ndarray, Any]]:
+            # Here, in the thread that trains (the prefetcher samples in another): a
+            # cancelled job stops within one batch, in training and in evaluation alike.
+            for item in batches:
+                cancel.check()
+                yield item
+
         try:
             from relgraph.sample import Prefetcher
         except ImportError:  # the sampler package is optional for hand-built batches
-            return gen()
-        return iter(Prefetcher(gen(), depth=2))
+            return checked(gen())
+        return checked(iter(Prefetcher(gen(), depth=2)))
 
     # -- training -----------------------------------------------------------
     def _build_model(self) -> RelGNN:

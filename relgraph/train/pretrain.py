@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from relgraph import cancel
 from relgraph.errors import StoreError, TrainingError
 from relgraph.graph.features import FeatureSet, build_features
 from relgraph.graph.times import NO_TIME, UNKNOWN_TIME
@@ -263,6 +264,7 @@ def pretrain_trunk(
     chunk = max(1, config.steps // 10)
     steps = 0
     for batch in Prefetcher(batches(), depth=2):
+        cancel.check()  # a cancelled job stops within one step
         opt.zero_grad()
         loss = model(feats.frames, batch)
         if not torch.isfinite(loss):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from relgraph import api
+from relgraph import jobs as rgjobs
 from relgraph.errors import JobError
 from relgraph.jobs import PipelineSpec, downstream, topological_order
 
@@ -52,7 +52,7 @@ def test_runs_in_order_then_skips_then_reruns_only_dependents_of_a_change(
 ) -> None:  # type: ignore[no-untyped-def]
     spec = write_spec(TWO_SOURCES)
     ws = csv_sources / "ws"
-    first = api.run_pipeline(spec, workspace=ws, executor="local:2")
+    first = rgjobs.run_pipeline(spec, workspace=ws, executor="local:2")
     assert first.ok, [(j.name, j.error) for j in first.jobs]
     assert set(_statuses(first).values()) == {"succeeded"}
     started = {j.name: j.started_at for j in first.jobs}
@@ -63,12 +63,12 @@ def test_runs_in_order_then_skips_then_reruns_only_dependents_of_a_change(
 
     # A file the source does not read (not data, not schema.yaml) changes nothing.
     (csv_sources / "a" / "NOTES.md").write_text("notes")
-    second = api.run_pipeline(spec, workspace=ws, executor="local:2")
+    second = rgjobs.run_pipeline(spec, workspace=ws, executor="local:2")
     assert set(_statuses(second).values()) == {"skipped"}
     assert {j.name: j.outputs for j in second.jobs} == {j.name: j.outputs for j in first.jobs}
 
     (csv_sources / "b" / "items.csv").write_text("itemId,price\n1,3.5\n2,4.5\n")
-    third = api.run_pipeline(spec, workspace=ws, executor="local:2")
+    third = rgjobs.run_pipeline(spec, workspace=ws, executor="local:2")
     assert _statuses(third) == {
         "ing_a": "skipped",
         "use_a": "skipped",
@@ -87,8 +87,10 @@ jobs:
   c: {type: python, function: "steps:emit", n: 3}
 """
     ws = tmp_path / "ws"
-    assert api.run_pipeline(write_spec(text), workspace=ws).ok
-    changed = api.run_pipeline(write_spec(text.replace("n: 3, needs", "n: 4, needs")), workspace=ws)
+    assert rgjobs.run_pipeline(write_spec(text), workspace=ws).ok
+    changed = rgjobs.run_pipeline(
+        write_spec(text.replace("n: 3, needs", "n: 4, needs")), workspace=ws
+    )
     assert _statuses(changed) == {"a": "skipped", "b": "succeeded", "c": "skipped"}
 
 
@@ -103,7 +105,7 @@ jobs:
   other: {{type: python, function: "steps:emit"}}
 """)
     ws = tmp_path / "ws"
-    res = api.run_pipeline(spec, workspace=ws)
+    res = rgjobs.run_pipeline(spec, workspace=ws)
     assert not res.ok
     st = _statuses(res)
     assert st == {"up": "failed", "mid": "blocked", "down": "blocked", "other": "succeeded"}
@@ -116,7 +118,7 @@ jobs:
     assert not list((ws / "outputs" / "python").glob(f"*{res.job('up').input_hash[:24]}*"))
 
     flag.unlink()
-    again = api.retry_job(res.job("up").id, workspace=ws)
+    again = rgjobs.retry_job(res.job("up").id, workspace=ws)
     assert again.run_id == res.run_id
     assert _statuses(again) == {
         "up": "succeeded",
@@ -125,7 +127,7 @@ jobs:
         "other": "succeeded",
     }
     assert again.job("up").attempts == 2
-    shown = api.job(again.job("up").id, workspace=ws)
+    shown = rgjobs.show_job(again.job("up").id, workspace=ws)
     assert [e["status"] for e in shown["events"]] == [
         "pending",
         "queued",
@@ -137,7 +139,7 @@ jobs:
         "succeeded",
     ]
     with pytest.raises(JobError, match="only failed, cancelled or blocked"):
-        api.retry_job(again.job("up").id, workspace=ws)
+        rgjobs.retry_job(again.job("up").id, workspace=ws)
 
 
 def test_lineage_and_models_tables_record_what_made_what(tmp_path: Path, write_spec) -> None:  # type: ignore[no-untyped-def]
@@ -148,9 +150,9 @@ jobs:
   proj: {type: project, needs: [clu], methods: [pca]}
 """)
     ws = tmp_path / "ws"
-    res = api.run_pipeline(spec, workspace=ws)
+    res = rgjobs.run_pipeline(spec, workspace=ws)
     assert res.ok, [(j.name, j.error) for j in res.jobs]
-    clu = api.job(res.job("clu").id, workspace=ws)
+    clu = rgjobs.show_job(res.job("clu").id, workspace=ws)
     emb_path = res.job("emb").outputs["embeddings"]
     assert {
         "from": f"embeddings:{emb_path}",
@@ -175,12 +177,12 @@ jobs:
   labels: {type: ingest-labels, source: churn, needs: [ingest], table: users}
 """)
     ws = csv_sources / "ws"
-    res = api.run_pipeline(spec, workspace=ws)
+    res = rgjobs.run_pipeline(spec, workspace=ws)
     assert res.ok, [(j.name, j.error) for j in res.jobs]
     out = res.job("labels").outputs
     assert (out["label_rows"], out["unknown_keys"]) == (2, 1)
     import pyarrow.parquet as pq
 
     assert pq.read_table(ws / out["unknown_keys_file"])["userId"].to_pylist() == [7]
-    shown = api.job(res.job("labels").id, workspace=ws)
+    shown = rgjobs.show_job(res.job("labels").id, workspace=ws)
     assert "1 label row(s) have keys not in table 'users'" in shown["logs"]

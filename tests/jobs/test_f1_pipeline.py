@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from relgraph import api
+from relgraph import jobs as rgjobs
 
 # Several F1 trainings in one test: minutes on 2 cores, more when they are shared.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -22,7 +23,7 @@ def test_f1_pipeline_runs_then_skips_then_redoes_only_what_a_csv_change_touches(
     src = tmp_path / "f1"
     shutil.copytree(F1, src)
     ws = tmp_path / "ws"
-    first = api.run_pipeline(src / "pipeline.yaml", workspace=ws)
+    first = rgjobs.run_pipeline(src / "pipeline.yaml", workspace=ws)
     assert first.ok, [(j.name, j.error) for j in first.jobs]
     assert [j.name for j in first.jobs] == [
         "ingest",
@@ -47,7 +48,7 @@ def test_f1_pipeline_runs_then_skips_then_redoes_only_what_a_csv_change_touches(
     gnn = pq.read_table(ws / first.job("cluster_gnn").outputs["clusters"])
     assert sorted(gnn["ENTITY"].to_pylist()) == sorted(clusters["ENTITY"].to_pylist())
 
-    second = api.run_pipeline(src / "pipeline.yaml", workspace=ws)
+    second = rgjobs.run_pipeline(src / "pipeline.yaml", workspace=ws)
     assert {j.status for j in second.jobs} == {"skipped"}
 
     # New results rows change the snapshot; the drivers table (and so its text
@@ -55,7 +56,7 @@ def test_f1_pipeline_runs_then_skips_then_redoes_only_what_a_csv_change_touches(
     results = src / "results.csv"
     lines = results.read_text().splitlines()
     results.write_text("\n".join(lines[:-50]) + "\n")
-    third = api.run_pipeline(src / "pipeline.yaml", workspace=ws)
+    third = rgjobs.run_pipeline(src / "pipeline.yaml", workspace=ws)
     assert third.ok, [(j.name, j.error) for j in third.jobs]
     st = {j.name: j.status for j in third.jobs}
     assert st["embed"] == "skipped"

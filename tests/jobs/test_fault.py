@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import ROOT, worker_env
 
-from relgraph import api
+from relgraph import jobs as rgjobs
 from relgraph.jobs.worker import output_rel
 
 SLOW = """
@@ -38,7 +38,7 @@ def _wait_running(ws: Path, name: str, timeout: float = 60) -> dict:  # type: ig
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (ws / "meta.db").is_file():
-            for j in api.jobs(workspace=ws):
+            for j in rgjobs.list_jobs(workspace=ws):
                 if j["name"] == name and j["status"] == "running" and (j["progress"] or 0) > 0.1:
                     return j
         time.sleep(0.2)
@@ -60,11 +60,11 @@ def test_kill_9_mid_job_leaves_no_output_and_rerun_matches_an_uninterrupted_run(
     assert not final.exists()
     staged = list(final.parent.glob(f".tmp-{final.name}-*"))
     assert staged, "the killed worker should have been writing in a staging folder"
-    assert api.job(job["id"], workspace=ws)["status"] == "running"  # nobody told the DB yet
+    assert rgjobs.show_job(job["id"], workspace=ws)["status"] == "running"  # nobody told the DB yet
 
-    resumed = api.run_pipeline(spec, workspace=ws)
+    resumed = rgjobs.run_pipeline(spec, workspace=ws)
     assert resumed.ok, [(j.name, j.error) for j in resumed.jobs]
-    lost = api.job(job["id"], workspace=ws)
+    lost = rgjobs.show_job(job["id"], workspace=ws)
     assert lost["status"] == "failed" and "lost" in lost["error"]
     assert {j.name: j.status for j in resumed.jobs} == {
         "first": "skipped",
@@ -74,7 +74,7 @@ def test_kill_9_mid_job_leaves_no_output_and_rerun_matches_an_uninterrupted_run(
     assert not list(final.parent.glob(f".tmp-{final.name}-*"))
 
     clean_ws = tmp_path / "clean"
-    clean = api.run_pipeline(
+    clean = rgjobs.run_pipeline(
         write_spec(SLOW.replace("sleep: 8", "sleep: 0"), "fast.yaml"), workspace=clean_ws
     )
     for name in ("slow", "after"):
@@ -88,7 +88,7 @@ def test_cancel_a_running_job_blocks_its_dependents(tmp_path: Path, write_spec) 
     ws = tmp_path / "ws"
     proc = _start(spec, ws)
     job = _wait_running(ws, "slow")
-    api.cancel_job(job["id"], workspace=ws)
+    rgjobs.cancel_job(job["id"], workspace=ws)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 10, err.decode()
     result = json.loads(out)
@@ -122,11 +122,11 @@ def test_two_pipelines_at_once_on_one_workspace(tmp_path: Path, write_spec) -> N
     assert common[0]["outputs"] == common[1]["outputs"]
     outputs_dir = ws / output_rel("python", common[0]["input_hash"])
     assert (outputs_dir / "data.txt").read_text().count("\n") == 30
-    logs = [api.job(c["id"], workspace=ws)["logs"] or "" for c in common]
+    logs = [rgjobs.show_job(c["id"], workspace=ws)["logs"] or "" for c in common]
     assert sum("reusing the identical output" in log for log in logs) == 1 or any(
         c["status"] == "skipped" for c in common
     )
-    all_jobs = api.jobs(workspace=ws)
+    all_jobs = rgjobs.list_jobs(workspace=ws)
     assert len(all_jobs) == 14 and all(j["status"] in ("succeeded", "skipped") for j in all_jobs)
 
 
@@ -150,7 +150,7 @@ def test_workers_stop_with_their_runner(tmp_path: Path, write_spec) -> None:  # 
     proc.terminate()
     proc.wait(60)
     assert _gone(job["pid"])
-    shown = api.job(job["id"], workspace=ws)
+    shown = rgjobs.show_job(job["id"], workspace=ws)
     assert shown["status"] == "failed" and "interrupted" in shown["error"]
     # SIGKILL of the runner alone: its worker notices and exits, no orphan keeps running.
     proc = _start(spec, ws)

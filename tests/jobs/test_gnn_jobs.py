@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from relgraph import api
+from relgraph import jobs as rgjobs
 from relgraph.errors import JobError
 from relgraph.jobs import PipelineSpec
 from relgraph.testing import write_planted
@@ -43,7 +43,7 @@ PLAIN = (
 
 def _run(tmp_path: Path, write_spec, text: str):  # type: ignore[no-untyped-def]
     write_planted(tmp_path / "planted", num_users=40, num_items=10)
-    res = api.run_pipeline(write_spec(text), workspace=tmp_path / "ws", executor="local:1")
+    res = rgjobs.run_pipeline(write_spec(text), workspace=tmp_path / "ws", executor="local:1")
     assert res.ok, [(j.name, j.error) for j in res.jobs]
     return {j.name: j for j in res.jobs}
 
@@ -59,7 +59,7 @@ def test_embed_from_model_then_cluster(tmp_path: Path, write_spec) -> None:  # t
     assert clusters.column("ENTITY").to_pylist() == emb.column("ENTITY").to_pylist()
     assert set(clusters.column("cluster_label").to_pylist()) <= {f"cluster_{i}" for i in range(3)}
     # Nothing changed: a second run reuses every job.
-    again = api.run_pipeline(write_spec(PLAIN), workspace=ws, executor="local:1")
+    again = rgjobs.run_pipeline(write_spec(PLAIN), workspace=ws, executor="local:1")
     assert {j.status for j in again.jobs} == {"skipped"}
 
 

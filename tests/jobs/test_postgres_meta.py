@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from sqlalchemy import inspect, select
 
-from relgraph import api
+from relgraph import jobs as rgjobs
 from relgraph.jobs import MetaDB
 from relgraph.jobs.models import Event, Job
 
@@ -29,9 +29,9 @@ jobs:
   b: {type: python, function: "steps:emit", needs: [a]}
 """)
     ws = tmp_path / "ws"
-    first = api.run_pipeline(spec, workspace=ws, meta=meta_url, executor="local:2")
+    first = rgjobs.run_pipeline(spec, workspace=ws, meta=meta_url, executor="local:2")
     assert first.ok, [(j.name, j.error) for j in first.jobs]
-    second = api.run_pipeline(spec, workspace=ws, meta=meta_url)
+    second = rgjobs.run_pipeline(spec, workspace=ws, meta=meta_url)
     assert [j.status for j in second.jobs] == ["skipped", "skipped"]
     assert not (ws / "meta.db").exists()
 
@@ -61,7 +61,7 @@ jobs:
             assert n_events == 4  # pending, queued, running (from the worker), succeeded
     finally:
         db.dispose()
-    listed = api.jobs(workspace=ws, meta=meta_url)
+    listed = rgjobs.list_jobs(workspace=ws, meta=meta_url)
     assert len(listed) == 4
 
 

@@ -101,9 +101,9 @@ def test_jobs_spread_over_both_nodes_and_match_a_local_run(
     # One CPU per node: a and b ran at the same time, so on different nodes.
     assert jobs["a"]["worker"].startswith("ray:") and jobs["a"]["worker"] != jobs["b"]["worker"]
 
-    from relgraph import api
+    from relgraph import jobs as rgjobs
 
-    local = api.run_pipeline(spec, workspace=tmp_path / "local")
+    local = rgjobs.run_pipeline(spec, workspace=tmp_path / "local")
     for name in ("a", "b", "c"):
         assert jobs[name]["outputs"]["digest"] == local.job(name).outputs["digest"]
     import pyarrow.parquet as pq

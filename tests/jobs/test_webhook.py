@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
-from relgraph import api
+from relgraph import jobs as rgjobs
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -41,7 +41,7 @@ jobs:
   b: {type: python, function: "steps:emit", needs: [a]}
 """)
     try:
-        res = api.run_pipeline(spec, workspace=tmp_path / "ws", webhook=url)
+        res = rgjobs.run_pipeline(spec, workspace=tmp_path / "ws", webhook=url)
     finally:
         server.shutdown()
     assert res.ok
@@ -68,6 +68,6 @@ def test_an_unreachable_webhook_is_logged_not_fatal(
 
     monkeypatch.setattr(events, "BACKOFF_S", 0.01)
     spec = write_spec('jobs:\n  a: {type: python, function: "steps:emit"}\n')
-    res = api.run_pipeline(spec, workspace=tmp_path / "ws", webhook=f"http://127.0.0.1:{port}/")
+    res = rgjobs.run_pipeline(spec, workspace=tmp_path / "ws", webhook=f"http://127.0.0.1:{port}/")
     assert res.ok
     assert "giving up on event" in caplog.text

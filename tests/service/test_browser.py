@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from relgraph import api
+from relgraph import jobs as rgjobs
 from tests.service.conftest import ROOT, LiveServer
 
 CHROMIUM = os.environ.get("RELGRAPH_CHROMIUM", "/usr/bin/chromium")
@@ -108,7 +109,7 @@ def test_dashboard_flow(
         spec.write_text(
             f"sources:\n  s: {{uri: {src}}}\njobs:\n  load: {{type: ingest, source: s}}\n"
         )
-        assert api.run_pipeline(spec, workspace=workspace).ok
+        assert rgjobs.run_pipeline(spec, workspace=workspace).ok
         row = "#jobs-list tr[data-origin=pipeline][data-kind=ingest][data-status=succeeded]"
         page.wait_for_selector(row)
         assert "load" in page.inner_text(row)

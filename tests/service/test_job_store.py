@@ -1,6 +1,6 @@
 """One job store: jobs of the REST service and of ``relgraph run`` are the same DB rows.
 
-A job started through the REST API is listed by ``relgraph.api.jobs`` and ``relgraph jobs
+A job started through the REST API is listed by ``relgraph.jobs.list_jobs`` and ``relgraph jobs
 --json`` under the same id; a pipeline job is listed, cancelled and retried through REST;
 cancel and retry from either side act on the one row; a restarted service adopts what a
 dead one left queued and fails what it left running.
@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from relgraph import api
+from relgraph import jobs as rgjobs
 from relgraph.cli import app as cli_app
 from relgraph.jobs import MetaDB
 from relgraph.jobs.events import set_status
@@ -73,13 +73,13 @@ def test_a_rest_job_is_the_db_job_that_api_and_cli_list(
     assert done["status"] == "succeeded" and done["origin"] == "service"
 
     jid = int(done["id"])
-    by_api = {j["id"]: j for j in api.jobs(workspace=workspace)}
+    by_api = {j["id"]: j for j in rgjobs.list_jobs(workspace=workspace)}
     assert by_api[jid]["type"] == "ingest" and by_api[jid]["status"] == "succeeded"
     assert by_api[jid]["progress"] == 1.0
     assert by_api[jid]["outputs"]["snapshot_id"] == done["result"]["snapshot_id"]
     by_cli = cli_jobs(workspace)
     assert by_cli[jid]["status"] == "succeeded" and by_cli[jid]["params"]["source"] == str(src)
-    shown = api.job(jid, workspace=workspace)
+    shown = rgjobs.show_job(jid, workspace=workspace)
     assert [e["status"] for e in shown["events"]] == ["queued", "running", "succeeded"]
     assert "read table items" in shown["logs"]
 
@@ -90,7 +90,7 @@ def test_a_pipeline_job_is_listed_and_retried_through_rest(
     src = tmp_path / "later"
     spec = tmp_path / "pipeline.yaml"
     spec.write_text(f"sources:\n  s: {{uri: {src}}}\njobs:\n  load: {{type: ingest, source: s}}\n")
-    run = api.run_pipeline(spec, workspace=workspace)
+    run = rgjobs.run_pipeline(spec, workspace=workspace)
     failed = run.job("load")
     assert failed.status == "failed"
 
@@ -111,7 +111,7 @@ def test_a_pipeline_job_is_listed_and_retried_through_rest(
     assert r.status_code == 202 and r.json()["id"] == str(failed.id)
     again = wait_job(client, tokens["editor"], str(failed.id), timeout=120)
     assert again["status"] == "succeeded" and again["attempts"] == 2, again
-    assert api.job(failed.id, workspace=workspace)["outputs"]["snapshot"]
+    assert rgjobs.show_job(failed.id, workspace=workspace)["outputs"]["snapshot"]
     logs = client.get(f"{V1}/jobs/{failed.id}/logs", headers=h).json()["items"]
     statuses = [line.split(" ")[1] for line in logs]
     assert statuses[:4] == ["pending", "queued", "running", "failed"]
@@ -144,7 +144,7 @@ def test_cancel_through_rest_and_through_the_cli_act_on_the_db_job(
         assert done["status"] == "cancelled" and done["error"] == "cancelled"
     finally:
         gate.set()
-    events = api.job(int(first["id"]), workspace=workspace)["events"]
+    events = rgjobs.show_job(int(first["id"]), workspace=workspace)["events"]
     assert [e["status"] for e in events] == ["queued", "running", "cancelled"]
 
 
@@ -174,7 +174,7 @@ def test_retry_through_rest_and_through_the_cli_rerun_the_same_job(
     done = wait_job(client, tokens["editor"], job["id"])
     assert done["status"] == "succeeded" and done["result"] == {"attempt": 3}
     assert done["attempts"] == 3 and done["error"] is None
-    row = api.job(int(job["id"]), workspace=workspace)
+    row = rgjobs.show_job(int(job["id"]), workspace=workspace)
     assert [e["status"] for e in row["events"]].count("running") == 3
     assert "planned failure 1" in row["logs"] and "retry (attempt 3) from the CLI" in row["logs"]
 
@@ -221,6 +221,11 @@ def test_a_new_service_fails_what_a_dead_one_left_running_and_runs_what_it_left_
     try:
         lost = runner.get(str(running))
         assert lost.status == "failed" and f"pid {dead}" in (lost.error or "")
+        # An API job has no pipeline to run again: the message says how to retry it.
+        assert lost.error is not None and "pipeline" not in lost.error
+        assert lost.error.startswith(f"lost: the service that ran it (pid {dead}) is gone")
+        assert f"POST /api/v1/jobs/{running}/retry" in lost.error
+        assert f"relgraph jobs retry {running}" in lost.error
         runner.start()
         done = runner.wait(str(queued), timeout=30)
         assert done.status == "succeeded" and done.result == {"x": 1}
