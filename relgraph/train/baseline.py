@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from relgraph._sql import quote_ident as _q
 from relgraph.errors import TrainingError
+from relgraph.query.task import hidden_columns
 from relgraph.schema.types import SType
 from relgraph.store.snapshot import Snapshot
 from relgraph.train.loop import task_kind
@@ -42,8 +43,15 @@ def feature_sql(snapshot: Snapshot, task: Any) -> str:
     schema = snapshot.schema
     ent = schema[task.entity_table]
     pk = ent.primary_key or task.entity_column
-    # 1. The entity's own columns (numerical as is, categorical as dictionary codes later).
-    own = [c for c in ent.feature_columns() if c.stype in (SType.numerical, SType.categorical)]
+    # 1. The entity's own columns (numerical as is, categorical as dictionary codes later),
+    # less a static target's own column (it would answer its own question).
+    text = getattr(task, "query", None)
+    hidden = hidden_columns(text).get(ent.name, frozenset()) if text else frozenset()
+    own = [
+        c
+        for c in ent.feature_columns()
+        if c.stype in (SType.numerical, SType.categorical) and c.name not in hidden
+    ]
     selects = ["a._rid"] + [
         f"rg_number(e.{_q(c.name)}) AS {_q('own__' + c.name)}"
         if c.stype is SType.numerical and c.dtype in ("string", "large_string")

@@ -18,6 +18,7 @@ from relgraph.audit.static import future_static_columns
 from relgraph.errors import TrainingError
 from relgraph.graph.features import build_features
 from relgraph.nn.model import ModelConfig
+from relgraph.query.task import hidden_columns
 from relgraph.store.snapshot import Snapshot
 from relgraph.train.artifacts import model_dir, save_model
 from relgraph.train.baseline import LightGBMBaseline
@@ -348,7 +349,8 @@ def train_task(
         say("graph", {})
         graph = build_graph(snapshot)
         say("features", {})
-        feats = build_features(snapshot)
+        # A static target's own column is no input (it would answer itself).
+        feats = build_features(snapshot).without(hidden_columns(task.query))
 
         limits: list[float] = []
 
