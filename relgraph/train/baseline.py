@@ -5,6 +5,12 @@ time is at or before the anchor (no leakage): the entity's own columns, and for 
 table that points at the entity table (one hop), over several past windows, the
 count of rows, the mean of each numerical column, days since the last row, and the
 last value of each numerical column.
+
+For a temporal target it also reads the entity's own past labels: the query's target
+over the :data:`PAST_LABELS` windows that ended by the row's input time (the labels of
+anchors one to four windows earlier), their mean, count and the latest known one. The
+trivial ``last_value`` / ``past_mean`` baselines read the same past; with it LightGBM
+can follow a level that moved instead of only the past it was trained on.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from relgraph._sql import quote_ident as _q
 from relgraph.errors import TrainingError
@@ -29,6 +36,81 @@ from relgraph.train.metrics import evaluate, higher_is_better
 from relgraph.train.protocol import input_times
 
 log = logging.getLogger(__name__)
+
+
+# How many past target windows the features read (lag 1 = the window ending at the
+# row's input time). Four covers a year of 90-day targets without making the label
+# SQL run over many more anchors.
+PAST_LABELS = 4
+
+
+def _window_seconds(task: Any) -> int | None:
+    w = getattr(task, "window", None)
+    if not w:
+        return None
+    return int(w.total_seconds()) if hasattr(w, "total_seconds") else int(w)
+
+
+def past_label_features(
+    snapshot: Snapshot, task: Any, anchors: pa.Table, con: Any
+) -> pa.Table | None:
+    """``_rid`` and the entity's past labels per row (None for static or link targets).
+
+    Lag *k* is the query's label at anchor ``input − k·Δ``: its window ends at
+    ``input − (k−1)·Δ``, never after the row's input time, so it reads no future.
+    Input times are floored to the day first (still no later than the input), which
+    keeps the anchors to label few when rows' input times are spread (``with_gaps``).
+    """
+    from relgraph.query.table import make_labels
+
+    text = getattr(task, "query", None)
+    secs = _window_seconds(task)
+    if not text or not secs or task_kind(task) not in ("binary", "regression", "multiclass"):
+        return None
+    day = 86400 * 1_000_000
+    base = pc.cast(anchors.column("INPUT_TIMESTAMP"), pa.int64())
+    base = pc.multiply(pc.divide(base, day), day)  # integer division: floor (times > 1970)
+    times = {int(t) for t in base.to_pylist() if t is not None}
+    step = secs * 1_000_000
+    lag_anchors = sorted(
+        {
+            datetime(1970, 1, 1) + timedelta(microseconds=t - k * step)
+            for t in times
+            for k in range(1, PAST_LABELS + 1)
+        }
+    )
+    labels = make_labels(snapshot, text, lag_anchors, con=con)
+    rows = pa.table(
+        {
+            "_rid": anchors.column("_rid"),
+            "ENTITY": anchors.column("ENTITY"),
+            "base": base.cast(pa.timestamp("us")),
+        }
+    )
+    con.register("rg_lag_rows", rows)
+    con.register("rg_lag_labels", labels)
+    try:
+        lags = [f"CAST(l{k}.TARGET AS DOUBLE)" for k in range(1, PAST_LABELS + 1)]
+        joins = " ".join(
+            f"LEFT JOIN rg_lag_labels l{k} ON l{k}.ENTITY = r.ENTITY "
+            f"AND l{k}.ANCHOR_TIMESTAMP = r.base - INTERVAL {k * secs} SECOND"
+            for k in range(1, PAST_LABELS + 1)
+        )
+        known = " + ".join(f"CAST({v} IS NOT NULL AS INT)" for v in lags)
+        total = " + ".join(f"coalesce({v}, 0)" for v in lags)
+        cols = ", ".join(f"{v} AS {_q(f'past_label.{i + 1}')}" for i, v in enumerate(lags))
+        sql = (
+            f"SELECT r._rid, {cols}, "
+            f"coalesce({', '.join(lags)}) AS {_q('past_label.last')}, "
+            f"({total}) / nullif({known}, 0) AS {_q('past_label.mean')}, "
+            f"{known} AS {_q('past_label.known')} "
+            f"FROM rg_lag_rows r {joins} ORDER BY r._rid"
+        )
+        out: pa.Table = con.sql(sql).to_arrow_table()
+        return out
+    finally:
+        con.unregister("rg_lag_rows")
+        con.unregister("rg_lag_labels")
 
 
 def _windows(task: Any) -> list[timedelta | None]:
@@ -142,11 +224,16 @@ def compute_features(
     con.register("anchors", anchors)
     try:
         out = con.sql(feature_sql(snapshot, task)).to_arrow_table()
+        past = past_label_features(snapshot, task, anchors, con)
     finally:
         con.unregister("anchors")
         if own:
             con.close()
-    return out.drop(["_rid"])
+    out = out.drop(["_rid"])
+    if past is not None:
+        for name in past.column_names[1:]:
+            out = out.append_column(name, past.column(name))
+    return out
 
 
 def _to_matrix(
@@ -208,6 +295,15 @@ class LightGBMBaseline:
 
     def _xy(self, table: pa.Table, fit: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         feats = compute_features(self.snapshot, self.task, table)
+        if not fit and self.feature_names_:
+            # A model stored before a feature was added reads only its own columns.
+            missing = [n for n in self.feature_names_ if n not in feats.column_names]
+            if missing:
+                raise TrainingError(
+                    f"the stored LightGBM model needs features this snapshot lacks: "
+                    f"{', '.join(missing[:5])}; retrain the model on this snapshot"
+                )
+            feats = feats.select(self.feature_names_)
         x, names, cats = _to_matrix(feats, None if fit else self.categories_)
         if fit:
             self.categories_, self.feature_names_ = cats, names
