@@ -23,12 +23,16 @@ from relgraph.store.snapshot import Snapshot
 from relgraph.train.artifacts import model_dir, save_model
 from relgraph.train.baseline import LightGBMBaseline
 from relgraph.train.candidates import (
+    CONFIDENCE,
     TRIVIAL_PREFIX,
     Candidate,
+    beats_trivial,
     best_trivial,
+    confidence,
     is_trivial,
     ranking,
     select,
+    within_noise,
 )
 from relgraph.train.loop import GNNTrainer, metric_key, task_kind
 from relgraph.train.metrics import evaluate, higher_is_better
@@ -505,6 +509,7 @@ def score_candidates(
     """Every candidate's metrics on validation and test under each protocol."""
     kind = task_kind(task)
     scores: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    sure: dict[str, dict[str, float]] = {}
 
     def put(name: str, protocol: str, split: str, metrics: dict[str, float]) -> None:
         scores.setdefault(name, {p: {"val": {}, "test": {}} for p in PROTOCOLS})
@@ -536,9 +541,19 @@ def score_candidates(
                 preds[name] = model.predict_raw(rows)
             for name, pred in preds.items():
                 put(name, protocol, split, evaluate(kind, y, pred))
+            triv: dict[str, np.ndarray] = {}
             for name, b in trivial.items():
                 put(TRIVIAL_PREFIX + name, protocol, split, b.score(rows, history))
-    return [Candidate(name, s) for name, s in scores.items()]
+                if kind != "link":
+                    triv[name] = b.predict_raw(rows, history)
+            if split == "val":
+                # How sure validation is that each model beats the best trivial one.
+                for name, p in beats_trivial(y, preds, triv, kind, metric_key(task)).items():
+                    sure.setdefault(name, {})[protocol] = p
+    return [
+        Candidate(name, s, extra={"beats_trivial": sure[name]} if name in sure else {})
+        for name, s in scores.items()
+    ]
 
 
 def selection_warnings(
@@ -547,7 +562,15 @@ def selection_warnings(
     """What the user must know about the choice (a trivial model won, or nearly)."""
     out: list[str] = []
     learned = [c.name for c in candidates if not is_trivial(c.name)]
-    if is_trivial(selected) and learned:  # none trained (--no-gnn --no-baseline): no news
+    top = ranking(candidates, metric, protocol)[0]
+    if is_trivial(selected) and within_noise(top, protocol):
+        out.append(
+            f"'{top.name}' was better than '{selected}' on validation {metric} but within "
+            f"noise: it won on {confidence(top, protocol):.0%} of bootstrap resamples of the "
+            f"validation rows (below {CONFIDENCE:.0%}; {protocol} protocol); predict uses "
+            f"the trivial baseline; pass --model-kind {top.name} to use the model"
+        )
+    elif is_trivial(selected) and learned:  # none trained (--no-gnn --no-baseline): no news
         out.append(
             f"no learned model ({', '.join(learned)}) beat the trivial "
             f"baseline '{selected}' on validation {metric} ({protocol} protocol): predict "
