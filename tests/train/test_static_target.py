@@ -70,3 +70,23 @@ def test_gnn_features_leave_out_the_static_target(tmp_path: Path) -> None:
     # Hiding every column of a table drops its frame (learned per-table embedding).
     gone = feats.without({"items": frozenset({"title", "category", "price"})})
     assert "items" not in gone.frames and "items" not in gone.col_stats
+
+
+def test_gnn_drops_the_link_a_foreign_key_target_names(tmp_path: Path) -> None:
+    """``PREDICT orders.item_id``: the order→item edge would answer it, both directions."""
+    from relgraph import api
+    from relgraph.graph import build_graph
+    from relgraph.nn.model import ModelConfig
+    from relgraph.train.loop import GNNTrainer
+
+    snap = shop_snapshot(tmp_path)
+    task = api.compile_query(
+        "PREDICT orders.item_id FOR EACH orders.order_id", workspace=tmp_path, snapshot=snap.id
+    )
+    feats = build_features(snap)
+    graph = build_graph(snap)
+    trainer = GNNTrainer(task=task, graph=graph, features=feats, config=ModelConfig(channels=8))
+    kept = set(trainer._build_model().gnn.edge_types)
+    assert ("orders", "item_id", "items") not in kept
+    assert ("items", "rev_item_id", "orders") not in kept
+    assert ("orders", "user_id", "users") in kept and ("users", "rev_user_id", "orders") in kept
