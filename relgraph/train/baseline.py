@@ -312,14 +312,15 @@ class LightGBMBaseline:
             y = table.column("TARGET").to_numpy(zero_copy_only=False).astype(np.float64)
         return x, y
 
-    def fit(self, train: pa.Table, val: pa.Table) -> LightGBMBaseline:
+    def fit(self, train: pa.Table, val: pa.Table | None) -> LightGBMBaseline:
+        """Early-stopped on ``val``; with ``val=None``, ``num_rounds`` rounds (see ``refit``)."""
         kind = task_kind(self.task)
         if kind not in ("binary", "regression", "multiclass"):
             raise TrainingError(f"the LightGBM baseline does not handle '{kind}' tasks")
         start = time.monotonic()
         xt, yt = self._xy(train, fit=True)
-        xv, yv = self._xy(val)
-        if yt is None or yv is None:
+        xv, yv = self._xy(val) if val is not None else (None, None)
+        if yt is None or (val is not None and yv is None):
             raise TrainingError("train and val tables need a TARGET column")
         params: dict[str, Any] = {
             "learning_rate": 0.03,
@@ -348,16 +349,36 @@ class LightGBMBaseline:
             }
         params |= self.params
         dtrain = lgb.Dataset(xt, yt, feature_name=self.feature_names_, free_raw_data=False)
-        dval = lgb.Dataset(xv, yv, reference=dtrain)
-        self.booster_ = lgb.train(
-            params,
-            dtrain,
-            num_boost_round=self.num_rounds,
-            valid_sets=[dval],
-            callbacks=[lgb.early_stopping(100, verbose=False)],
-        )
+        if xv is None:
+            self.booster_ = lgb.train(params, dtrain, num_boost_round=self.num_rounds)
+        else:
+            dval = lgb.Dataset(xv, yv, reference=dtrain)
+            self.booster_ = lgb.train(
+                params,
+                dtrain,
+                num_boost_round=self.num_rounds,
+                valid_sets=[dval],
+                callbacks=[lgb.early_stopping(100, verbose=False)],
+            )
         self.fit_seconds_ = time.monotonic() - start
         return self
+
+    def refit(self, rows: pa.Table) -> LightGBMBaseline:
+        """A copy trained on ``rows`` (training + validation rows) for the chosen rounds.
+
+        Validation picked the number of rounds; the copy then learns from the labels
+        closest to the test period as well, which is what a drifting level (attendance
+        that grew, a points scale that changed) needs. Its validation figures would be
+        in-sample, so runs report the early-stopped model's on validation and this
+        one's on test.
+        """
+        if not hasattr(self, "booster_"):
+            raise TrainingError("this LightGBMBaseline is not fitted yet; call fit() first")
+        rounds = int(self.booster_.best_iteration or self.booster_.current_iteration())
+        m = LightGBMBaseline(
+            self.task, self.snapshot, seed=self.seed, num_rounds=max(1, rounds), params=self.params
+        )
+        return m.fit(rows, None)
 
     def predict_raw(self, table: pa.Table) -> np.ndarray:
         if not hasattr(self, "booster_"):

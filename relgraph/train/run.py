@@ -327,6 +327,7 @@ def train_task(
     # GNN's search then gets whatever is left of the budget).
     booster_model: LightGBMBaseline | None = None
     gap_model: LightGBMBaseline | None = None
+    refit: dict[str, LightGBMBaseline] = {}
     if baseline and task_kind(task) in ("binary", "regression", "multiclass"):
         say("lightgbm", {})
         booster_model = LightGBMBaseline(task, snapshot, seed=seed).fit(train_t, val_t)
@@ -341,6 +342,14 @@ def train_task(
                 with_gaps(train_t, span, seed=seed),
                 val_view(val_t, "frozen", tables.val_cutoff),
             )
+        # Refit on training + validation rows for the rounds validation chose: the
+        # copies score test and are what predict uses (validation chose on the originals).
+        if val_t.num_rows:
+            say("lightgbm (refit)", {})
+            both = _stack(train_t, val_t)
+            refit["lightgbm"] = booster_model.refit(both)
+            if gap_model is not None and span is not None:
+                refit["lightgbm_gap"] = gap_model.refit(with_gaps(both, span, seed=seed))
         result_bl = ModelScores(
             val=booster_model.score(val_t),
             test=booster_model.score(test_labels) if test_labels.num_rows else {},
@@ -414,6 +423,7 @@ def train_task(
         history=label_history(train_t, val_t, test_labels),
         gnn=best_trainer, lightgbm=booster_model, trivial=trivial,
         extra={"lightgbm_gap": gap_model} if gap_model is not None else None,
+        refit=refit,
     )  # fmt: skip
     fit_s = {"gnn": result_gnn, "lightgbm": result_bl}
     for c in candidates:
@@ -453,6 +463,8 @@ def train_task(
         selected=selected,
         protocol=protocol,
     )
+    shipped = refit.get("lightgbm", booster_model)
+    shipped_gap = refit.get("lightgbm_gap", gap_model)
     meta = result.to_dict() | {
         "seed": seed,
         "budget": budget.name,
@@ -460,18 +472,26 @@ def train_task(
         "test_cutoff": tables.test_cutoff.isoformat(),
         "created": datetime.now().isoformat(timespec="seconds"),
         "gnn_state": best_trainer.state() if best_trainer is not None else None,
-        "lightgbm_state": _lgbm_state(booster_model),
+        # What predict uses: the refit copies where there are any.
+        "lightgbm_state": _lgbm_state(shipped),
         "trivial_state": {name: b.state() for name, b in trivial.items()},
-        "lightgbm_gap_state": _lgbm_state(gap_model),
+        "lightgbm_gap_state": _lgbm_state(shipped_gap),
+        "lightgbm_refit": sorted(refit),
     }
     save_model(
         path,
         meta,
         best_trainer.model_.state_dict() if best_trainer is not None else None,
-        booster_model.booster_ if booster_model is not None else None,
-        extra_boosters={"lightgbm_gap": gap_model.booster_} if gap_model is not None else None,
+        shipped.booster_ if shipped is not None else None,
+        extra_boosters={"lightgbm_gap": shipped_gap.booster_} if shipped_gap is not None else None,
     )
     return result
+
+
+def _stack(*tables: pa.Table) -> pa.Table:
+    """Labelled rows of several splits as one training table."""
+    cols = ["ENTITY", "ANCHOR_TIMESTAMP", "TARGET"]
+    return pa.concat_tables([t.select(cols) for t in tables], promote_options="permissive")
 
 
 def _lgbm_state(m: LightGBMBaseline | None) -> dict[str, Any] | None:
@@ -505,8 +525,14 @@ def score_candidates(
     lightgbm: LightGBMBaseline | None,
     trivial: dict[str, TrivialBaseline],
     extra: dict[str, LightGBMBaseline] | None = None,
+    refit: dict[str, LightGBMBaseline] | None = None,
 ) -> list[Candidate]:
-    """Every candidate's metrics on validation and test under each protocol."""
+    """Every candidate's metrics on validation and test under each protocol.
+
+    ``refit``: per LightGBM candidate, its copy refit on training + validation rows,
+    which scores test in its place (validation stays the early-stopped model's).
+    """
+    refit = refit or {}
     kind = task_kind(task)
     scores: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     sure: dict[str, dict[str, float]] = {}
@@ -533,12 +559,14 @@ def score_candidates(
                 else:
                     preds["gnn"] = gnn.predict_raw(rows)
             if lightgbm is not None:
-                preds["lightgbm"] = lightgbm.predict_raw(rows)
+                m = refit.get("lightgbm", lightgbm) if split == "test" else lightgbm
+                preds["lightgbm"] = m.predict_raw(rows)
             if len(preds) == 2:
                 # The plain average: no weights to fit, so nothing to overfit on val.
                 preds["ensemble"] = (preds["gnn"] + preds["lightgbm"]) / 2
             for name, model in (extra or {}).items():
-                preds[name] = model.predict_raw(rows)
+                m = refit.get(name, model) if split == "test" else model
+                preds[name] = m.predict_raw(rows)
             for name, pred in preds.items():
                 put(name, protocol, split, evaluate(kind, y, pred))
             triv: dict[str, np.ndarray] = {}

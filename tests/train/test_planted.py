@@ -91,3 +91,16 @@ def test_min_steps_scales_a_small_table_up(planted) -> None:  # type: ignore[no-
     # Each epoch passes over the rows as often as it takes: 50 steps at least.
     assert 100 <= more.steps_ <= 100 + 2 * per_pass
     assert len(more.history_) == 2
+
+
+def test_refit_trains_on_train_and_val_for_the_rounds_validation_chose(planted) -> None:  # type: ignore[no-untyped-def]
+    from relgraph.train.run import _stack
+
+    snap, data, _graph, _feats = planted
+    lgbm = LightGBMBaseline(TASK, snap).fit(data.train, data.val)
+    again = lgbm.refit(_stack(data.train, data.val))
+    assert again is not lgbm
+    assert again.booster_.current_iteration() == max(1, lgbm.booster_.best_iteration)
+    assert again.feature_names_ == lgbm.feature_names_
+    # It learnt from more rows: its predictions are not the original's.
+    assert not np.allclose(again.predict_raw(data.test), lgbm.predict_raw(data.test))
