@@ -327,7 +327,7 @@ def train_task(
     # GNN's search then gets whatever is left of the budget).
     booster_model: LightGBMBaseline | None = None
     gap_model: LightGBMBaseline | None = None
-    refit: dict[str, LightGBMBaseline] = {}
+    refit: dict[str, Any] = {}  # name -> LightGBMBaseline / GNNTrainer
     if baseline and task_kind(task) in ("binary", "regression", "multiclass"):
         say("lightgbm", {})
         booster_model = LightGBMBaseline(task, snapshot, seed=seed).fit(train_t, val_t)
@@ -415,6 +415,23 @@ def train_task(
                 scratch=scratch_scores,
                 delta=score_delta(result_gnn, scratch_scores),
             )
+        # Refit on training + validation rows for the epochs validation chose, as
+        # LightGBM is, when the budget has room (not with a trunk: the pretraining
+        # comparison is of the early-stopped models).
+        left = deadline - time.monotonic()
+        need = best_trainer.fit_seconds_ * (train_t.num_rows + val_t.num_rows) / train_t.num_rows
+        if trunk is None and val_t.num_rows and left > need:
+            say("gnn (refit)", {})
+            epochs = best_epoch(best_trainer.history_, metric)
+            again = GNNTrainer(
+                task=task, graph=graph, features=feats, config=config.replace(epochs=epochs),
+                seed=seed,
+            )  # fmt: skip
+            # No validation rows: every epoch counts and the last one is kept.
+            refit["gnn"] = again.fit(
+                _stack(train_t, val_t), val_t.slice(0, 0), time_limit=left,
+                min_steps=budget.min_steps,
+            )  # fmt: skip
     # 4. Every candidate on the same rows under both protocols; choose on validation.
     say("candidates", {})
     trivial = {name: TrivialBaseline(name, task).fit(train_t) for name in trivial_names(task)}
@@ -463,6 +480,7 @@ def train_task(
         selected=selected,
         protocol=protocol,
     )
+    shipped_gnn = refit.get("gnn", best_trainer)
     shipped = refit.get("lightgbm", booster_model)
     shipped_gap = refit.get("lightgbm_gap", gap_model)
     meta = result.to_dict() | {
@@ -471,7 +489,7 @@ def train_task(
         "val_cutoff": tables.val_cutoff.isoformat(),
         "test_cutoff": tables.test_cutoff.isoformat(),
         "created": datetime.now().isoformat(timespec="seconds"),
-        "gnn_state": best_trainer.state() if best_trainer is not None else None,
+        "gnn_state": shipped_gnn.state() if shipped_gnn is not None else None,
         # What predict uses: the refit copies where there are any.
         "lightgbm_state": _lgbm_state(shipped),
         "trivial_state": {name: b.state() for name, b in trivial.items()},
@@ -481,11 +499,28 @@ def train_task(
     save_model(
         path,
         meta,
-        best_trainer.model_.state_dict() if best_trainer is not None else None,
+        shipped_gnn.model_.state_dict() if shipped_gnn is not None else None,
         shipped.booster_ if shipped is not None else None,
         extra_boosters={"lightgbm_gap": shipped_gap.booster_} if shipped_gap is not None else None,
     )
     return result
+
+
+def best_epoch(history: list[dict[str, float]], metric: str) -> int:
+    """The 1-based epoch with the best validation ``metric`` (the last if none is known).
+
+    Example:
+        >>> best_epoch([{"mae": 3.0}, {"mae": 2.0}, {"mae": 2.5}], "mae")
+        2
+        >>> best_epoch([{"auroc": 0.7}, {"auroc": 0.7}, {"auroc": float("nan")}], "auroc")
+        1
+    """
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    scored = [
+        (sign * h[metric], -i) for i, h in enumerate(history) if not np.isnan(h.get(metric, np.nan))
+    ]
+    # Ties go to the earliest epoch, as the trainer's early stopping keeps it.
+    return (1 - max(scored)[1]) if scored else max(1, len(history))
 
 
 def _stack(*tables: pa.Table) -> pa.Table:
@@ -525,12 +560,13 @@ def score_candidates(
     lightgbm: LightGBMBaseline | None,
     trivial: dict[str, TrivialBaseline],
     extra: dict[str, LightGBMBaseline] | None = None,
-    refit: dict[str, LightGBMBaseline] | None = None,
+    refit: dict[str, Any] | None = None,
 ) -> list[Candidate]:
     """Every candidate's metrics on validation and test under each protocol.
 
-    ``refit``: per LightGBM candidate, its copy refit on training + validation rows,
-    which scores test in its place (validation stays the early-stopped model's).
+    ``refit``: per model (``gnn``, ``lightgbm``, ``lightgbm_gap``), its copy refit on
+    training + validation rows, which scores test in its place (validation stays the
+    early-stopped model's).
     """
     refit = refit or {}
     kind = task_kind(task)
@@ -554,10 +590,11 @@ def score_candidates(
                 y = y.astype(np.int64 if kind == "multiclass" else np.float64)
             preds: dict[str, np.ndarray] = {}
             if gnn is not None:
+                g = refit.get("gnn", gnn) if split == "test" else gnn
                 if kind == "link":
-                    put("gnn", protocol, split, gnn.score(rows))
+                    put("gnn", protocol, split, g.score(rows))
                 else:
-                    preds["gnn"] = gnn.predict_raw(rows)
+                    preds["gnn"] = g.predict_raw(rows)
             if lightgbm is not None:
                 m = refit.get("lightgbm", lightgbm) if split == "test" else lightgbm
                 preds["lightgbm"] = m.predict_raw(rows)
