@@ -109,3 +109,13 @@ def test_a_learned_model_within_noise_gives_way_to_the_trivial_one() -> None:
     assert select(cands, "mae", "rolling") == "lightgbm"
     # Not measured (link tasks, old models): the plain rule.
     assert select([_cand("gnn", 1.0), _cand("trivial:mean", 1.1)], "mae", "rolling") == "gnn"
+
+
+def test_best_epoch_is_the_one_early_stopping_keeps() -> None:
+    from relgraph.train.run import best_epoch
+
+    assert best_epoch([{"mae": 3.0}, {"mae": 2.0}, {"mae": 2.5}], "mae") == 2
+    assert best_epoch([{"auroc": 0.6}, {"auroc": 0.8}, {"auroc": 0.8}], "auroc") == 2
+    # Nothing known (no validation rows): every epoch, the last kept.
+    assert best_epoch([{"mae": math.nan}] * 3, "mae") == 3
+    assert best_epoch([], "mae") == 1
