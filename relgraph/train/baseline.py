@@ -38,6 +38,8 @@ from relgraph.train.protocol import input_times
 log = logging.getLogger(__name__)
 
 
+# The feature a residual model starts from: the latest known label.
+_BASE = "past_label.last"
 # How many past target windows the features read (lag 1 = the window ending at the
 # row's input time). Four covers a year of 90-day targets without making the label
 # SQL run over many more anchors.
@@ -286,6 +288,11 @@ class LightGBMBaseline:
     seed: int = 0
     num_rounds: int = 2000
     params: dict[str, Any] = field(default_factory=dict)
+    # Regression: learn the change from the entity's latest known label instead of the
+    # level itself. Trees cannot predict beyond the targets they were trained on; a
+    # level that moved past them (F1's points scale at the test cut-off) is reached
+    # only from the entity's own recent labels, as the past-label baselines do.
+    residual: bool = False
 
     categories_: dict[str, list[Any]] = field(init=False, default_factory=dict)
     feature_names_: list[str] = field(init=False, default_factory=list)
@@ -339,6 +346,17 @@ class LightGBMBaseline:
             params |= {"objective": "binary", "metric": "auc"}
         elif kind == "regression":
             params |= {"objective": "l1", "metric": "l1"}
+            self.residual_ = self.residual and _BASE in self.feature_names_
+            if self.residual and not self.residual_:
+                raise TrainingError(
+                    "a residual LightGBM needs the entity's past labels (a temporal target)"
+                )
+            if self.residual_:
+                # Entities with no known label start from the training median.
+                self.fill_ = float(np.median(yt))
+                yt = yt - self._base(xt)
+                if yv is not None and xv is not None:
+                    yv = yv - self._base(xv)
             self.clip_ = (float(np.percentile(yt, 2)), float(np.percentile(yt, 98)))
         else:
             self.num_class_ = len(self.task.classes or ()) or int(yt.max()) + 1
@@ -376,8 +394,9 @@ class LightGBMBaseline:
             raise TrainingError("this LightGBMBaseline is not fitted yet; call fit() first")
         rounds = int(self.booster_.best_iteration or self.booster_.current_iteration())
         m = LightGBMBaseline(
-            self.task, self.snapshot, seed=self.seed, num_rounds=max(1, rounds), params=self.params
-        )
+            self.task, self.snapshot, seed=self.seed, num_rounds=max(1, rounds),
+            params=self.params, residual=self.residual,
+        )  # fmt: skip
         return m.fit(rows, None)
 
     def predict_raw(self, table: pa.Table) -> np.ndarray:
@@ -387,7 +406,14 @@ class LightGBMBaseline:
         pred = np.asarray(self.booster_.predict(x, num_iteration=self.booster_.best_iteration))
         if task_kind(self.task) == "regression":
             pred = np.clip(pred, *self.clip_)
+            if getattr(self, "residual_", False):
+                pred = pred + self._base(x)
         return pred
+
+    def _base(self, x: np.ndarray) -> np.ndarray:
+        """The latest known label per row (the training median where none is known)."""
+        base = x[:, self.feature_names_.index(_BASE)].astype(np.float64)
+        return np.where(np.isnan(base), self.fill_, base)
 
     def score(self, table: pa.Table, labels: pa.Table | None = None) -> dict[str, float]:
         t = labels if labels is not None else table

@@ -328,6 +328,7 @@ def train_task(
     booster_model: LightGBMBaseline | None = None
     gap_model: LightGBMBaseline | None = None
     refit: dict[str, Any] = {}  # name -> LightGBMBaseline / GNNTrainer
+    extra_models: dict[str, LightGBMBaseline] = {}  # lightgbm_gap, lightgbm_residual
     if baseline and task_kind(task) in ("binary", "regression", "multiclass"):
         say("lightgbm", {})
         booster_model = LightGBMBaseline(task, snapshot, seed=seed).fit(train_t, val_t)
@@ -350,6 +351,17 @@ def train_task(
             refit["lightgbm"] = booster_model.refit(both)
             if gap_model is not None and span is not None:
                 refit["lightgbm_gap"] = gap_model.refit(with_gaps(both, span, seed=seed))
+        # The same model learning the change from the entity's latest known label
+        # (regression on a temporal target): it can follow a level that moved.
+        if task_kind(task) == "regression" and tables.anchors is not None:
+            say("lightgbm (residual)", {})
+            extra_models["lightgbm_residual"] = LightGBMBaseline(
+                task, snapshot, seed=seed, residual=True
+            ).fit(train_t, val_t)
+            if val_t.num_rows:
+                refit["lightgbm_residual"] = extra_models["lightgbm_residual"].refit(
+                    _stack(train_t, val_t)
+                )
         result_bl = ModelScores(
             val=booster_model.score(val_t),
             test=booster_model.score(test_labels) if test_labels.num_rows else {},
@@ -439,7 +451,7 @@ def train_task(
         task, tables.val_cutoff, tables.test_cutoff, val_t, test_labels,
         history=label_history(train_t, val_t, test_labels),
         gnn=best_trainer, lightgbm=booster_model, trivial=trivial,
-        extra={"lightgbm_gap": gap_model} if gap_model is not None else None,
+        extra=extra_models | ({"lightgbm_gap": gap_model} if gap_model is not None else {}),
         refit=refit,
     )  # fmt: skip
     fit_s = {"gnn": result_gnn, "lightgbm": result_bl}
@@ -494,6 +506,7 @@ def train_task(
         "lightgbm_state": _lgbm_state(shipped),
         "trivial_state": {name: b.state() for name, b in trivial.items()},
         "lightgbm_gap_state": _lgbm_state(shipped_gap),
+        **{f"{name}_state": _lgbm_state(refit.get(name, m)) for name, m in extra_models.items()},
         "lightgbm_refit": sorted(refit),
     }
     save_model(
@@ -501,7 +514,13 @@ def train_task(
         meta,
         shipped_gnn.model_.state_dict() if shipped_gnn is not None else None,
         shipped.booster_ if shipped is not None else None,
-        extra_boosters={"lightgbm_gap": shipped_gap.booster_} if shipped_gap is not None else None,
+        extra_boosters={
+            name: m.booster_
+            for name, m in [("lightgbm_gap", shipped_gap)]
+            + [(n, refit.get(n, m)) for n, m in extra_models.items()]
+            if m is not None
+        }
+        or None,
     )
     return result
 
@@ -537,6 +556,8 @@ def _lgbm_state(m: LightGBMBaseline | None) -> dict[str, Any] | None:
         "categories": m.categories_,
         "feature_names": m.feature_names_,
         "clip": list(getattr(m, "clip_", []) or []) or None,
+        "residual": bool(getattr(m, "residual_", False)),
+        "fill": getattr(m, "fill_", None),
     }
 
 
