@@ -81,6 +81,41 @@ class FeatureSet:
     def __repr__(self) -> str:
         return f"FeatureSet(tables={len(self.num_nodes)}, with_features={len(self.frames)})"
 
+    def without(self, hidden: dict[str, frozenset[str]]) -> FeatureSet:
+        """The same features less ``hidden`` columns (``table -> columns``).
+
+        A static target's own column must not be an input (see
+        :func:`relgraph.query.task.hidden_columns`); the cached frames keep every
+        column, so the task drops it here. A table left with no column loses its
+        frame (its nodes then get the learned per-table embedding).
+        """
+        frames, stats = dict(self.frames), dict(self.col_stats)
+        for table, cols in hidden.items():
+            tf = frames.get(table)
+            if tf is None or not cols:
+                continue
+            names: dict[torch_frame.stype, list[str]] = {}
+            feats: dict[torch_frame.stype, Any] = {}
+            for st, col_names in tf.col_names_dict.items():
+                keep = [i for i, c in enumerate(col_names) if c not in cols]
+                if not keep:
+                    continue
+                names[st] = [col_names[i] for i in keep]
+                feat = tf.feat_dict[st]
+                if len(keep) == len(col_names):
+                    feats[st] = feat
+                elif isinstance(feat, torch.Tensor):
+                    feats[st] = feat[:, keep]
+                else:  # MultiNestedTensor / MultiEmbeddingTensor
+                    feats[st] = feat.select(keep, dim=1)
+            if not names:
+                del frames[table]
+                stats.pop(table, None)
+                continue
+            frames[table] = torch_frame.TensorFrame(feats, names, tf.y)
+            stats[table] = {c: v for c, v in self.col_stats[table].items() if c not in cols}
+        return FeatureSet(frames=frames, col_stats=stats, num_nodes=self.num_nodes)
+
 
 _MODEL_LOCK = threading.Lock()
 _MODEL: Any = None

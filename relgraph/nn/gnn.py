@@ -128,6 +128,8 @@ class HeteroGNN(nn.Module):
             dst_x: dict[str, Tensor] = {}
             for et, ei in edges.items():
                 src, _rel, dst = et
+                if _et_key(et) not in convs:
+                    continue  # an edge type the model was built without (a hidden link)
                 if depth is not None:
                     keep = remap[dst][ei[1]] >= 0
                     if not bool(keep.any()):

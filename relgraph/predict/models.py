@@ -142,13 +142,13 @@ def load_predictor(
     lgbm = None
     if kind in ("lightgbm", "ensemble"):
         lgbm = load_lightgbm(files, snapshot, task)
-    elif kind == "lightgbm_gap":
-        lgbm = load_lightgbm(files, snapshot, task, name="lightgbm_gap")
+    elif kind in ("lightgbm_gap", "lightgbm_residual"):
+        lgbm = load_lightgbm(files, snapshot, task, name=kind)
     return Predictor(kind, task, gnn=gnn, lightgbm=lgbm, embedder=stored_gnn)
 
 
 def load_lightgbm(files: ModelFiles, snapshot: Snapshot, task: Any, name: str = "lightgbm") -> Any:
-    """A stored LightGBM model (``lightgbm`` or ``lightgbm_gap``), fitted state restored."""
+    """A stored LightGBM model (``lightgbm``, ``lightgbm_gap``, ``lightgbm_residual``)."""
     from relgraph.train.baseline import LightGBMBaseline
 
     state = files.meta.get(f"{name}_state")
@@ -161,4 +161,6 @@ def load_lightgbm(files: ModelFiles, snapshot: Snapshot, task: Any, name: str = 
     m.feature_names_ = state["feature_names"]
     if state.get("clip"):
         m.clip_ = tuple(state["clip"])
+    if state.get("residual"):
+        m.residual_, m.fill_ = True, float(state["fill"])
     return m

@@ -25,6 +25,7 @@ from relgraph.graph.features import build_features
 from relgraph.nn.model import ModelConfig
 from relgraph.predict.models import Predictor, chosen_kind, load_predictor
 from relgraph.predict.sinks import write_parquet, write_sql
+from relgraph.query.task import hidden_columns
 from relgraph.store.paths import table_stem
 from relgraph.store.snapshot import Snapshot
 from relgraph.store.workspace import Workspace
@@ -95,7 +96,8 @@ def load_trainer(files: ModelFiles, snapshot: Snapshot) -> GNNTrainer:
     trainer = GNNTrainer(
         task=_Task(files.meta["task"]),
         graph=build_graph(snapshot),
-        features=build_features(snapshot),
+        # As in training: a static target's own column is no input.
+        features=build_features(snapshot).without(hidden_columns(files.meta["task"]["query"])),
         config=ModelConfig.from_dict(files.meta["config"]),
         seed=int(files.meta.get("seed", 0)),
     )

@@ -15,7 +15,14 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any
 
-from relgraph.query.ast import Aggregate, ColumnRef, Query, aggregates, unit_delta
+from relgraph.query.ast import (
+    Aggregate,
+    ColumnRef,
+    Query,
+    aggregates,
+    comparisons,
+    unit_delta,
+)
 from relgraph.query.parser import parse
 from relgraph.query.validate import column_kind, validate, value_kind
 from relgraph.schema.types import Schema, SType
@@ -110,6 +117,36 @@ def target_window(q: Query) -> tuple[int, str] | None:
         return None
     best = max(aggs, key=lambda a: unit_delta(a.window.end, a.window.unit))
     return best.window.end, best.window.unit
+
+
+def hidden_columns(q: Query | str) -> dict[str, frozenset[str]]:
+    """Columns no model may read as input: those a static target is made of.
+
+    A static target (``PREDICT users.age`` or ``PREDICT users.age > 30``) is a column of
+    the entity row itself; left among the row's features it would answer its own
+    question (accuracy 1.0 on every split, nothing learned). A temporal target reads
+    future rows only, which the as-of cut hides already, so it hides nothing here.
+
+    Example:
+        >>> hidden_columns("PREDICT users.age > 30 FOR EACH users.id")
+        {'users': frozenset({'age'})}
+        >>> hidden_columns("PREDICT COUNT(orders.*, 0, 30, days) FOR EACH users.id")
+        {}
+    """
+    query = parse(q) if isinstance(q, str) else q
+    t = query.target
+    if aggregates(t):
+        return {}
+    if isinstance(t, ColumnRef):
+        refs = [t]
+    elif isinstance(t, Aggregate):
+        refs = []
+    else:
+        refs = [c.left for c in comparisons(t) if isinstance(c.left, ColumnRef)]
+    out: dict[str, set[str]] = {}
+    for r in refs:
+        out.setdefault(r.table, set()).add(r.column)
+    return {table: frozenset(cols) for table, cols in out.items()}
 
 
 def class_column(q: Query) -> ColumnRef | None:

@@ -23,8 +23,10 @@ from torch import Tensor
 
 from relgraph import cancel
 from relgraph.errors import TrainingError
+from relgraph.graph.build import REVERSE_PREFIX
 from relgraph.graph.features import FeatureSet
 from relgraph.nn.model import ModelConfig, RelGNN, col_names
+from relgraph.query.task import hidden_columns
 from relgraph.train.metrics import evaluate, higher_is_better, link_metrics
 from relgraph.train.protocol import INPUT_TIMESTAMP
 
@@ -191,10 +193,22 @@ class GNNTrainer:
             out = self.config.channels
             target_table = self.task.target_entity_table
             num_targets = int(self.graph.num_nodes[target_table])
+        # A static target that is a foreign key (PREDICT warriors.gender_id) is its
+        # own link: the edge to the row it names would answer the question.
+        text = getattr(self.task, "query", None)
+        cols = (
+            hidden_columns(text).get(self.task.entity_table, frozenset()) if text else frozenset()
+        )
+        hidden = {
+            et
+            for et in self.graph.edge_types
+            if (et[0] == self.task.entity_table and et[1] in cols)
+            or (et[2] == self.task.entity_table and et[1] in {REVERSE_PREFIX + c for c in cols})
+        }
         return RelGNN(
             config=self.config,
             node_types=list(self.graph.node_types),
-            edge_types=[tuple(et) for et in self.graph.edge_types],
+            edge_types=[tuple(et) for et in self.graph.edge_types if et not in hidden],
             col_names_dict=col_names(self.features.frames),
             col_stats=self.features.col_stats,
             seed_table=self.task.entity_table,

@@ -77,6 +77,26 @@ def map_at_k(truth: Sequence[Sequence[int]], ranked: np.ndarray, k: int) -> floa
     return float(np.mean(scores)) if scores else float("nan")
 
 
+def ndcg_at_k(truth: Sequence[Sequence[int]], ranked: np.ndarray, k: int) -> float:
+    """Mean NDCG at ``k`` with binary relevance (ideal: every true item ranked first).
+
+    Example:
+        >>> round(ndcg_at_k([[1, 2]], np.array([[3, 1, 2]]), 3), 4)
+        0.6934
+    """
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    scores = []
+    for true, pred in zip(truth, ranked, strict=True):
+        true_set = set(int(t) for t in true)
+        if not true_set:
+            continue
+        gains = np.array([int(p) in true_set for p in pred[:k]], dtype=np.float64)
+        dcg = float((gains * discount[: len(gains)]).sum())
+        ideal = float(discount[: min(k, len(true_set))].sum())
+        scores.append(dcg / ideal)
+    return float(np.mean(scores)) if scores else float("nan")
+
+
 def link_metrics(truth: Sequence[Sequence[int]], ranked: np.ndarray, k: int) -> dict[str, float]:
     hit = [
         bool(set(map(int, t)) & set(map(int, r[:k])))
@@ -86,6 +106,7 @@ def link_metrics(truth: Sequence[Sequence[int]], ranked: np.ndarray, k: int) -> 
     return {
         f"map@{k}": map_at_k(truth, ranked, k),
         f"hit@{k}": float(np.mean(hit)) if hit else float("nan"),
+        f"ndcg@{k}": ndcg_at_k(truth, ranked, k),
     }
 
 

@@ -18,16 +18,21 @@ from relgraph.audit.static import future_static_columns
 from relgraph.errors import TrainingError
 from relgraph.graph.features import build_features
 from relgraph.nn.model import ModelConfig
+from relgraph.query.task import hidden_columns
 from relgraph.store.snapshot import Snapshot
 from relgraph.train.artifacts import model_dir, save_model
 from relgraph.train.baseline import LightGBMBaseline
 from relgraph.train.candidates import (
+    CONFIDENCE,
     TRIVIAL_PREFIX,
     Candidate,
+    beats_trivial,
     best_trivial,
+    confidence,
     is_trivial,
     ranking,
     select,
+    within_noise,
 )
 from relgraph.train.loop import GNNTrainer, metric_key, task_kind
 from relgraph.train.metrics import evaluate, higher_is_better
@@ -322,6 +327,8 @@ def train_task(
     # GNN's search then gets whatever is left of the budget).
     booster_model: LightGBMBaseline | None = None
     gap_model: LightGBMBaseline | None = None
+    refit: dict[str, Any] = {}  # name -> LightGBMBaseline / GNNTrainer
+    extra_models: dict[str, LightGBMBaseline] = {}  # lightgbm_gap, lightgbm_residual
     if baseline and task_kind(task) in ("binary", "regression", "multiclass"):
         say("lightgbm", {})
         booster_model = LightGBMBaseline(task, snapshot, seed=seed).fit(train_t, val_t)
@@ -336,6 +343,25 @@ def train_task(
                 with_gaps(train_t, span, seed=seed),
                 val_view(val_t, "frozen", tables.val_cutoff),
             )
+        # Refit on training + validation rows for the rounds validation chose: the
+        # copies score test and are what predict uses (validation chose on the originals).
+        if val_t.num_rows:
+            say("lightgbm (refit)", {})
+            both = _stack(train_t, val_t)
+            refit["lightgbm"] = booster_model.refit(both)
+            if gap_model is not None and span is not None:
+                refit["lightgbm_gap"] = gap_model.refit(with_gaps(both, span, seed=seed))
+        # The same model learning the change from the entity's latest known label
+        # (regression on a temporal target): it can follow a level that moved.
+        if task_kind(task) == "regression" and tables.anchors is not None:
+            say("lightgbm (residual)", {})
+            extra_models["lightgbm_residual"] = LightGBMBaseline(
+                task, snapshot, seed=seed, residual=True
+            ).fit(train_t, val_t)
+            if val_t.num_rows:
+                refit["lightgbm_residual"] = extra_models["lightgbm_residual"].refit(
+                    _stack(train_t, val_t)
+                )
         result_bl = ModelScores(
             val=booster_model.score(val_t),
             test=booster_model.score(test_labels) if test_labels.num_rows else {},
@@ -348,7 +374,8 @@ def train_task(
         say("graph", {})
         graph = build_graph(snapshot)
         say("features", {})
-        feats = build_features(snapshot)
+        # A static target's own column is no input (it would answer itself).
+        feats = build_features(snapshot).without(hidden_columns(task.query))
 
         limits: list[float] = []
 
@@ -400,6 +427,23 @@ def train_task(
                 scratch=scratch_scores,
                 delta=score_delta(result_gnn, scratch_scores),
             )
+        # Refit on training + validation rows for the epochs validation chose, as
+        # LightGBM is, when the budget has room (not with a trunk: the pretraining
+        # comparison is of the early-stopped models).
+        left = deadline - time.monotonic()
+        need = best_trainer.fit_seconds_ * (train_t.num_rows + val_t.num_rows) / train_t.num_rows
+        if trunk is None and val_t.num_rows and left > need:
+            say("gnn (refit)", {})
+            epochs = best_epoch(best_trainer.history_, metric)
+            again = GNNTrainer(
+                task=task, graph=graph, features=feats, config=config.replace(epochs=epochs),
+                seed=seed,
+            )  # fmt: skip
+            # No validation rows: every epoch counts and the last one is kept.
+            refit["gnn"] = again.fit(
+                _stack(train_t, val_t), val_t.slice(0, 0), time_limit=left,
+                min_steps=budget.min_steps,
+            )  # fmt: skip
     # 4. Every candidate on the same rows under both protocols; choose on validation.
     say("candidates", {})
     trivial = {name: TrivialBaseline(name, task).fit(train_t) for name in trivial_names(task)}
@@ -407,7 +451,8 @@ def train_task(
         task, tables.val_cutoff, tables.test_cutoff, val_t, test_labels,
         history=label_history(train_t, val_t, test_labels),
         gnn=best_trainer, lightgbm=booster_model, trivial=trivial,
-        extra={"lightgbm_gap": gap_model} if gap_model is not None else None,
+        extra=extra_models | ({"lightgbm_gap": gap_model} if gap_model is not None else {}),
+        refit=refit,
     )  # fmt: skip
     fit_s = {"gnn": result_gnn, "lightgbm": result_bl}
     for c in candidates:
@@ -447,25 +492,60 @@ def train_task(
         selected=selected,
         protocol=protocol,
     )
+    shipped_gnn = refit.get("gnn", best_trainer)
+    shipped = refit.get("lightgbm", booster_model)
+    shipped_gap = refit.get("lightgbm_gap", gap_model)
     meta = result.to_dict() | {
         "seed": seed,
         "budget": budget.name,
         "val_cutoff": tables.val_cutoff.isoformat(),
         "test_cutoff": tables.test_cutoff.isoformat(),
         "created": datetime.now().isoformat(timespec="seconds"),
-        "gnn_state": best_trainer.state() if best_trainer is not None else None,
-        "lightgbm_state": _lgbm_state(booster_model),
+        "gnn_state": shipped_gnn.state() if shipped_gnn is not None else None,
+        # What predict uses: the refit copies where there are any.
+        "lightgbm_state": _lgbm_state(shipped),
         "trivial_state": {name: b.state() for name, b in trivial.items()},
-        "lightgbm_gap_state": _lgbm_state(gap_model),
+        "lightgbm_gap_state": _lgbm_state(shipped_gap),
+        **{f"{name}_state": _lgbm_state(refit.get(name, m)) for name, m in extra_models.items()},
+        "lightgbm_refit": sorted(refit),
     }
     save_model(
         path,
         meta,
-        best_trainer.model_.state_dict() if best_trainer is not None else None,
-        booster_model.booster_ if booster_model is not None else None,
-        extra_boosters={"lightgbm_gap": gap_model.booster_} if gap_model is not None else None,
+        shipped_gnn.model_.state_dict() if shipped_gnn is not None else None,
+        shipped.booster_ if shipped is not None else None,
+        extra_boosters={
+            name: m.booster_
+            for name, m in [("lightgbm_gap", shipped_gap)]
+            + [(n, refit.get(n, m)) for n, m in extra_models.items()]
+            if m is not None
+        }
+        or None,
     )
     return result
+
+
+def best_epoch(history: list[dict[str, float]], metric: str) -> int:
+    """The 1-based epoch with the best validation ``metric`` (the last if none is known).
+
+    Example:
+        >>> best_epoch([{"mae": 3.0}, {"mae": 2.0}, {"mae": 2.5}], "mae")
+        2
+        >>> best_epoch([{"auroc": 0.7}, {"auroc": 0.7}, {"auroc": float("nan")}], "auroc")
+        1
+    """
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    scored = [
+        (sign * h[metric], -i) for i, h in enumerate(history) if not np.isnan(h.get(metric, np.nan))
+    ]
+    # Ties go to the earliest epoch, as the trainer's early stopping keeps it.
+    return (1 - max(scored)[1]) if scored else max(1, len(history))
+
+
+def _stack(*tables: pa.Table) -> pa.Table:
+    """Labelled rows of several splits as one training table."""
+    cols = ["ENTITY", "ANCHOR_TIMESTAMP", "TARGET"]
+    return pa.concat_tables([t.select(cols) for t in tables], promote_options="permissive")
 
 
 def _lgbm_state(m: LightGBMBaseline | None) -> dict[str, Any] | None:
@@ -476,6 +556,8 @@ def _lgbm_state(m: LightGBMBaseline | None) -> dict[str, Any] | None:
         "categories": m.categories_,
         "feature_names": m.feature_names_,
         "clip": list(getattr(m, "clip_", []) or []) or None,
+        "residual": bool(getattr(m, "residual_", False)),
+        "fill": getattr(m, "fill_", None),
     }
 
 
@@ -499,10 +581,18 @@ def score_candidates(
     lightgbm: LightGBMBaseline | None,
     trivial: dict[str, TrivialBaseline],
     extra: dict[str, LightGBMBaseline] | None = None,
+    refit: dict[str, Any] | None = None,
 ) -> list[Candidate]:
-    """Every candidate's metrics on validation and test under each protocol."""
+    """Every candidate's metrics on validation and test under each protocol.
+
+    ``refit``: per model (``gnn``, ``lightgbm``, ``lightgbm_gap``), its copy refit on
+    training + validation rows, which scores test in its place (validation stays the
+    early-stopped model's).
+    """
+    refit = refit or {}
     kind = task_kind(task)
     scores: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    sure: dict[str, dict[str, float]] = {}
 
     def put(name: str, protocol: str, split: str, metrics: dict[str, float]) -> None:
         scores.setdefault(name, {p: {"val": {}, "test": {}} for p in PROTOCOLS})
@@ -521,22 +611,35 @@ def score_candidates(
                 y = y.astype(np.int64 if kind == "multiclass" else np.float64)
             preds: dict[str, np.ndarray] = {}
             if gnn is not None:
+                g = refit.get("gnn", gnn) if split == "test" else gnn
                 if kind == "link":
-                    put("gnn", protocol, split, gnn.score(rows))
+                    put("gnn", protocol, split, g.score(rows))
                 else:
-                    preds["gnn"] = gnn.predict_raw(rows)
+                    preds["gnn"] = g.predict_raw(rows)
             if lightgbm is not None:
-                preds["lightgbm"] = lightgbm.predict_raw(rows)
+                m = refit.get("lightgbm", lightgbm) if split == "test" else lightgbm
+                preds["lightgbm"] = m.predict_raw(rows)
             if len(preds) == 2:
                 # The plain average: no weights to fit, so nothing to overfit on val.
                 preds["ensemble"] = (preds["gnn"] + preds["lightgbm"]) / 2
             for name, model in (extra or {}).items():
-                preds[name] = model.predict_raw(rows)
+                m = refit.get(name, model) if split == "test" else model
+                preds[name] = m.predict_raw(rows)
             for name, pred in preds.items():
                 put(name, protocol, split, evaluate(kind, y, pred))
+            triv: dict[str, np.ndarray] = {}
             for name, b in trivial.items():
                 put(TRIVIAL_PREFIX + name, protocol, split, b.score(rows, history))
-    return [Candidate(name, s) for name, s in scores.items()]
+                if kind != "link":
+                    triv[name] = b.predict_raw(rows, history)
+            if split == "val":
+                # How sure validation is that each model beats the best trivial one.
+                for name, p in beats_trivial(y, preds, triv, kind, metric_key(task)).items():
+                    sure.setdefault(name, {})[protocol] = p
+    return [
+        Candidate(name, s, extra={"beats_trivial": sure[name]} if name in sure else {})
+        for name, s in scores.items()
+    ]
 
 
 def selection_warnings(
@@ -545,7 +648,15 @@ def selection_warnings(
     """What the user must know about the choice (a trivial model won, or nearly)."""
     out: list[str] = []
     learned = [c.name for c in candidates if not is_trivial(c.name)]
-    if is_trivial(selected) and learned:  # none trained (--no-gnn --no-baseline): no news
+    top = ranking(candidates, metric, protocol)[0]
+    if is_trivial(selected) and within_noise(top, protocol):
+        out.append(
+            f"'{top.name}' was better than '{selected}' on validation {metric} but within "
+            f"noise: it won on {confidence(top, protocol):.0%} of bootstrap resamples of the "
+            f"validation rows (below {CONFIDENCE:.0%}; {protocol} protocol); predict uses "
+            f"the trivial baseline; pass --model-kind {top.name} to use the model"
+        )
+    elif is_trivial(selected) and learned:  # none trained (--no-gnn --no-baseline): no news
         out.append(
             f"no learned model ({', '.join(learned)}) beat the trivial "
             f"baseline '{selected}' on validation {metric} ({protocol} protocol): predict "

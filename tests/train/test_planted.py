@@ -91,3 +91,49 @@ def test_min_steps_scales_a_small_table_up(planted) -> None:  # type: ignore[no-
     # Each epoch passes over the rows as often as it takes: 50 steps at least.
     assert 100 <= more.steps_ <= 100 + 2 * per_pass
     assert len(more.history_) == 2
+
+
+def test_refit_trains_on_train_and_val_for_the_rounds_validation_chose(planted) -> None:  # type: ignore[no-untyped-def]
+    from relgraph.train.run import _stack
+
+    snap, data, _graph, _feats = planted
+    lgbm = LightGBMBaseline(TASK, snap).fit(data.train, data.val)
+    again = lgbm.refit(_stack(data.train, data.val))
+    assert again is not lgbm
+    assert again.booster_.current_iteration() == max(1, lgbm.booster_.best_iteration)
+    assert again.feature_names_ == lgbm.feature_names_
+    # It learnt from more rows: its predictions are not the original's.
+    assert not np.allclose(again.predict_raw(data.test), lgbm.predict_raw(data.test))
+
+
+def test_residual_lightgbm_starts_from_the_latest_known_label(planted) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from relgraph.errors import TrainingError
+    from relgraph.train.baseline import compute_features
+
+    snap, data, _graph, _feats = planted
+    reg = replace(
+        TASK,
+        query="PREDICT COUNT(orders.*, 0, 30, days) FOR EACH users.user_id",
+        task_type=TaskType.regression,
+        metric="mae",
+    )
+    # The planted labels are 0/1; as counts they train a regression all the same.
+    m = LightGBMBaseline(reg, snap, residual=True).fit(data.train, data.val)
+    assert m.residual_
+    last = (
+        compute_features(snap, reg, data.test)
+        .column("past_label.last")
+        .to_numpy(zero_copy_only=False)
+    )
+    pred = m.predict_raw(data.test)
+    plain = np.clip(
+        m.booster_.predict(m._xy(data.test)[0], num_iteration=m.booster_.best_iteration), *m.clip_
+    )
+    base = np.where(np.isnan(last.astype(float)), m.fill_, last)
+    np.testing.assert_allclose(pred, base + plain)
+    # A static target has no past labels to start from: a clear error.
+    static = replace(reg, query="PREDICT users.age FOR EACH users.user_id", window=None)
+    with pytest.raises(TrainingError, match="past labels"):
+        LightGBMBaseline(static, snap, residual=True).fit(data.train, data.val)
