@@ -23,18 +23,22 @@ from datetime import datetime
 Stages = Sequence[tuple[str, float]]
 
 # relgraph.train.train_task reports these stages, in this order ("trial" and "epoch" are
-# the search; "scratch" runs only from a pretrained trunk). The weights are shares of a
+# the search; "scratch" runs only from a pretrained trunk; the refits and the residual
+# model only when the task and the budget allow them). The weights are shares of a
 # typical fast-budget run on F1: the search takes most of the budget's wall time.
 TRAIN_STAGES: Stages = (
     ("labels", 0.05),
-    ("lightgbm", 0.07),
-    ("lightgbm (gap)", 0.05),
+    ("lightgbm", 0.06),
+    ("lightgbm (gap)", 0.04),
+    ("lightgbm (refit)", 0.03),
+    ("lightgbm (residual)", 0.03),
     ("graph", 0.04),
     ("features", 0.04),
-    ("search", 0.62),
-    ("evaluate", 0.04),
+    ("search", 0.55),
+    ("evaluate", 0.03),
     ("scratch", 0.04),
-    ("candidates", 0.05),
+    ("gnn (refit)", 0.05),
+    ("candidates", 0.04),
 )
 # relgraph.train.pretrain_trunk: the graph, the features, then its steps ("epoch").
 PRETRAIN_STAGES: Stages = (("graph", 0.1), ("features", 0.1), ("search", 0.8))
