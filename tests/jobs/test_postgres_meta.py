@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import inspect, select
 
@@ -12,14 +10,6 @@ from relgraph.jobs import MetaDB
 from relgraph.jobs.models import Event, Job
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def meta_url(postgres_url: str) -> str:
-    name = f"meta_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_url, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}"')
-    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def test_pipeline_state_lives_in_postgresql(tmp_path: Path, write_spec, meta_url: str) -> None:  # type: ignore[no-untyped-def]

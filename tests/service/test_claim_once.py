@@ -6,26 +6,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from relgraph.service import DBJobRunner
 
 pytestmark = pytest.mark.postgres
 JOBS = 40
-
-
-@pytest.fixture
-def meta_url(postgres_url: str) -> str:
-    name = f"meta_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_url, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}"')
-    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def test_racing_runners_run_each_job_once(tmp_path: Path, meta_url: str) -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -33,6 +34,20 @@ def _wait(what: str, ok: object, timeout: float = 120.0) -> None:
 
 
 @pytest.mark.timeout(600)
+def _serve(
+    tmp_path: Path, ws: Path, port: int, log: IO[str], *extra: str
+) -> subprocess.Popen[bytes]:
+    """``relgraph serve`` on ``port`` with its output in ``log``."""
+    args = ["serve", "--port", str(port), "-w", str(ws), "--secrets-dir", str(tmp_path / "sec")]
+    return subprocess.Popen(
+        [sys.executable, "-m", "relgraph", *args, *extra],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+
+
 def test_two_worker_processes_run_every_job_once(tmp_path: Path) -> None:
     ws, src = tmp_path / "ws", tmp_path / "src"
     folders = []
@@ -46,15 +61,7 @@ def test_two_worker_processes_run_every_job_once(tmp_path: Path) -> None:
     token = TokenStore(ws).create("editor").token
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
-    args = ["serve", "--port", str(port), "-w", str(ws), "--workers", "2"]
-    args += ["--source-root", str(src), "--secrets-dir", str(tmp_path / "sec")]
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "relgraph", *args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-    )
+    serve = _serve(tmp_path, ws, port, log, "--workers", "2", "--source-root", str(src))
     url = f"http://127.0.0.1:{port}/api/v1"
     try:
         text = lambda: (tmp_path / "serve.log").read_text()  # noqa: E731
@@ -112,16 +119,8 @@ def test_after_kill_9_of_the_service_its_running_job_is_reported_lost(tmp_path: 
     planted_snapshot(ws, num_users=80, num_items=20)
     token = TokenStore(ws).create("editor").token
     port = free_port()
-    args = ["serve", "--port", str(port), "-w", str(ws), "--workers", "1"]
-    args += ["--secrets-dir", str(tmp_path / "sec")]
     log = (tmp_path / "serve.log").open("w")
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "relgraph", *args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-    )
+    serve = _serve(tmp_path, ws, port, log, "--workers", "1")
     url = f"http://127.0.0.1:{port}/api/v1"
     try:
         _wait("a ready worker", lambda: "ready" in (tmp_path / "serve.log").read_text())
