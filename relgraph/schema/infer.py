@@ -394,11 +394,14 @@ def _distinct_set(col: pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def _containment(col: pa.ChunkedArray, keys: pa.Array) -> tuple[float, int, int]:
+def _containment(
+    col: pa.ChunkedArray, keys: pa.Array, values: pa.Array | None = None
+) -> tuple[float, int, int]:
     """(share inside, distinct values, distinct values outside): of distinct values or
     of rows, whichever is higher (a few dangling values that each occur many
-    times, orders of a deleted user, do not make a link any less real)."""
-    values = _distinct_set(col)
+    times, orders of a deleted user, do not make a link any less real).
+    ``values``: the column's distinct values, when the caller has them already."""
+    values = _distinct_set(col) if values is None else values
     if len(values) == 0:
         return 0.0, 0, 0
     inside = pc.sum(pc.is_in(values, value_set=keys)).as_py() or 0
@@ -550,7 +553,7 @@ def _range_link(
         if target not in key_sets:
             key_sets[target] = _distinct_set(tables[target].column(tpk))
         keys = key_sets[target]
-        share, _, _ = _containment(col, keys)
+        share, _, _ = _containment(col, keys, values)
         if share < FK_CONTAINMENT:
             continue
         below = pc.sum(pc.less_equal(keys, top)).as_py() or 0
