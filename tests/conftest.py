@@ -21,6 +21,24 @@ REPO = Path(__file__).resolve().parent.parent
 F1 = REPO / "examples" / "f1"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, split the cores between the workers instead of oversubscribing.
+
+    Each worker's torch (and the CLI subprocesses it starts, through OMP_NUM_THREADS)
+    would otherwise use every core, so two workers on a 2-core CI machine would run
+    four compute threads on two cores and each training step would slow down.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    os.environ.setdefault("OMP_NUM_THREADS", threads)
+    os.environ.setdefault("MKL_NUM_THREADS", threads)
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 @pytest.fixture(scope="session")
 def f1_dir() -> Path:
     return F1
