@@ -72,6 +72,10 @@ class SeedSet:
     input_times: np.ndarray | None = None
     # Link: target nodes each row's entity already has (not ranked, not a negative).
     exclude: Exclude | None = None
+    # Link: the targets as the metrics count them: unknown keys (no row in the target
+    # table) become distinct negative ids that no ranking holds, so they count as misses
+    # here as they do for the trivial baselines, which rank keys.
+    truth: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -136,6 +140,7 @@ class GNNTrainer:
                 "in the snapshot; rebuild the training table from this snapshot"
             )
         target: Any = None
+        truth: list[np.ndarray] | None = None
         if with_target and "TARGET" in table.column_names:
             col = table.column("TARGET")
             if self.kind == "link":
@@ -146,6 +151,7 @@ class GNNTrainer:
                     )
                     for v in col.to_pylist()
                 ]
+                truth = [np.where(t >= 0, t, -2 - np.arange(len(t))) for t in target]
                 target = [t[t >= 0] for t in target]
             else:
                 target = col.to_numpy(zero_copy_only=False).astype(
@@ -156,7 +162,7 @@ class GNNTrainer:
         if INPUT_TIMESTAMP in table.column_names:
             inputs = anchor_seconds(table, INPUT_TIMESTAMP)
             inputs = None if np.array_equal(inputs, times) else inputs
-        return SeedSet(nodes=nodes, times=times, target=target, input_times=inputs)
+        return SeedSet(nodes=nodes, times=times, target=target, input_times=inputs, truth=truth)
 
     def _exclude(self, table: pa.Table, s: SeedSet) -> SeedSet:
         """``s`` with the owned items of its rows to exclude (link tasks with ``seen``)."""
@@ -490,7 +496,8 @@ class GNNTrainer:
         if self.kind == "link":
             k = int(self.task.k or 10)
             ranked, _ = topk_inner(out, self._candidates(), k, exclude=s.exclude)
-            return link_metrics(s.target, ranked, k)
+            truth: Any = s.truth if s.truth is not None else s.target
+            return link_metrics(truth, ranked, k)
         pred = self._postprocess(out)
         if not np.isfinite(pred).all():
             raise TrainingError(
