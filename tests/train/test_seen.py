@@ -130,3 +130,21 @@ def test_gnn_top_k_leaves_owned_items_out(tmp_path: Path) -> None:
     for o, r in zip(owned_nodes, ranked[True], strict=True):
         assert not (o & set(r.tolist())), "an owned item was ranked"
         assert (r >= 0).sum() == min(k, N_ITEMS - len(o))  # the rest is every other item
+
+
+@pytest.mark.slow
+def test_train_records_the_decision_and_predict_applies_it(tmp_path: Path) -> None:
+    from relgraph.train.artifacts import load_model
+
+    snap = _snapshot(tmp_path, repeats=True)
+    ws = tmp_path / "ws"
+    result = api.train(QUERY, workspace=ws, budget="fast", minutes=0.5, exclude_seen="always")
+    assert result.exclude_seen is not None and result.exclude_seen.exclude
+    stored = load_model(ws, result.model_id).meta["exclude_seen"]
+    assert stored["mode"] == "always" and stored["exclude"] and stored["repeat_rate"] > 0.8
+    seen = SeenItems(snap, QUERY)
+    for kind in ("gnn", "trivial:popularity"):
+        t = api.predict(result.model_id, workspace=ws, model_kind=kind).table
+        rows = t.select(["ENTITY", "ANCHOR_TIMESTAMP"])
+        for item, had in zip(t.column("CLASS").to_pylist(), seen.lists(rows), strict=True):
+            assert item not in had, f"{kind} predicted an owned item"
