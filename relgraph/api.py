@@ -261,6 +261,7 @@ def train(
     progress: Any = None,
     from_pretrained: str | None = None,
     protocol: str = "rolling",
+    exclude_seen: str = "auto",
 ) -> Any:
     """Train a GNN (searched within ``budget``) and the LightGBM baseline for a query.
 
@@ -270,7 +271,9 @@ def train(
     Returns a :class:`relgraph.train.TrainResult`; the model is stored under
     ``workspace/models/<model_id>/``. ``from_pretrained``: a trunk id from
     :func:`pretrain` to start the GNN from; the result's ``pretraining`` then holds
-    the same run from scratch and the difference.
+    the same run from scratch and the difference. ``exclude_seen`` (link tasks:
+    ``auto``, ``always``, ``never``) leaves the items an entity already has out of its
+    rankings.
     """
     from relgraph.train import Budget, train_task
 
@@ -288,6 +291,7 @@ def train(
         progress=progress,
         from_pretrained=from_pretrained,
         protocol=protocol,
+        exclude_seen=exclude_seen,
     )
 
 

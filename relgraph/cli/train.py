@@ -243,6 +243,12 @@ def train(
         help="frozen (RelBench's: no input after the test cut-off) | rolling (inputs up "
         "to each anchor): the protocol whose validation figures choose the model.",
     ),
+    exclude_seen: str = typer.Option(
+        "auto",
+        "--exclude-seen",
+        help="Link tasks: leave items the entity already has out of its ranking: auto "
+        "(when the training labels rarely repeat an owned item) | always | never.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Train the GNN, LightGBM and trivial baselines; rank them on validation."""
@@ -252,7 +258,7 @@ def train(
                 query, workspace=workspace, snapshot=snapshot, budget=budget, trials=trials,
                 minutes=minutes, seed=seed, val_cutoff=val_cutoff, test_cutoff=test_cutoff,
                 baseline=not no_baseline, progress=progress, from_pretrained=from_pretrained,
-                protocol=protocol,
+                protocol=protocol, exclude_seen=exclude_seen,
             )  # fmt: skip
     except RelgraphError as e:
         fail(e, as_json)
@@ -264,6 +270,13 @@ def train(
     out.print(results_table(result))
     if result.pretraining is not None:
         out.print(pretraining_table(result))
+    if result.exclude_seen is not None:
+        ex = result.exclude_seen.to_dict()
+        rate = "n/a" if ex["repeat_rate"] is None else f"{ex['repeat_rate']:.1%}"
+        out.print(
+            f"owned items {'excluded from' if ex['exclude'] else 'kept in'} rankings "
+            f"(--exclude-seen {ex['mode']}; training repeat rate {rate})"
+        )
     out.print(_selected_line(result))
     out.print(f"[green]model stored:[/] [bold]{result.model_id}[/] ({result.seconds:.0f} s)")
 

@@ -19,6 +19,7 @@ from relgraph.train.artifacts import ModelFiles
 from relgraph.train.candidates import TRIVIAL_PREFIX, is_trivial
 from relgraph.train.loop import GNNTrainer, task_kind
 from relgraph.train.metrics import evaluate
+from relgraph.train.seen import SeenItems
 from relgraph.train.trivial import TrivialBaseline
 
 
@@ -44,6 +45,13 @@ def chosen_kind(files: ModelFiles, model_kind: str | None) -> str:
     return kind
 
 
+def owned_items(files: ModelFiles, snapshot: Snapshot) -> SeenItems | None:
+    """What each entity already has, when training chose to exclude it (link models)."""
+    if not (files.meta.get("exclude_seen") or {}).get("exclude"):
+        return None
+    return SeenItems(snapshot, files.meta["query"])
+
+
 @dataclass
 class Predictor:
     """One candidate of a stored model, ready to predict rows (``ENTITY, ANCHOR_TIMESTAMP``).
@@ -59,6 +67,8 @@ class Predictor:
     history: pa.Table | None = field(default=None, repr=False)
     # The stored GNN, for the EMBEDDING column whichever candidate scores.
     embedder: GNNTrainer | None = field(default=None, repr=False)
+    # Link: the owned items trivial rankers skip (the GNN holds its own).
+    seen: SeenItems | None = field(default=None, repr=False)
 
     @property
     def task_type(self) -> str:
@@ -77,17 +87,20 @@ class Predictor:
     def rank_keys(self, rows: pa.Table, k: int, snapshot: Snapshot) -> tuple[list[list[Any]], Any]:
         """Link: the top-``k`` target keys and their scores per row."""
         if self.trivial is not None:
-            keys = self.trivial.rank(rows, self.history)
+            had = self.seen.lists(rows) if self.seen is not None else None
+            keys = self.trivial.rank(rows, self.history, had)
             # Rank-based scores: 1 for the first, falling by 1/k (no model score exists).
             scores = [[1.0 - i / k for i in range(len(r))] for r in keys]
             return keys, scores
         if self.gnn is None:
             raise TrainingError(f"candidate '{self.kind}' cannot rank")
         idx, sc = self.gnn.rank(rows, k)
-        # Node i is row i of the target table: report its primary-key value.
+        # Node i is row i of the target table: report its primary-key value. A row
+        # with fewer than k items left after exclusions has -1 in the places left.
         target = snapshot.schema[self.gnn.task.target_entity_table]
         keys_col = snapshot.read_table(target.name, columns=[target.primary_key or ""]).column(0)
-        return [keys_col.take(pa.array(r)).to_pylist() for r in idx], [list(r) for r in sc]
+        keys = [keys_col.take(pa.array(r[r >= 0])).to_pylist() for r in idx]
+        return keys, [[float(v) for v in s[r >= 0]] for r, s in zip(idx, sc, strict=True)]
 
     def embed(self, rows: pa.Table) -> np.ndarray | None:
         """The entities' GNN embeddings when the stored model has a GNN; None otherwise."""
@@ -103,7 +116,8 @@ class Predictor:
         kind = self.task_type
         if kind == "link":
             if self.trivial is not None:
-                return self.trivial.score(labels, self.history)
+                had = self.seen.lists(labels) if self.seen is not None else None
+                return self.trivial.score(labels, self.history, had)
             assert self.gnn is not None  # rank_keys raised otherwise
             return self.gnn.score(labels)
         y = labels.column("TARGET").to_numpy(zero_copy_only=False)
@@ -136,7 +150,7 @@ def load_predictor(
             raise TrainingError(f"model '{files.model_id}' stores no trivial baseline '{name}'")
         return Predictor(
             kind, task, trivial=TrivialBaseline.from_state(task, state), history=history,
-            embedder=stored_gnn,
+            embedder=stored_gnn, seen=owned_items(files, snapshot),
         )  # fmt: skip
     gnn = stored_gnn if kind in ("gnn", "ensemble") else None
     lgbm = None

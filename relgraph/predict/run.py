@@ -23,7 +23,7 @@ from relgraph._sql import quote_ident
 from relgraph.errors import QueryError, TrainingError
 from relgraph.graph.features import build_features
 from relgraph.nn.model import ModelConfig
-from relgraph.predict.models import Predictor, chosen_kind, load_predictor
+from relgraph.predict.models import Predictor, chosen_kind, load_predictor, owned_items
 from relgraph.predict.sinks import write_parquet, write_sql
 from relgraph.query.task import hidden_columns
 from relgraph.store.paths import table_stem
@@ -100,6 +100,7 @@ def load_trainer(files: ModelFiles, snapshot: Snapshot) -> GNNTrainer:
         features=build_features(snapshot).without(hidden_columns(files.meta["task"]["query"])),
         config=ModelConfig.from_dict(files.meta["config"]),
         seed=int(files.meta.get("seed", 0)),
+        seen=owned_items(files, snapshot),
     )
     return trainer.restore(state, files.gnn_state())
 

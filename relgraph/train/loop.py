@@ -26,6 +26,7 @@ from relgraph.errors import TrainingError
 from relgraph.graph.build import REVERSE_PREFIX
 from relgraph.graph.features import FeatureSet
 from relgraph.nn.model import ModelConfig, RelGNN, col_names
+from relgraph.nn.topk import Exclude, topk_inner
 from relgraph.query.task import hidden_columns
 from relgraph.train.metrics import evaluate, higher_is_better, link_metrics
 from relgraph.train.protocol import INPUT_TIMESTAMP
@@ -69,6 +70,12 @@ class SeedSet:
     target: Any  # np.ndarray (binary/regression/multiclass) or list[np.ndarray] (link)
     # What the sampler may see up to (the frozen protocol's cut-off); None: the anchors.
     input_times: np.ndarray | None = None
+    # Link: target nodes each row's entity already has (not ranked, not a negative).
+    exclude: Exclude | None = None
+    # Link: the targets as the metrics count them: unknown keys (no row in the target
+    # table) become distinct negative ids that no ranking holds, so they count as misses
+    # here as they do for the trivial baselines, which rank keys.
+    truth: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -87,6 +94,10 @@ class GNNTrainer:
             ``relgraph.sample.TemporalSampler``).
         init_state: pretrained trunk tensors (``relgraph.train.pretrain``) that
             initialise the model where names and shapes match; the rest starts random.
+        seen: link tasks: a ``relgraph.train.seen.SeenItems``; when given, the items
+            each entity already has (as of its row's input time) are left out of its
+            ranking — in validation, ``score``, ``rank`` — and out of the training
+            softmax's negatives.
     """
 
     def __init__(
@@ -99,6 +110,7 @@ class GNNTrainer:
         seed: int = 0,
         sampler_factory: Callable[..., Any] | None = None,
         init_state: dict[str, Tensor] | None = None,
+        seen: Any = None,
     ) -> None:
         self.task = task
         self.graph = graph
@@ -108,6 +120,7 @@ class GNNTrainer:
         self.kind = task_kind(task)
         self.sampler_factory = sampler_factory or _default_sampler
         self.init_state = init_state
+        self.seen = seen
 
     def __repr__(self) -> str:
         return f"GNNTrainer(task={self.kind}, config={self.config.to_json()})"
@@ -127,6 +140,7 @@ class GNNTrainer:
                 "in the snapshot; rebuild the training table from this snapshot"
             )
         target: Any = None
+        truth: list[np.ndarray] | None = None
         if with_target and "TARGET" in table.column_names:
             col = table.column("TARGET")
             if self.kind == "link":
@@ -137,6 +151,7 @@ class GNNTrainer:
                     )
                     for v in col.to_pylist()
                 ]
+                truth = [np.where(t >= 0, t, -2 - np.arange(len(t))) for t in target]
                 target = [t[t >= 0] for t in target]
             else:
                 target = col.to_numpy(zero_copy_only=False).astype(
@@ -147,7 +162,16 @@ class GNNTrainer:
         if INPUT_TIMESTAMP in table.column_names:
             inputs = anchor_seconds(table, INPUT_TIMESTAMP)
             inputs = None if np.array_equal(inputs, times) else inputs
-        return SeedSet(nodes=nodes, times=times, target=target, input_times=inputs)
+        return SeedSet(nodes=nodes, times=times, target=target, input_times=inputs, truth=truth)
+
+    def _exclude(self, table: pa.Table, s: SeedSet) -> SeedSet:
+        """``s`` with the owned items of its rows to exclude (link tasks with ``seen``)."""
+        if self.kind != "link" or self.seen is None or len(s) == 0:
+            return s
+        target = self.task.target_entity_table
+        rows, nodes = self.seen.pairs(table, lambda k: self.graph.key_to_node(target, k))
+        s.exclude = Exclude.from_pairs(rows, nodes, len(s))
+        return s
 
     def _batches(
         self, s: SeedSet, order: np.ndarray, sampler: Any, node_table: str | None = None
@@ -236,12 +260,27 @@ class GNNTrainer:
             for row, i in enumerate(idx):
                 if len(s.target[i]):
                     y[row, torch.from_numpy(s.target[i])] = 1.0
+            if s.exclude is not None:
+                # Owned items are never ranked, so they are no negatives either: the
+                # softmax compares the positives with what could be recommended.
+                ex = s.exclude
+                counts = ex.indptr[idx + 1] - ex.indptr[idx]
+                rr = np.repeat(np.arange(len(idx)), counts)
+                cc = np.concatenate([ex.indices[ex.indptr[i] : ex.indptr[i + 1]] for i in idx])
+                if len(cc):
+                    mask = torch.zeros_like(logits, dtype=torch.bool)
+                    mask[torch.from_numpy(rr), torch.from_numpy(cc)] = True
+                    logits = logits.masked_fill(mask & (y == 0), -torch.inf)
             keep = y.sum(1) > 0
             if not keep.any():
                 return logits.sum() * 0.0
             # Softmax over all candidates, averaged over each seed's positives.
             logp = torch.log_softmax(logits[keep], dim=1)
-            return -((logp * y[keep]).sum(1) / y[keep].sum(1)).mean()
+            yk = y[keep]
+            # where, not a product: an excluded item's log-probability is -inf (and 0·-inf
+            # is NaN).
+            picked = torch.where(yk > 0, logp, torch.zeros_like(logp))
+            return -(picked.sum(1) / yk.sum(1)).mean()
         raise TrainingError(f"task type '{self.kind}' cannot be trained by the GNN")
 
     def _prepare_targets(self, s: SeedSet) -> None:
@@ -289,7 +328,7 @@ class GNNTrainer:
         would otherwise train for a handful of steps); validation stays once per epoch.
         """
         seed_everything(self.seed)
-        tr, va = self.seeds(train), self.seeds(val)
+        tr, va = self._exclude(train, self.seeds(train)), self._exclude(val, self.seeds(val))
         if len(tr) == 0:
             raise TrainingError("the training table is empty: widen the time range or the query")
         self._prepare_targets(tr)
@@ -429,14 +468,19 @@ class GNNTrainer:
 
     @torch.no_grad()
     def rank(self, table: pa.Table, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Link prediction: top-``k`` target node ids and their scores per row."""
-        q = torch.from_numpy(self._run(self.seeds(table, with_target=False)))
-        cand = self.model_.candidates(
+        """Link prediction: top-``k`` target node ids and their scores per row.
+
+        With ``seen``, the entity's owned items are left out; a row with fewer than
+        ``k`` other items gets node -1 (score -inf) in the places left.
+        """
+        s = self._exclude(table, self.seeds(table, with_target=False))
+        return topk_inner(self._run(s), self._candidates(), k, exclude=s.exclude)
+
+    @torch.no_grad()
+    def _candidates(self) -> Tensor:
+        return self.model_.candidates(
             self.features.frames.get(self.task.target_entity_table), self.num_targets_
         )
-        scores = q @ cand.t()
-        top = scores.topk(min(k, scores.shape[1]), dim=1)
-        return top.indices.numpy(), top.values.numpy()
 
     def embed(self, table: pa.Table, *, node_table: str | None = None) -> np.ndarray:
         """GNN embeddings of the rows' entities as of their anchor times.
@@ -451,12 +495,9 @@ class GNNTrainer:
         out = self._run(s)
         if self.kind == "link":
             k = int(self.task.k or 10)
-            cand = self.model_.candidates(
-                self.features.frames.get(self.task.target_entity_table), self.num_targets_
-            )
-            with torch.no_grad():
-                ranked = (torch.from_numpy(out) @ cand.t()).topk(min(k, cand.shape[0]), dim=1)
-            return link_metrics(s.target, ranked.indices.numpy(), k)
+            ranked, _ = topk_inner(out, self._candidates(), k, exclude=s.exclude)
+            truth: Any = s.truth if s.truth is not None else s.target
+            return link_metrics(truth, ranked, k)
         pred = self._postprocess(out)
         if not np.isfinite(pred).all():
             raise TrainingError(
@@ -467,7 +508,7 @@ class GNNTrainer:
 
     def score(self, table: pa.Table) -> dict[str, float]:
         """All metrics of the task type on a labelled table."""
-        return self._score(self.seeds(table))
+        return self._score(self._exclude(table, self.seeds(table)))
 
 
 def _default_sampler(graph: Any, fanouts: list[int], strategy: str, seed: int) -> Any:

@@ -46,6 +46,7 @@ from relgraph.train.protocol import (
     with_gaps,
 )
 from relgraph.train.search import Budget, TrialResult, search
+from relgraph.train.seen import ExcludeSeen, SeenItems, check_mode, decide, repeat_rate
 from relgraph.train.trivial import TrivialBaseline, trivial_names
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ class TrainResult:
     candidates: list[Candidate] = field(default_factory=list)
     selected: str = "gnn"
     protocol: str = DEFAULT_PROTOCOL
+    # Link tasks: whether owned items are left out of rankings, and why.
+    exclude_seen: ExcludeSeen | None = None
 
     def __repr__(self) -> str:
         g = self.gnn.test.get(self.metric) if self.gnn else None
@@ -165,6 +168,7 @@ class TrainResult:
             "protocol": self.protocol,
             "selected": self.selected,
             "candidates": {c.name: c.to_dict() for c in self.ranking()},
+            "exclude_seen": self.exclude_seen.to_dict() if self.exclude_seen else None,
         }
 
 
@@ -257,6 +261,7 @@ def train_task(
     progress: Progress | None = None,
     from_pretrained: str | None = None,
     protocol: str = DEFAULT_PROTOCOL,
+    exclude_seen: str = "auto",
 ) -> TrainResult:
     """Train the GNN (with search) and the LightGBM baseline for one query, store both.
 
@@ -269,6 +274,10 @@ def train_task(
     from the trunk's weights (architecture pinned to the trunk's), and the chosen
     configuration is trained once more from scratch with the same seed and time
     limit, so that the result reports the difference pretraining made.
+
+    Link tasks: ``exclude_seen`` (``auto``/``always``/``never``, :mod:`relgraph.train.seen`)
+    leaves the items an entity already has out of the GNN's and popularity's rankings;
+    ``auto`` decides from the training labels' repeat rate.
     """
     from relgraph.graph import build_graph
     from relgraph.query import build_task_tables
@@ -276,6 +285,7 @@ def train_task(
     say: Progress = progress or (lambda stage, info: None)
     start = time.monotonic()
     check_protocol(protocol)
+    check_mode(exclude_seen)
     # 0. A pretrained trunk must fit this snapshot: say so before any work.
     trunk: PretrainedTrunk | None = None
     if from_pretrained is not None:
@@ -303,9 +313,17 @@ def train_task(
             "move --val-cutoff later or widen the query"
         )
     metric = metric_key(task)
+    seen: SeenItems | None = None
+    excl: ExcludeSeen | None = None
     if task_kind(task) == "link":
         # Shallow per-item vectors let the ranker remember popular targets.
         budget = replace(budget, base=budget.base.replace(id_embeddings=True))
+        say("owned items", {})
+        owned = SeenItems(snapshot, query)
+        rate = repeat_rate(train_t.column("TARGET").to_pylist(), owned.lists(train_t))
+        excl = ExcludeSeen(exclude_seen, rate, decide(exclude_seen, rate))
+        seen = owned if excl.exclude else None
+        log.info("exclude owned items: %s (%s; repeat rate %.3f)", excl.exclude, exclude_seen, rate)
     result_gnn: ModelScores | None = None
     result_bl: ModelScores | None = None
     trials: list[dict[str, Any]] = []
@@ -386,8 +404,9 @@ def train_task(
             say("trial", {"config": cfg.to_dict()})
             limits.append(seconds)
             tr = GNNTrainer(
-                task=task, graph=graph, features=feats, config=cfg, seed=seed, init_state=init
-            )
+                task=task, graph=graph, features=feats, config=cfg, seed=seed, init_state=init,
+                seen=seen,
+            )  # fmt: skip
             tr.fit(
                 train_t,
                 val_t,
@@ -418,7 +437,9 @@ def train_task(
         if trunk is not None:
             # The same configuration, seed and time limit, without the trunk.
             say("scratch", {})
-            scratch = GNNTrainer(task=task, graph=graph, features=feats, config=config, seed=seed)
+            scratch = GNNTrainer(
+                task=task, graph=graph, features=feats, config=config, seed=seed, seen=seen
+            )
             scratch.fit(train_t, val_t, time_limit=limits[best.number], min_steps=budget.min_steps)
             scratch_scores = _scores(scratch, val_t, test_labels)
             pretraining = Pretraining(
@@ -437,7 +458,7 @@ def train_task(
             epochs = best_epoch(best_trainer.history_, metric)
             again = GNNTrainer(
                 task=task, graph=graph, features=feats, config=config.replace(epochs=epochs),
-                seed=seed,
+                seed=seed, seen=seen,
             )  # fmt: skip
             # No validation rows: every epoch counts and the last one is kept.
             refit["gnn"] = again.fit(
@@ -452,7 +473,7 @@ def train_task(
         history=label_history(train_t, val_t, test_labels),
         gnn=best_trainer, lightgbm=booster_model, trivial=trivial,
         extra=extra_models | ({"lightgbm_gap": gap_model} if gap_model is not None else {}),
-        refit=refit,
+        refit=refit, seen=seen,
     )  # fmt: skip
     fit_s = {"gnn": result_gnn, "lightgbm": result_bl}
     for c in candidates:
@@ -491,6 +512,7 @@ def train_task(
         candidates=candidates,
         selected=selected,
         protocol=protocol,
+        exclude_seen=excl,
     )
     shipped_gnn = refit.get("gnn", best_trainer)
     shipped = refit.get("lightgbm", booster_model)
@@ -582,12 +604,16 @@ def score_candidates(
     trivial: dict[str, TrivialBaseline],
     extra: dict[str, LightGBMBaseline] | None = None,
     refit: dict[str, Any] | None = None,
+    seen: SeenItems | None = None,
 ) -> list[Candidate]:
     """Every candidate's metrics on validation and test under each protocol.
 
     ``refit``: per model (``gnn``, ``lightgbm``, ``lightgbm_gap``), its copy refit on
     training + validation rows, which scores test in its place (validation stays the
     early-stopped model's).
+
+    ``seen`` (link tasks that exclude owned items): the GNN excludes them itself; the
+    trivial rankers get the same lists for the same rows, so popularity skips them too.
     """
     refit = refit or {}
     kind = task_kind(task)
@@ -628,8 +654,10 @@ def score_candidates(
             for name, pred in preds.items():
                 put(name, protocol, split, evaluate(kind, y, pred))
             triv: dict[str, np.ndarray] = {}
+            had = seen.lists(rows) if seen is not None and kind == "link" else None
             for name, b in trivial.items():
-                put(TRIVIAL_PREFIX + name, protocol, split, b.score(rows, history))
+                got = b.score(rows, history, had) if kind == "link" else b.score(rows, history)
+                put(TRIVIAL_PREFIX + name, protocol, split, got)
                 if kind != "link":
                     triv[name] = b.predict_raw(rows, history)
             if split == "val":

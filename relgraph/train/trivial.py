@@ -53,6 +53,8 @@ TRIVIAL: dict[str, tuple[str, ...]] = {
 }
 # Baselines that read each entity's past labels (and so need a time window).
 _PAST = frozenset({"last_value", "past_mean", "repeat_past"})
+# Popular items kept beyond k, for rankings that skip what the entity already has.
+_SPARE = 200
 
 
 def trivial_names(task: Any) -> tuple[str, ...]:
@@ -123,7 +125,8 @@ class TrivialBaseline:
             self.constant_ = int(Counter(int(v) for v in y).most_common(1)[0][0])
         else:  # link: items by how often they appear in training targets
             counts = Counter(item for items in y for item in (items or ()))
-            k = int(self.task.k or 10)
+            # More than k: room to skip the items an entity already has.
+            k = int(self.task.k or 10) + _SPARE
             self.constant_ = [item for item, _ in counts.most_common(k)]
         return self
 
@@ -204,13 +207,29 @@ class TrivialBaseline:
             con.close()
         return np.asarray(out.column("y").to_numpy(zero_copy_only=False), dtype=np.float64)
 
-    def rank(self, rows: pa.Table, history: pa.Table | None = None) -> list[list[Any]]:
-        """Link: the top-``k`` target keys per row."""
+    def rank(
+        self,
+        rows: pa.Table,
+        history: pa.Table | None = None,
+        exclude: list[list[Any]] | None = None,
+    ) -> list[list[Any]]:
+        """Link: the top-``k`` target keys per row.
+
+        ``exclude``: per row, keys the entity already has (``relgraph.train.seen``);
+        ``popularity`` skips them, as the GNN does, so that the two compare like for
+        like. ``repeat_past`` ranks the entity's own past items by design and does not.
+        """
         self._check_fitted()
         k = int(self.task.k or 10)
         popular = list(self.constant_)
         if self.name == "popularity":
-            return [popular[:k] for _ in range(rows.num_rows)]
+            if exclude is None:
+                return [popular[:k] for _ in range(rows.num_rows)]
+            out_p = []
+            for had in exclude:
+                skip = set(had)
+                out_p.append([p for p in popular if p not in skip][:k])
+            return out_p
         window = _window_seconds(self.task) or 0.0
         hist = history if history is not None and history.num_rows else None
         own: dict[int, list[Any]] = {}
@@ -247,13 +266,18 @@ class TrivialBaseline:
             out.append(mine + [p for p in popular if p not in seen][: k - len(mine)])
         return out
 
-    def score(self, rows: pa.Table, history: pa.Table | None = None) -> dict[str, float]:
-        """All metrics of the task type; ``rows`` carry ``TARGET``."""
+    def score(
+        self,
+        rows: pa.Table,
+        history: pa.Table | None = None,
+        exclude: list[list[Any]] | None = None,
+    ) -> dict[str, float]:
+        """All metrics of the task type; ``rows`` carry ``TARGET`` (``exclude``: link)."""
         y = rows.column("TARGET")
         kind = self.kind
         if kind == "link":
             k = int(self.task.k or 10)
-            ranked = self.rank(rows, history)
+            ranked = self.rank(rows, history, exclude)
             return key_link_metrics([t or [] for t in y.to_pylist()], ranked, k)
         yy = y.to_numpy(zero_copy_only=False)
         yy = yy.astype(np.int64 if kind == "multiclass" else np.float64)
