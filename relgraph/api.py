@@ -184,6 +184,9 @@ def snapshot_summary(snap: Snapshot) -> dict[str, Any]:
         "parent": m.parent,
         "source": m.source,
         "created": m.created,
+        # How each table is stored (full / shared / delta) and why a delta was not used.
+        "storage": m.storage,
+        "storage_notes": m.notes,
         "tables": {
             name: {
                 "rows": m.row_counts.get(name, 0),

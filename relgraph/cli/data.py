@@ -54,6 +54,13 @@ def ingest(
     _print_schema(snap.schema, snap.manifest.row_counts)
     _print_report(result.report)
     verb = "stored new snapshot" if result.created else "unchanged: snapshot already stored"
+    if result.created:
+        for note in snap.manifest.notes:
+            out.print(f"[yellow]note:[/] {note}")
+        kinds = snap.manifest.storage
+        deltas = [n for n, k in kinds.items() if k == "delta"]
+        if deltas:
+            out.print(f"stored as deltas of {snap.manifest.parent}: {', '.join(deltas)}")
     out.print(f"[green]{verb}[/] [bold]{snap.id}[/] in {workspace}")
 
 
