@@ -176,6 +176,22 @@ def diff_snapshots(
     return diff(ws.snapshot(before), ws.snapshot(after))
 
 
+def collect_garbage(
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    keep_last: int | None = None,
+    delete: bool = False,
+) -> dict[str, Any]:
+    """Unreferenced data of a workspace (see :mod:`relgraph.store.gc`); deleted only with
+    ``delete=True``, otherwise a dry run that says what would go and the bytes freed."""
+    from relgraph.store import gc
+
+    ws = Workspace(workspace)
+    plan = gc.plan_gc(ws, keep_last=keep_last)
+    result = gc.run_gc(ws, plan) if delete else plan
+    return result.to_dict() | {"deleted": delete}
+
+
 def snapshot_summary(snap: Snapshot) -> dict[str, Any]:
     """A JSON-ready description of a snapshot: tables, keys, links, times."""
     m = snap.manifest
