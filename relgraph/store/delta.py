@@ -144,3 +144,31 @@ def _why_not_appended(ts: TableSchema, old: pa.Table, new: pa.Table) -> str:
 
 def _key_text(row: tuple[object, ...]) -> str:
     return str(row[0]) if len(row) == 1 else "(" + ", ".join(str(v) for v in row) + ")"
+
+
+def appended_rows(parent: Snapshot, child: Snapshot) -> dict[str, int] | None:
+    """Rows of each table in ``parent`` when ``child`` is ``parent`` plus rows at the end.
+
+    True when both have the same tables (in the same order) and schema, and each of
+    ``child``'s tables is the parent's (same hash) or the parent's parts plus deltas
+    (the parts' hashes say so). ``None`` otherwise: derived data must then be rebuilt.
+    """
+    if parent.table_names != child.table_names or schema_changes(parent.schema, child.schema):
+        return None
+    out: dict[str, int] = {}
+    for name in parent.table_names:
+        rows = parent.manifest.row_counts[name]
+        if parent.manifest.table_hashes[name] != child.manifest.table_hashes[name]:
+            old = _part_hashes(parent, name)
+            new = [p.sha256 for p in child.manifest.table_parts.get(name, [])]
+            if len(new) <= len(old) or new[: len(old)] != old:
+                return None
+        out[name] = rows
+    return out
+
+
+def _part_hashes(snap: Snapshot, name: str) -> list[str]:
+    parts = snap.manifest.table_parts.get(name)
+    if parts:
+        return [p.sha256 for p in parts]
+    return [snap.manifest.table_hashes[name]]
