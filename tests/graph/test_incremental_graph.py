@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from relgraph import api
 from relgraph.graph.build import _cache_root, build_graph
@@ -55,7 +57,7 @@ def test_extended_graph_equals_full_rebuild(tmp_path: Path) -> None:
         "orders.item_id": 0,
     }
     assert snaps[1].manifest.storage["orders"] == "delta"
-    for prev, snap in zip(snaps, snaps[1:], strict=False):
+    for prev, snap in itertools.pairwise(snaps):
         g = build_graph(snap)
         meta = json.loads((_cache_root(snap) / "manifest.json").read_text())
         assert meta["extended_from"] == prev.id  # not a full build
@@ -74,6 +76,7 @@ def test_extended_graph_equals_full_rebuild(tmp_path: Path) -> None:
     assert 5 in fwd.indices[fwd.indptr[new_user] : fwd.indptr[new_user + 1]]
 
 
+@pytest.mark.slow  # a subprocess that imports relgraph and is killed
 def test_killed_extension_leaves_parent_graph_intact(tmp_path: Path) -> None:
     src, ws = tmp_path / "src", tmp_path / "ws"
     DB.write(src, 0)
@@ -94,12 +97,11 @@ def test_killed_extension_leaves_parent_graph_intact(tmp_path: Path) -> None:
             real(*a)
             os.kill(os.getpid(), signal.SIGKILL)
         incremental._merge_forward = die
-        import relgraph.graph.incremental as m
         build_graph(Snapshot({str(s1.path)!r}))
         """
     )
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120, env=env)
     assert r.returncode == -signal.SIGKILL, r.stderr.decode()[-2000:]
     assert {p.name: p.read_bytes() for p in _cache_root(s0).iterdir()} == before
     root = _cache_root(s1)
