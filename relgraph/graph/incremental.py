@@ -122,7 +122,8 @@ def extend_arrays(
     if node_types != list(old_meta["node_types"]):
         raise NotIncremental("tables differ")
     num_nodes = {t: int(child.manifest.row_counts[t]) for t in node_types}
-    if node_id_dtype(num_nodes) != node_id_dtype(old.num_nodes):
+    id_dtype = node_id_dtype(num_nodes)
+    if id_dtype != node_id_dtype(old.num_nodes):
         raise NotIncremental("node ids need a wider type now")
     # 1. Node times: the old ones, then the new rows' times.
     new_rows: dict[str, pa.Table] = {}
@@ -165,7 +166,6 @@ def extend_arrays(
     key_index: dict[str, KeyIndex] = {}
     links: list[tuple[str, str, str, npt.NDArray[Any], npt.NDArray[np.int64]]] = []
     dangling: dict[str, int] = {}
-    id_dtype = node_id_dtype(num_nodes)
     for t in node_types:
         if t not in schema.tables:
             continue
@@ -176,9 +176,16 @@ def extend_arrays(
             if pk is None:
                 raise NotIncremental("a link without a primary key")
             n_old, n_new = base_rows[t], num_nodes[t]
-            rev = old.csr[(target, REVERSE_PREFIX + fk.column, t)]
-            dst = np.full(n_new, -1, dtype=np.int64)
-            dst[:n_old][np.diff(rev.indptr) > 0] = rev.indices
+            e_rev = old.edge_index[(target, REVERSE_PREFIX + fk.column, t)]
+            i0 = int(old.indices_offsets[e_rev])
+            rev_ix = old.indices_all[i0 : i0 + int(old.edge_counts[e_rev])]
+            dst = np.empty(n_new, dtype=id_dtype)  # every entry is set below
+            if old.identity[e_rev]:  # every old row had its parent: no indptr to read
+                dst[:n_old] = rev_ix
+            else:
+                p0 = int(old.indptr_offsets[e_rev])
+                dst[:n_old] = -1
+                dst[:n_old][np.diff(old.indptr_all[p0 : p0 + n_old + 1]) > 0] = rev_ix
             grew = num_nodes[target] > base_rows[target]
             need_keys = n_new > n_old or (grew and old_meta["dangling"][f"{t}.{fk.column}"])
             if need_keys and target not in key_index:
@@ -191,9 +198,9 @@ def extend_arrays(
                 # Old rows whose key had no parent: a new parent may hold it now.
                 lost = np.flatnonzero(dst[:n_old] < 0)
                 values = child.read_table(t, columns=[fk.column]).column(0).take(pa.array(lost))
-                found = key_index[target].lookup(values, id_dtype).astype(np.int64)
+                found = key_index[target].lookup(values, id_dtype)
                 dst[lost] = found
-                rematched = lost[found >= 0]
+                rematched = lost[found >= 0].astype(np.int64)
             added = np.concatenate([rematched, np.arange(n_old, n_new, dtype=np.int64)])
             added = added[dst[added] >= 0]
             links.append((t, fk.column, target, dst, added))
@@ -236,7 +243,7 @@ def extend_arrays(
         cancel.check()
         fwd_old = old.csr[(t, col, target)]
         old_tx = np.asarray(fwd_old.times) if timed[t] else np.zeros(0, np.int64)
-        d_add = dst[added]
+        d_add = dst[added].astype(np.int64)
         t_add = times[t][added] if timed[t] else np.full(added.shape[0], NO_TIME, np.int64)
         order = np.lexsort((added, t_add, d_add))
         add_ip = np.zeros(num_nodes[target] + 1, dtype=np.int64)
@@ -246,7 +253,7 @@ def extend_arrays(
             np.asarray(fwd_old.indptr), np.asarray(fwd_old.indices), old_tx, add_ip,
             added[order], t_add[order], base_rows[target], timed[t], ip, ix, tx,
         )  # fmt: skip
-        reverse_fk_csr(dst.astype(id_dtype, copy=False), times[target], *parts(2 * k + 1))
+        reverse_fk_csr(dst, times[target], *parts(2 * k + 1))
         fwd = int(np.diff(ip).max()) if ip.shape[0] > 1 else 0
         max_degree += [fwd, 1 if ix_off[2 * k + 2] > ix_off[2 * k + 1] else 0]
 
