@@ -78,9 +78,9 @@ def referenced(ws: Workspace) -> dict[str, str]:
                 doc = json.loads(meta.read_text())
             except (OSError, ValueError):
                 continue
-            sid = doc.get("snapshot_id") if isinstance(doc, dict) else None
-            if isinstance(sid, str):
-                refs.setdefault(sid, f"{folder[:-1]} {meta.parent.name}")
+            used = doc.get("snapshot_id") if isinstance(doc, dict) else None
+            if isinstance(used, str):
+                refs.setdefault(used, f"{folder[:-1]} {meta.parent.name}")
     return refs
 
 

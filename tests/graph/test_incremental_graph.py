@@ -110,3 +110,30 @@ def test_killed_extension_leaves_parent_graph_intact(tmp_path: Path) -> None:
     g = build_graph(s1)  # the next build cleans up and succeeds
     assert g.num_nodes["orders"] == s1.manifest.row_counts["orders"]
     assert not list(root.parent.glob(".tmp-*"))
+
+
+def test_features_of_unchanged_tables_are_reused_and_equal(tmp_path: Path) -> None:
+    import torch
+
+    from relgraph.graph.features import FEATURES_VERSION, build_features
+
+    src, ws = tmp_path / "src", tmp_path / "ws"
+    DB.write(src, 0)
+    s0 = api.ingest(str(src), workspace=ws).snapshot
+    DB.write(src, 1)
+    s1 = api.ingest(str(src), workspace=ws).snapshot
+    build_features(s0)
+    got = build_features(s1)
+    cache0 = s0.cache_dir("frames") / f"v{FEATURES_VERSION}"
+    cache1 = s1.cache_dir("frames") / f"v{FEATURES_VERSION}"
+    linked = {p.name for p in cache1.iterdir() if p.stat().st_nlink > 1}
+    items = next(p.name for p in cache0.iterdir() if p.name.startswith("items"))
+    assert linked == {items}  # items did not change; users and orders grew
+    fresh = build_features(api.ingest(str(src), workspace=tmp_path / "fresh").snapshot)
+    assert got.num_nodes == fresh.num_nodes
+    for name, tf in fresh.frames.items():
+        mine = got.frames[name]
+        assert mine.col_names_dict == tf.col_names_dict, name
+        for st, feat in tf.feat_dict.items():
+            if isinstance(feat, torch.Tensor):
+                assert torch.equal(feat, mine.feat_dict[st]), (name, st)
