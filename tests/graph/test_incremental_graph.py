@@ -112,6 +112,7 @@ def test_killed_extension_leaves_parent_graph_intact(tmp_path: Path) -> None:
     assert not list(root.parent.glob(".tmp-*"))
 
 
+@pytest.mark.slow  # pytorch-frame encodes three snapshots' tables
 def test_features_of_unchanged_tables_are_reused_and_equal(tmp_path: Path) -> None:
     import torch
 

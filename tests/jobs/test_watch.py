@@ -28,6 +28,7 @@ def _spec(tmp: Path, src: Path) -> Path:
     return spec
 
 
+@pytest.mark.slow  # two pipeline runs (job processes) and five ingests
 def test_watch_runs_the_pipeline_once_per_change(tmp_path: Path) -> None:
     src, ws = tmp_path / "src", tmp_path / "ws"
     DB.write(src, 0)

@@ -14,10 +14,10 @@ from relgraph.testing.growing import GrowingDatabase
 DB = GrowingDatabase(users=200, orders=800, rate=0.05, days=4)
 
 
-def _workspace(tmp_path: Path) -> tuple[Path, list[str]]:
+def _workspace(tmp_path: Path, days: int = DB.days) -> tuple[Path, list[str]]:
     src, ws = tmp_path / "src", tmp_path / "ws"
     ids = []
-    for day in range(DB.days + 1):
+    for day in range(days + 1):
         DB.write(src, day)
         ids.append(api.ingest(str(src), workspace=ws).snapshot.id)
     return ws, ids
@@ -78,7 +78,7 @@ def test_gc_dry_run_deletes_nothing_then_delete_keeps_every_reference(tmp_path: 
 
 
 def test_gc_without_keep_last_deletes_no_snapshot(tmp_path: Path) -> None:
-    ws, ids = _workspace(tmp_path)
+    ws, ids = _workspace(tmp_path, days=1)
     r = api.collect_garbage(workspace=ws, delete=True)
     assert r["snapshots"] == [] and {s.id for s in api.snapshots(ws)} == set(ids)
     bad = CliRunner().invoke(app, ["gc", "--keep-last", "0", "--workspace", str(ws)])
