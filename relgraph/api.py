@@ -192,6 +192,19 @@ def collect_garbage(
     return result.to_dict() | {"deleted": delete}
 
 
+def export_window(
+    days: float,
+    to: str | Path,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    model: str | None = None,
+) -> dict[str, Any]:
+    """The last ``days`` days of stored predictions (by ``ANCHOR_TIMESTAMP``) in one file."""
+    from relgraph.predict.window import export_window as export
+
+    return export(workspace, days, to, model=model).to_dict()
+
+
 def snapshot_summary(snap: Snapshot) -> dict[str, Any]:
     """A JSON-ready description of a snapshot: tables, keys, links, times."""
     m = snap.manifest

@@ -75,3 +75,25 @@ def watch(
         raise typer.Exit(130) from None
     if as_json:
         emit_json(result.to_dict())
+
+
+@app.command("export-window")
+def export_window(
+    days: float = typer.Option(..., "--days", help="Keep predictions anchored in the last N days."),
+    to: Path = typer.Option(..., "--to", help="The window file (.parquet or .csv), replaced."),
+    model: str | None = typer.Option(None, "--model", help="Only this model (id or prefix)."),
+    workspace: Path = workspace_option(),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Write the last N days of every stored prediction file to one file (a rolling window)."""
+    from relgraph import api
+
+    try:
+        r = api.export_window(days, to, workspace=workspace, model=model)
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(r)
+        return
+    span = f"{r['start']} .. {r['end']}" if r["end"] else "no predictions"
+    out.print(f"wrote {r['rows']:,} rows from {r['files']} file(s) ({span}) to {r['destination']}")
