@@ -218,7 +218,12 @@ class Snapshot:
         The files are listed in row order and read with insertion order kept (DuckDB's
         default), so row ``i`` is the same row as in :meth:`read_table`.
         """
-        files = ", ".join(quote_literal(str(p)) for p in self.table_paths(name))
+        paths = self.table_paths(name)
+        if len(paths) == 1:
+            # One file: the plain form (DuckDB's get_table_names cannot bind a list
+            # argument inside a view, and most tables are one file).
+            return f"read_parquet({quote_literal(str(paths[0]))})"
+        files = ", ".join(quote_literal(str(p)) for p in paths)
         return f"read_parquet([{files}])"
 
     def all_table_files(self) -> list[Path]:
