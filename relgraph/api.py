@@ -176,6 +176,35 @@ def diff_snapshots(
     return diff(ws.snapshot(before), ws.snapshot(after))
 
 
+def collect_garbage(
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    keep_last: int | None = None,
+    delete: bool = False,
+) -> dict[str, Any]:
+    """Unreferenced data of a workspace (see :mod:`relgraph.store.gc`); deleted only with
+    ``delete=True``, otherwise a dry run that says what would go and the bytes freed."""
+    from relgraph.store import gc
+
+    ws = Workspace(workspace)
+    plan = gc.plan_gc(ws, keep_last=keep_last)
+    result = gc.run_gc(ws, plan) if delete else plan
+    return result.to_dict() | {"deleted": delete}
+
+
+def export_window(
+    days: float,
+    to: str | Path,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    model: str | None = None,
+) -> dict[str, Any]:
+    """The last ``days`` days of stored predictions (by ``ANCHOR_TIMESTAMP``) in one file."""
+    from relgraph.predict.window import export_window as export
+
+    return export(workspace, days, to, model=model).to_dict()
+
+
 def snapshot_summary(snap: Snapshot) -> dict[str, Any]:
     """A JSON-ready description of a snapshot: tables, keys, links, times."""
     m = snap.manifest
@@ -184,6 +213,9 @@ def snapshot_summary(snap: Snapshot) -> dict[str, Any]:
         "parent": m.parent,
         "source": m.source,
         "created": m.created,
+        # How each table is stored (full / shared / delta) and why a delta was not used.
+        "storage": m.storage,
+        "storage_notes": m.notes,
         "tables": {
             name: {
                 "rows": m.row_counts.get(name, 0),

@@ -29,10 +29,9 @@ def hidden_after(snap: Snapshot, until: datetime) -> duckdb.DuckDBPyConnection:
     for t in snap.schema.tables.values():
         if t.time_column is None or t.name not in snap.table_names:
             continue
-        path = str(snap.table_path(t.name)).replace("'", "''")
         tc = q(t.time_column)
         con.execute(
-            f"CREATE OR REPLACE VIEW {q(t.name)} AS SELECT * FROM read_parquet('{path}') "
+            f"CREATE OR REPLACE VIEW {q(t.name)} AS SELECT * FROM {snap.parquet_sql(t.name)} "
             f"WHERE {tc} IS NULL OR CAST({tc} AS TIMESTAMP) <= {ts_literal(until)}"
         )
     return con

@@ -11,6 +11,7 @@ from relgraph.cli import jobs as _jobs  # noqa: F401  (registers commands)
 from relgraph.cli import query as _query  # noqa: F401  (registers commands)
 from relgraph.cli import serve as _serve  # noqa: F401  (registers commands)
 from relgraph.cli import train as _train  # noqa: F401  (registers commands)
+from relgraph.cli import watch as _watch  # noqa: F401  (registers commands)
 from relgraph.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -54,6 +54,13 @@ def ingest(
     _print_schema(snap.schema, snap.manifest.row_counts)
     _print_report(result.report)
     verb = "stored new snapshot" if result.created else "unchanged: snapshot already stored"
+    if result.created:
+        for note in snap.manifest.notes:
+            out.print(f"[yellow]note:[/] {note}")
+        kinds = snap.manifest.storage
+        deltas = [n for n, k in kinds.items() if k == "delta"]
+        if deltas:
+            out.print(f"stored as deltas of {snap.manifest.parent}: {', '.join(deltas)}")
     out.print(f"[green]{verb}[/] [bold]{snap.id}[/] in {workspace}")
 
 
@@ -235,6 +242,50 @@ def diff(
     out.print(t)
     if not d.changed:
         out.print("[green]no changes[/]")
+
+
+@app.command()
+def gc(
+    workspace: Path = WorkspaceOpt,
+    keep_last: int | None = typer.Option(
+        None,
+        "--keep-last",
+        help="Also delete snapshots older than the newest N of their source that no tag, "
+        "latest ref or model references.",
+    ),
+    delete: bool = typer.Option(
+        False, "--delete", help="Really delete (without it: a dry run that lists what would go)."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Remove unreferenced data: killed writers' leftovers, stray files, orphan caches."""
+    try:
+        r = api.collect_garbage(workspace=workspace, keep_last=keep_last, delete=delete)
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(r)
+        return
+    verb = "deleted" if delete else "would delete"
+    for sid in r["snapshots"]:
+        out.print(f"{verb} snapshot {sid}")
+    for key, what in (
+        ("stray_files", "stray file"),
+        ("stale", "leftover"),
+        ("orphan_caches", "cache"),
+    ):
+        for path in r[key]:
+            out.print(f"{verb} {what} {path}")
+    for sid, why in r["kept"].items():
+        if why != "kept":
+            out.print(f"[dim]kept snapshot {sid} ({why})[/]")
+    freed = r["bytes_freed"] / 2**20
+    if not delete:
+        nothing = not any(r[k] for k in ("snapshots", "stray_files", "stale", "orphan_caches"))
+        out.print("nothing to collect" if nothing else
+                  f"dry run: {freed:.2f} MiB would be freed; run again with --delete")  # fmt: skip
+    else:
+        out.print(f"[green]freed {freed:.2f} MiB[/]")
 
 
 def _print_schema(sch: Schema, rows: dict[str, int]) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -19,12 +20,14 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from relgraph import cancel
-from relgraph.errors import GraphError
+from relgraph.errors import GraphError, StoreError
 from relgraph.graph.csr import fk_csr, reverse_fk_csr, sort_scratch
 from relgraph.graph.graph import EdgeType, IntArray, RelGraph, node_id_dtype
+from relgraph.graph.incremental import NotIncremental, extend_arrays
 from relgraph.graph.keys import KeyIndex
 from relgraph.graph.times import NO_TIME, arrow_to_seconds
 from relgraph.store.atomic import clean_stale, staged_dir
+from relgraph.store.delta import appended_rows
 from relgraph.store.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -34,13 +37,14 @@ GRAPH_FORMAT = 3
 _FILES = ("time_all", "indptr_all", "indices_all", "nbr_time_all")
 REVERSE_PREFIX = "rev_"
 _BUILD_THREADS = 2
+_HEX_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
 
 def _cache_root(snapshot: Snapshot) -> Path:
     return snapshot.cache_dir("graph") / f"v{GRAPH_FORMAT}"
 
 
-def build_graph(snapshot: Snapshot, *, rebuild: bool = False) -> RelGraph:
+def build_graph(snapshot: Snapshot, *, rebuild: bool = False, incremental: bool = True) -> RelGraph:
     """The record-level graph of ``snapshot``, built on first use and memory-mapped after.
 
     Every row is a node (node ``i`` = row ``i`` of the table's Parquet file). Every
@@ -50,7 +54,10 @@ def build_graph(snapshot: Snapshot, *, rebuild: bool = False) -> RelGraph:
 
     Args:
         snapshot: the snapshot to read.
-        rebuild: ignore an existing cache and build again.
+        rebuild: ignore an existing cache and build again, in full.
+        incremental: when the snapshot is its parent plus appended rows and the
+            parent's graph is cached, extend that graph (relgraph.graph.incremental;
+            the result equals a full build) instead of building from scratch.
 
     Raises:
         GraphError: a foreign key points at a table without a primary key, or a
@@ -62,6 +69,10 @@ def build_graph(snapshot: Snapshot, *, rebuild: bool = False) -> RelGraph:
             return load_graph(snapshot, root)
         except (OSError, ValueError, KeyError) as e:
             log.warning("graph cache %s is unreadable (%s); rebuilding", root, e)
+    if incremental and not rebuild:
+        extended = _extend_parent(snapshot, root)
+        if extended is not None:
+            return extended
     t0 = time.perf_counter()
     _discard(root)
     with staged_dir(root) as tmp:
@@ -75,6 +86,48 @@ def build_graph(snapshot: Snapshot, *, rebuild: bool = False) -> RelGraph:
         (tmp / "manifest.json").write_text(json.dumps(meta, indent=1))
     log.info("built graph of snapshot %s in %.2fs", snapshot.id[:12], meta["build_seconds"])
     # Pages are mapped lazily: a fresh build is often followed by little sampling.
+    return load_graph(snapshot, root, prefault=False)
+
+
+def _extend_parent(snapshot: Snapshot, root: Path) -> RelGraph | None:
+    """The graph of ``snapshot`` extended from its parent's cached one; None when it cannot be."""
+    pid = snapshot.manifest.parent
+    if not isinstance(pid, str) or not _HEX_ID.match(pid):
+        return None
+    try:
+        parent = Snapshot(snapshot.path.parent / pid)
+    except StoreError:
+        return None  # the parent is gone (gc) or unreadable: build in full
+    base = appended_rows(parent, snapshot)
+    proot = _cache_root(parent)
+    if base is None or not (proot / "manifest.json").is_file():
+        return None
+    try:
+        old = load_graph(parent, proot, prefault=False)
+        old_meta = json.loads((proot / "manifest.json").read_text())
+    except (OSError, ValueError, KeyError, GraphError) as e:
+        log.info("parent graph %s unusable (%s): building in full", proot, e)
+        return None
+    t0 = time.perf_counter()
+    _discard(root)
+    try:
+        with staged_dir(root) as tmp:
+            meta = extend_arrays(
+                parent,
+                old,
+                old_meta,
+                snapshot,
+                base,
+                lambda name, n, dtype: _file_array(tmp / f"{name}.npy", n, dtype),
+            )
+            meta["build_seconds"] = round(time.perf_counter() - t0, 4)
+            (tmp / "manifest.json").write_text(json.dumps(meta, indent=1))
+    except NotIncremental as e:
+        log.info("graph of %s not extendable (%s): building in full", snapshot.id[:12], e)
+        return None
+    log.info(
+        "extended graph of %s to %s in %.2fs", pid[:12], snapshot.id[:12], meta["build_seconds"]
+    )
     return load_graph(snapshot, root, prefault=False)
 
 

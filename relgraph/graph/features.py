@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import pickle
+import re
 import threading
 import warnings
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from torch_frame.data.stats import StatType
 from torch_frame.utils.io import deserialize_feat_dict
 
 from relgraph import cancel
-from relgraph.errors import GraphError
+from relgraph.errors import GraphError, StoreError
 from relgraph.schema.infer import LIST_SEP_RE
 from relgraph.schema.numeric_text import parse_numbers
 from relgraph.schema.types import SType, TableSchema
@@ -47,6 +48,7 @@ from relgraph.store.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
+_HEX_ID = re.compile(r"^[0-9a-f]{8,64}$")
 # Bumped whenever the frame layout changes, so stale caches are not reused.
 # 3: cache files named by table_stem (a hash), no longer by the table's name.
 FEATURES_VERSION = "3"
@@ -329,6 +331,10 @@ def build_features(snapshot: Snapshot, *, embedder: TextEmbedder | None = None) 
         marker = cache / f"{stem}.none"
         if marker.is_file():
             continue
+        if not path.is_file():
+            _reuse_parent(snapshot, name, f"{stem}.pt", f"{stem}.none")
+            if marker.is_file():  # the parent's "no features" marker, linked
+                continue
         cached = _load_frame(path) if path.is_file() else None
         if cached is not None:
             frames[name], stats[name] = cached
@@ -342,6 +348,43 @@ def build_features(snapshot: Snapshot, *, embedder: TextEmbedder | None = None) 
         torch_frame.save(frames[name], stats[name], str(tmp))
         tmp.replace(path)
     return FeatureSet(frames=frames, col_stats=stats, num_nodes=num_nodes)
+
+
+def _reuse_parent(snapshot: Snapshot, table: str, *files: str) -> bool:
+    """Link the parent snapshot's cached frame of ``table`` when the table did not change.
+
+    A frame is a function of the table's rows and its schema alone, so a table whose
+    bytes (hash) and schema equal the parent's has the parent's frame: a delta
+    snapshot re-encodes only the tables that grew. (A grown table is encoded again in
+    full: its column statistics and category codes are those of all its rows.)
+    """
+    pid = snapshot.manifest.parent
+    if not isinstance(pid, str) or not _HEX_ID.match(pid):
+        return False
+    parent_dir = snapshot.path.parent / pid
+    try:
+        parent = Snapshot(parent_dir)
+    except StoreError:  # the parent is gone (gc) or unreadable: build
+        return False
+    m, pm = snapshot.manifest, parent.manifest
+    if (
+        table not in pm.table_hashes
+        or pm.table_hashes[table] != m.table_hashes[table]
+        or parent.schema[table].to_dict() != snapshot.schema[table].to_dict()
+    ):
+        return False
+    src = parent.path.parent.parent / "cache" / pid / "frames" / f"v{FEATURES_VERSION}"
+    dest = snapshot.cache_dir("frames") / f"v{FEATURES_VERSION}"
+    for name in files:
+        if (src / name).is_file():
+            try:
+                os.link(src / name, dest / name)
+            except FileExistsError:
+                pass
+            except OSError:
+                return False
+            return True
+    return False
 
 
 def build_tensor_frames(snapshot: Snapshot) -> dict[str, torch_frame.TensorFrame]:

@@ -160,3 +160,27 @@ async def page_json_async(path: Path, limit: int, offset: int) -> tuple[bytes, i
     if is_cached(path):
         return page_json(path, limit, offset)
     return await anyio.to_thread.run_sync(lambda: page_json(path, limit, offset))
+
+
+async def page_json_parts_async(paths: list[Path], limit: int, offset: int) -> tuple[bytes, int]:
+    """:func:`page_json_async` over a table stored as several files (a base and its deltas).
+
+    The files hold consecutive rows; the page takes from each the rows it overlaps.
+    """
+    if len(paths) == 1:
+        return await page_json_async(paths[0], limit, offset)
+
+    def counts() -> list[int]:
+        return [num_rows(p) for p in paths]
+
+    sizes = await anyio.to_thread.run_sync(counts)
+    bodies: list[bytes] = []
+    start = 0
+    for path, n in zip(paths, sizes, strict=True):
+        lo, hi = max(offset - start, 0), min(offset + limit - start, n)
+        if hi > lo:
+            body, _ = await page_json_async(path, hi - lo, lo)
+            if body != b"[]":
+                bodies.append(body[1:-1])
+        start += n
+    return b"[" + b",".join(bodies) + b"]", start

@@ -79,7 +79,7 @@ def diff_snapshots(a: Snapshot, b: Snapshot) -> SnapshotDiff:
 
 def _confined(a: Snapshot, b: Snapshot) -> duckdb.DuckDBPyConnection:
     """One DuckDB connection that can read these two snapshots' table files and nothing else."""
-    paths = [str(s.table_path(n)) for s in (a, b) for n in s.table_names]
+    paths = [str(p) for s in (a, b) for p in s.all_table_files()]
     con = duckdb.connect()
     con.execute("SET allowed_paths = [" + ", ".join(quote_literal(p) for p in paths) + "]")
     con.execute("SET enable_external_access = false")
@@ -98,8 +98,8 @@ def _row_changes(
     """(rows added, removed, changed) of table ``name`` from ``a`` to ``b``."""
     ta, tb = a.schema[name], b.schema[name]
     common = [c for c in ta.column_names if tb.has_column(c)]
-    fa = f"read_parquet({quote_literal(str(a.table_path(name)))})"
-    fb = f"read_parquet({quote_literal(str(b.table_path(name)))})"
+    fa = a.parquet_sql(name)
+    fb = b.parquet_sql(name)
     key = _key(ta)
     if not key or key != _key(tb) or not set(key) <= set(common):
         cols = ", ".join(quote_ident(c) for c in common)

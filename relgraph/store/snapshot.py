@@ -4,6 +4,11 @@ Layout (format 2): ``<id>/manifest.json`` and ``<id>/tables/<file>``, where each
 table's file name is chosen by :func:`relgraph.store.paths.table_file` and kept in
 the manifest's ``table_files`` (the table's real name is data there, never a path).
 Format-1 snapshots, which named the file ``<table>.parquet``, are still read.
+
+Format 3 adds delta tables: a table that only grew since the snapshot's parent is
+stored as the parent's files (hard links) plus one file of the new rows, listed in
+order under ``table_parts``; reading it concatenates the parts, which gives exactly
+the full table (checked when it is written; see :mod:`relgraph.store.delta`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from relgraph.store.paths import is_plain_table_file, legacy_table_file
 
 MANIFEST = "manifest.json"
 # 2: table files named by relgraph (``table_files``), not by the table's name.
-FORMAT_VERSION = 2
+# 3: a table may be stored as parts (base + deltas, ``table_parts``).
+FORMAT_VERSION = 3
 # A snapshot id names folders (the snapshot's, its cache's): hex digits only.
 _ID = re.compile(r"^[0-9a-f]{8,64}$")
 
@@ -46,6 +52,11 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     # table name -> file name inside ``tables/`` (empty in format-1 manifests).
     table_files: dict[str, str] = field(default_factory=dict)
+    # table name -> its parts in row order (format 3; only tables stored as base + deltas).
+    table_parts: dict[str, list[TablePart]] = field(default_factory=dict)
+    # How each table was stored ("full", "shared", "delta") and why a delta was not used.
+    storage: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +68,9 @@ class Manifest:
             "row_counts": self.row_counts,
             "table_hashes": self.table_hashes,
             "table_files": self.table_files,
+            "table_parts": {n: [p.to_dict() for p in ps] for n, ps in self.table_parts.items()},
+            "storage": self.storage,
+            "notes": self.notes,
             "schema": self.schema.to_dict(),
             "validation": self.validation,
         }
@@ -75,7 +89,29 @@ class Manifest:
             # A manifest without the key predates format 2.
             format_version=int(d.get("format_version", 1)),
             table_files=dict(d.get("table_files", {})),
+            table_parts={
+                str(n): [TablePart.from_dict(p) for p in ps]
+                for n, ps in d.get("table_parts", {}).items()
+            },
+            storage=dict(d.get("storage", {})),
+            notes=[str(n) for n in d.get("notes", [])],
         )
+
+
+@dataclass(frozen=True)
+class TablePart:
+    """One file of a table stored as parts: its name inside ``tables/``, rows and hash."""
+
+    file: str
+    rows: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "rows": self.rows, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TablePart:
+        return cls(file=str(d["file"]), rows=int(d["rows"]), sha256=str(d["sha256"]))
 
 
 class Snapshot:
@@ -93,7 +129,13 @@ class Snapshot:
         m = self.manifest
         if not isinstance(m.id, str) or not _ID.match(m.id):
             raise StoreError(f"corrupt manifest in '{self.path}': id {m.id!r} is not a snapshot id")
-        bad = [f for f in m.table_files.values() if not is_plain_table_file(str(f))]
+        if m.format_version > FORMAT_VERSION:
+            raise StoreError(
+                f"snapshot '{self.path.name}' was written by a newer relgraph (format "
+                f"{m.format_version}, this one reads up to {FORMAT_VERSION}); upgrade relgraph"
+            )
+        files = list(m.table_files.values()) + [p.file for ps in m.table_parts.values() for p in ps]
+        bad = [f for f in files if not is_plain_table_file(str(f))]
         if bad:
             raise StoreError(
                 f"corrupt manifest in '{self.path}': table file {bad[0]!r} is not a plain "
@@ -115,13 +157,41 @@ class Snapshot:
     def table_names(self) -> list[str]:
         return list(self.manifest.row_counts)
 
-    def table_path(self, name: str) -> Path:
-        """The Parquet file of table ``name``, as the manifest names it."""
+    def _check_table(self, name: str) -> None:
         if name not in self.manifest.row_counts:
             raise StoreError(
                 f"snapshot {self.id[:12]} has no table '{name}'; "
                 f"tables: {', '.join(self.table_names)}"
             )
+
+    def table_paths(self, name: str) -> list[Path]:
+        """The Parquet files of table ``name`` in row order: one, or a base and its deltas.
+
+        Every reader of a table's files goes through here (or :meth:`read_table`,
+        :meth:`parquet_sql`): reading only the first file of a delta table would
+        silently lose its newest rows.
+        """
+        self._check_table(name)
+        parts = self.manifest.table_parts.get(name)
+        if parts:
+            return [self.path / "tables" / p.file for p in parts]
+        return [self._single_path(name)]
+
+    def is_delta(self, name: str) -> bool:
+        """Whether table ``name`` is stored as a base plus deltas (several files)."""
+        return bool(self.manifest.table_parts.get(name))
+
+    def table_path(self, name: str) -> Path:
+        """The one Parquet file of table ``name`` (see :meth:`table_paths` for delta tables)."""
+        self._check_table(name)
+        if self.manifest.table_parts.get(name):
+            raise StoreError(
+                f"table {name!r} of snapshot {self.id[:12]} is stored as a base and deltas "
+                "(several files): read it with table_paths(), read_table() or parquet_sql()"
+            )
+        return self._single_path(name)
+
+    def _single_path(self, name: str) -> Path:
         file = self.manifest.table_files.get(name)
         if file is None and self.manifest.format_version < 2:
             file = legacy_table_file(name)
@@ -136,7 +206,29 @@ class Snapshot:
         return self.path / "tables" / file
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
-        return pq.read_table(self.table_path(name), columns=columns)
+        """Table ``name`` (all its parts, in order) as one Arrow table."""
+        paths = self.table_paths(name)
+        if len(paths) == 1:
+            return pq.read_table(paths[0], columns=columns)
+        return pa.concat_tables([pq.read_table(p, columns=columns) for p in paths])
+
+    def parquet_sql(self, name: str) -> str:
+        """DuckDB SQL that reads table ``name``: ``read_parquet([...])`` over its parts, in order.
+
+        The files are listed in row order and read with insertion order kept (DuckDB's
+        default), so row ``i`` is the same row as in :meth:`read_table`.
+        """
+        paths = self.table_paths(name)
+        if len(paths) == 1:
+            # One file: the plain form (DuckDB's get_table_names cannot bind a list
+            # argument inside a view, and most tables are one file).
+            return f"read_parquet({quote_literal(str(paths[0]))})"
+        files = ", ".join(quote_literal(str(p)) for p in paths)
+        return f"read_parquet([{files}])"
+
+    def all_table_files(self) -> list[Path]:
+        """Every file this snapshot's tables are read from (the only ones its DuckDB may open)."""
+        return [p for name in self.table_names for p in self.table_paths(name)]
 
     def duckdb(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with one view per table, named as the table.
@@ -149,18 +241,16 @@ class Snapshot:
         and that setting cannot be undone on it. Names are quoted anyway; this is
         the second wall, should a name ever reach SQL unquoted.
         """
-        paths = {name: str(self.table_path(name)) for name in self.table_names}
         if con is None:
             con = duckdb.connect()
-            con.execute(
-                "SET allowed_paths = [" + ", ".join(quote_literal(p) for p in paths.values()) + "]"
-            )
+            allowed = ", ".join(quote_literal(str(p)) for p in self.all_table_files())
+            con.execute(f"SET allowed_paths = [{allowed}]")
             con.execute("SET enable_external_access = false")
         con.execute(NUMBER_TEXT_MACRO)
-        for name, path in paths.items():
+        for name in self.table_names:
             con.execute(
                 f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
-                f"SELECT * FROM read_parquet({quote_literal(path)})"
+                f"SELECT * FROM {self.parquet_sql(name)}"
             )
         return con
 

@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 
 from relgraph.errors import StoreError
 from relgraph.schema.types import Schema
-from relgraph.store import atomic
-from relgraph.store.paths import table_file
-from relgraph.store.snapshot import MANIFEST, Manifest, Snapshot
+from relgraph.store import atomic, delta
+from relgraph.store.paths import table_file, table_stem
+from relgraph.store.snapshot import MANIFEST, Manifest, Snapshot, TablePart
 
 DEFAULT_WORKSPACE = Path(".relgraph")
 ID_LENGTH = 16
@@ -167,12 +167,30 @@ class Workspace:
         if (final / MANIFEST).is_file():
             self._set_latest(sid)
             return WriteResult(Snapshot(final), created=False)
-        parent = self._parent_for(source)
+        parent_snap = self._parent_snapshot(source)
+        parent = parent_snap.id if parent_snap is not None else None
         # File names come from relgraph, never from the table's name (a source may
         # call a table "../../<id>/tables/drivers"); the name stays data.
         files = {name: table_file(name) for name in tables}
         if len(set(files.values())) != len(files):
             raise StoreError("two table names map to one file name; rename one of them")
+        grown = _grown(parent_snap, blobs, hashes)
+        plans = delta.plan_deltas(parent_snap, schema, grown, hashes)
+        stored = self._stored_tables()
+        parts: dict[str, list[TablePart]] = {}
+        part_blobs: dict[str, bytes] = {}
+        for name, plan in plans.deltas.items():
+            assert parent_snap is not None
+            old_parts = _parts_of(parent_snap, name)
+            rows = tables[name].num_rows - plan.base_rows
+            blob, digest = _encode(tables[name].slice(plan.base_rows))
+            part = TablePart(f"{table_stem(name)}-d{len(old_parts)}.parquet", rows, digest)
+            parts[name] = [*old_parts, part]
+            part_blobs[part.file] = blob
+        storage = {
+            n: "delta" if n in parts else ("shared" if hashes[n] in stored else "full")
+            for n in tables
+        }
         manifest = Manifest(
             id=sid,
             schema=schema,
@@ -182,18 +200,31 @@ class Workspace:
             created=datetime.now(UTC).isoformat(timespec="microseconds"),
             parent=parent,
             validation=validation or {},
-            table_files=files,
+            table_files={n: f for n, f in files.items() if n not in parts},
+            table_parts=parts,
+            storage=storage,
+            notes=plans.notes,
         )
-        stored = self._stored_tables()
         try:
             with atomic.staged_dir(final) as tmp:
                 (tmp / "tables").mkdir()
                 for name, blob in blobs.items():
+                    if name in parts:
+                        continue
                     dest = tmp / "tables" / files[name]
                     if not _link_same(stored.get(hashes[name]), dest, hashes[name]):
-                        dest.write_bytes(blob)
-                        # Read-only: a file may be shared with later snapshots.
-                        dest.chmod(0o400)
+                        _write_readonly(dest, blob)
+                for name, table_parts in parts.items():
+                    assert parent_snap is not None
+                    for part, src in zip(
+                        table_parts, [*parent_snap.table_paths(name), None], strict=True
+                    ):
+                        dest = tmp / "tables" / part.file
+                        if src is None:
+                            _write_readonly(dest, part_blobs[part.file])
+                        elif not _link_same(src, dest, part.sha256):
+                            _copy_checked(src, dest, part.sha256)
+                    _check_delta(tmp / "tables", table_parts, grown[name], name)
                 (tmp / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2))
                 _fsync_tree(tmp)
         except OSError as e:
@@ -206,6 +237,10 @@ class Workspace:
         found: dict[str, Path] = {}
         for snap in self.snapshots():
             for name, digest in snap.manifest.table_hashes.items():
+                if snap.is_delta(name):  # no one file holds the whole table's bytes
+                    for part in snap.manifest.table_parts[name]:
+                        found[part.sha256] = snap.path / "tables" / part.file
+                    continue
                 try:
                     found[digest] = snap.table_path(name)
                 except StoreError:  # an old snapshot with an unsafe name: not shared
@@ -241,9 +276,9 @@ class Workspace:
     def tags_dir(self) -> Path:
         return self.root / "refs" / "tags"
 
-    def _parent_for(self, source: str) -> str | None:
+    def _parent_snapshot(self, source: str) -> Snapshot | None:
         same = [s for s in self.snapshots() if s.manifest.source == source]
-        return same[-1].id if same else None
+        return same[-1] if same else None
 
     def _set_latest(self, sid: str) -> None:
         ref = self.root / "refs" / "latest"
@@ -279,6 +314,59 @@ def _link_same(src: Path | None, dest: Path, digest: str) -> bool:
     except OSError:  # another file system, or links not allowed: write a copy
         return False
     return True
+
+
+def _grown(
+    parent: Snapshot | None, blobs: dict[str, bytes], hashes: dict[str, str]
+) -> dict[str, pa.Table]:
+    """The tables that may have grown since ``parent``, decoded from their Parquet bytes."""
+    if parent is None:
+        return {}
+    m = parent.manifest
+    return {
+        n: pq.read_table(pa.BufferReader(blob))
+        for n, blob in blobs.items()
+        if n in m.row_counts and m.table_hashes.get(n) != hashes[n]
+    }
+
+
+def _parts_of(snap: Snapshot, name: str) -> list[TablePart]:
+    """Table ``name`` of ``snap`` as a list of parts (one part when stored in one file)."""
+    if snap.is_delta(name):
+        return list(snap.manifest.table_parts[name])
+    # The base keeps this table's usual file name in the new snapshot's folder.
+    return [
+        TablePart(
+            table_file(name), snap.manifest.row_counts[name], snap.manifest.table_hashes[name]
+        )
+    ]
+
+
+def _write_readonly(dest: Path, blob: bytes) -> None:
+    dest.write_bytes(blob)
+    # Read-only: a file may be shared with later snapshots.
+    dest.chmod(0o400)
+
+
+def _copy_checked(src: Path, dest: Path, digest: str) -> None:
+    """Copy a part that could not be hard-linked, refusing bytes that changed behind our back."""
+    data = src.read_bytes()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise StoreError(
+            f"'{src}' no longer holds the bytes its snapshot recorded (hash differs); "
+            "it was changed outside relgraph: ingest into a fresh workspace"
+        )
+    _write_readonly(dest, data)
+
+
+def _check_delta(folder: Path, parts: list[TablePart], full: pa.Table, name: str) -> None:
+    """The staged parts, read in order, must be exactly the full table (else nothing is stored)."""
+    got = pa.concat_tables([pq.read_table(folder / p.file) for p in parts])
+    if not got.equals(full):
+        raise StoreError(
+            f"internal error: table '{name}' read as base + delta differs from the table; "
+            "nothing was stored"
+        )
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
 from relgraph import api
-from relgraph._sql import quote_literal
 from relgraph.redact import redact
 from relgraph.schema.names import MAX_NAME_LENGTH
 from relgraph.service import pages
@@ -135,10 +134,10 @@ async def table_rows(
     _: TokenInfo = Depends(viewer),
 ) -> Response:
     snap = _snap(st, snapshot_id)
-    path = snap.table_path(table)  # StoreError (404) for an unknown table
+    paths = snap.table_paths(table)  # StoreError (404) for an unknown table
     total = snap.manifest.row_counts[table]
-    items, _n = await pages.page_json_async(path, page.limit, page.offset)
-    return page.json_page(items, total, columns=pages.column_names(path))
+    items, _n = await pages.page_json_parts_async(paths, page.limit, page.offset)
+    return page.json_page(items, total, columns=pages.column_names(paths[0]))
 
 
 @router.get(
@@ -151,10 +150,10 @@ def table_stats(
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
     snap = _snap(st, snapshot_id)
-    path = snap.table_path(table)
+    source = snap.parquet_sql(table)  # StoreError (404) for an unknown table
     ts = snap.schema.tables[table]
     stypes = {c.name: c.stype.value for c in ts.columns}
-    stats = _stats(snap.id, table, str(path))
+    stats = _stats(snap.id, table, source)
     cols = [s | {"stype": stypes.get(s["column"])} for s in stats]
     return {
         "snapshot_id": snap.id,
@@ -177,14 +176,15 @@ _STATS_LOCK = threading.Lock()
 _STATS_MAX = 256
 
 
-def _stats(snapshot_id: str, table: str, path: str) -> list[dict[str, Any]]:
+def _stats(snapshot_id: str, table: str, source: str) -> list[dict[str, Any]]:
+    """Column statistics of ``source``: SQL that reads the table's files (``parquet_sql``)."""
     key = (snapshot_id, table)
     with _STATS_LOCK:
         if key in _STATS:
             return _STATS[key]
     con = duckdb.connect()
     try:
-        cur = con.execute(f"SUMMARIZE SELECT * FROM read_parquet({quote_literal(path)})")
+        cur = con.execute(f"SUMMARIZE SELECT * FROM {source}")
         names = [d[0] for d in cur.description]
         raw = cur.fetchall()
     finally:
