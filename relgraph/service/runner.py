@@ -8,7 +8,7 @@ lists, cancels and retries the jobs of ``relgraph run pipeline.yaml`` by the sam
 Requests never do long work: :meth:`DBJobRunner.submit` records a ``queued`` job and
 returns; worker threads of the service (or of its worker processes, ``relgraph serve
 --workers N``) claim queued service jobs from the DB (one transaction that locks the
-job's row: a job is claimed once) and run them (:mod:`relgraph.service.tasks`).
+job's row: a job is claimed once) and run them (the kinds of :mod:`relgraph.jobs.registry`).
 Progress and log lines reach the DB at most every :data:`FLUSH_S` (a watcher thread
 writes what a job in a long step said last); a cancel (REST or ``relgraph jobs cancel``) sets
 ``cancel_requested``, which the runner reads within :data:`CANCEL_POLL_S` and the job's
@@ -36,11 +36,12 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from types import MappingProxyType
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
@@ -160,14 +161,24 @@ class JobInfo:
 
 
 class JobContext:
-    """Handed to a job function: report progress, write log lines, notice cancellation."""
+    """Handed to a job function: report progress, write log lines, notice cancellation
+    (a :class:`relgraph.jobs.kinds.Context` whose jobs name what they read by id)."""
+
+    surface: Literal["service"] = "service"
+    inputs: Mapping[str, Mapping[str, Any]] = MappingProxyType({})  # no upstream jobs
 
     def __init__(
-        self, runner: DBJobRunner, job_id: int, known: frozenset[str] = frozenset()
+        self,
+        runner: DBJobRunner,
+        job_id: int,
+        known: frozenset[str] = frozenset(),
+        kind: str = "",
     ) -> None:
         self._runner = runner
         self.job_id = str(job_id)
         self._id = job_id
+        self.workspace = runner.workspace
+        self.name = self.type = kind
         self.known = known  # the job's secrets: masked in whatever it logs
         # Set by a cancel through this process, or seen in the DB by the cancel watcher;
         # the job's loops check it (relgraph.cancel) and stop within a step.
@@ -193,6 +204,10 @@ class JobContext:
             self._progress = (self._shown, redact(message, self.known))
         self._maybe_flush()
         self.check()
+
+    def report(self, fraction: float, message: str) -> None:
+        """The job's fraction done (what :mod:`relgraph.jobs.kinds` calls)."""
+        self.progress(fraction, message)
 
     def check(self) -> None:
         self._maybe_flush()
@@ -229,7 +244,7 @@ JobFn = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
 class JobRunner(Protocol):
     """What the service needs from a job system."""
 
-    kinds: dict[str, JobFn]
+    kinds: Mapping[str, JobFn]
 
     def submit(
         self, kind: str, params: dict[str, Any], *, created_by: str | None = None
@@ -269,7 +284,8 @@ class DBJobRunner:
 
     Args:
         workspace: The workspace; the DB is ``workspace/meta.db`` unless ``meta`` is given.
-        kinds: Job kind → function (:func:`relgraph.service.tasks.default_kinds`).
+        kinds: Job kind → function (:func:`relgraph.service.tasks.default_kinds`: the
+            registry's kinds, bound to this workspace).
         workers: Worker threads (jobs run at once).
         meta: Metadata DB URL (PostgreSQL for a team), as ``relgraph run --meta``.
         secrets: Where the full parameters of jobs with secrets wait (default: the
@@ -282,7 +298,7 @@ class DBJobRunner:
     def __init__(
         self,
         workspace: str | Path,
-        kinds: dict[str, JobFn],
+        kinds: Mapping[str, JobFn],
         *,
         workers: int = 1,
         meta: str | None = None,
@@ -290,7 +306,7 @@ class DBJobRunner:
         owner_pid: int | None = None,
     ) -> None:
         self.workspace = Path(workspace)
-        self.kinds = kinds
+        self.kinds: Mapping[str, JobFn] = kinds
         self.meta = meta
         self.db = MetaDB.open(meta, workspace=workspace)
         self._reader = _read_engine(self.db)
@@ -516,7 +532,7 @@ class DBJobRunner:
         status, error, result = Status.succeeded.value, None, None
         # The full parameters: from the secret store when the record holds redacted ones.
         full = self.secrets.get(secret_ref) if secret_ref is not None else params
-        ctx = JobContext(self, job_id, frozenset(secret_values(full)))
+        ctx = JobContext(self, job_id, frozenset(secret_values(full)), kind)
         with self._lock:
             self._ctx[job_id] = ctx
         try:
@@ -655,7 +671,7 @@ class DBJobRunner:
             raise JobParameterError(
                 f"unknown job kind '{kind}'; kinds: {', '.join(sorted(self.kinds))}"
             )
-        # Kinds that can check their parameters up front (tasks.CheckedJob) refuse bad ones
+        # Kinds that can check their parameters up front (registry.ServiceKind) refuse bad ones
         # here: the caller gets a 4xx instead of a job that fails.
         check = getattr(self.kinds[kind], "check_params", None)
         if check is not None:
