@@ -259,6 +259,14 @@ def check_embeddings(workspace: Path, oid: str | None) -> None:
             f"job parameter 'embeddings': output '{oid}' holds a 3-D projection only, "
             "no embedding vectors; cluster the output of an 'embed' job"
         )
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(out.data).names
+    if "embedding" not in names and "EMBEDDING" not in names:
+        raise JobParameterError(
+            f"job parameter 'embeddings': output '{oid}' has no embedding vectors "
+            f"(columns {', '.join(names[:8])}); cluster the output of an 'embed' job"
+        )
 
 
 # -- ingest --------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ Three layouts are read:
 - a pipeline job's folder (:func:`relgraph.jobs.worker.output_rel`)::
 
       outputs/<job type>/<input hash>/result.json           the job's outputs
-      outputs/<job type>/<input hash>/embeddings.parquet    (embed), clusters.parquet
-                                                           (cluster), projection.parquet
-                                                           (project)
+      outputs/<job type>/<input hash>/embeddings.parquet    (embed, predict, python),
+                                                           clusters.parquet (cluster),
+                                                           projection.parquet (project)
 
   its id is ``pipe-<job type>-<input hash>``; it lists as embeddings beside the
   service's own.
@@ -150,6 +150,7 @@ PIPELINE_FILES = {
     "cluster": "clusters",
     "project": "projection",
     "predict": "embeddings",
+    "python": "embeddings",  # a user step that made embeddings (its result says so)
 }
 PIPELINE_ID = re.compile(r"^pipe-(?P<type>[a-z]+)-(?P<hash>[0-9a-f]{8,64})$")
 
