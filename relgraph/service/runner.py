@@ -50,6 +50,7 @@ from relgraph.cancel import CancelToken, JobCancelled
 from relgraph.cancel import check as cancel_check
 from relgraph.cancel import scope as cancel_scope
 from relgraph.errors import JobError, JobParameterError, RelgraphError
+from relgraph.jobs import queue
 from relgraph.jobs.control import RETRYABLE, cancel_queued_service_job, requeue_service_job
 from relgraph.jobs.db import BUSY_TIMEOUT_MS, MetaDB
 from relgraph.jobs.events import set_status
@@ -63,7 +64,6 @@ from relgraph.jobs.models import (
     is_service_run,
     utcnow,
 )
-from relgraph.jobs.procs import pid_alive
 from relgraph.jobs.progress import eta_seconds
 from relgraph.jobs.runner import recover
 from relgraph.jobs.secretstore import SecretStore
@@ -382,7 +382,7 @@ class DBJobRunner:
 
     def _info(self, job: Job, run: Run | None) -> JobInfo:
         service = is_service_run(run)
-        created_by = _spec(run).get("created_by") if service else None
+        created_by = queue.run_spec(run).get("created_by") if service else None
         # Stored redacted; redacted again for rows an older relgraph wrote.
         return JobInfo(
             id=str(job.id),
@@ -413,26 +413,9 @@ class DBJobRunner:
         return job, s.get(Run, job.run_id)
 
     # -- start, recovery, workers ----------------------------------------------------------
-    def _owned_by_dead(self, run: Run) -> bool:
-        return run.host == "" or (run.host == self._host and not pid_alive(run.pid))
-
     def _adopt_and_recover(self) -> None:
         """Queued jobs of a dead service run here; those it left running are failed."""
-
-        def adopt(s: Session) -> list[int]:
-            ids = []
-            q = (
-                select(Job, Run)
-                .join(Run, Run.id == Job.run_id)
-                .where(Run.executor == SERVICE_EXECUTOR, Job.status == Status.queued.value)
-            )
-            for job, run in s.execute(q):
-                if self._owned_by_dead(run):
-                    run.host, run.pid = self._host, self._pid
-                    ids.append(job.id)
-            return ids
-
-        adopted = self._write(adopt)
+        adopted = self._write(lambda s: queue.adopt(s, host=self._host, owner=self._pid))
         if adopted:
             log.info("adopted %d queued job(s) of a stopped service: %s", len(adopted), adopted)
         recover(self.db)
@@ -471,59 +454,15 @@ class DBJobRunner:
 
     def _claim(self) -> tuple[int, str, dict[str, Any], str | None] | None:
         """Take the oldest queued service job this process may run (one transaction)."""
-
-        def find(s: Session) -> tuple[int, ...]:
-            q = (
-                select(Job.id, Run.host, Run.pid)
-                .join(Run, Run.id == Job.run_id)
-                .where(Run.executor == SERVICE_EXECUTOR, Job.status == Status.queued.value)
-                .order_by(Job.id)
-                .limit(50)
-            )
-            return tuple(
-                jid
-                for jid, host, pid in s.execute(q)
-                if (host, pid) == (self._host, self._pid)
-                or host == ""
-                or (host == self._host and not pid_alive(pid))
-            )
-
-        if not self._read(find):  # the common idle case: no write lock taken
+        host, owner = self._host, self._pid
+        if not self._read(lambda s: queue.claimable(s, host=host, owner=owner)):
+            return None  # the common idle case: no write lock taken
+        claimed = self._write(
+            lambda s: queue.claim(s, host=host, owner=owner, pid=self._own_pid, kinds=self.kinds)
+        )
+        if claimed is None:
             return None
-
-        def claim(s: Session) -> tuple[int, str, dict[str, Any], str | None] | None:
-            for jid in find(s):
-                # Locked until this transaction ends: another worker process skips it, and
-                # reads it as running once it may (PostgreSQL; SQLite writes one at a time).
-                job = s.scalars(
-                    select(Job).where(Job.id == jid).with_for_update(skip_locked=True)
-                ).first()
-                run = s.get(Run, job.run_id) if job is not None else None
-                if job is None or run is None or job.status != Status.queued.value:
-                    continue
-                if job.cancel_requested:
-                    cancel_queued_service_job(s, job)
-                    continue
-                run.host, run.pid = self._host, self._pid
-                if job.type not in self.kinds:
-                    job.error = (
-                        f"this server has no job kind '{job.type}'; "
-                        f"kinds: {', '.join(sorted(self.kinds))}"
-                    )
-                    job.finished_at = utcnow()
-                    set_status(s, job, Status.failed.value, message=job.error)
-                    continue
-                now = utcnow()
-                job.started_at = now
-                job.heartbeat_at = now
-                job.host, job.pid = self._host, self._own_pid
-                job.worker = f"service:{self._host}:{self._own_pid}"
-                job.logs = (job.logs or "") + f"{_stamp()} started {job.type}\n"
-                set_status(s, job, Status.running.value, message=f"on {job.worker}")
-                return job.id, job.type, dict(job.params or {}), _spec(run).get("secret_ref")
-            return None
-
-        return self._write(claim)
+        return claimed.job_id, claimed.kind, claimed.params, claimed.secret_ref
 
     def _execute(
         self, job_id: int, kind: str, params: dict[str, Any], secret_ref: str | None
@@ -876,15 +815,6 @@ class DBJobRunner:
         if self._reader is not None:
             self._reader.dispose()
         self.db.dispose()
-
-
-def _spec(run: Run | None) -> dict[str, Any]:
-    """A service run's spec: ``{"kind", "params", "created_by"[, "secret_ref"]}``."""
-    try:
-        spec = json.loads(run.spec_text) if run is not None else {}
-    except (ValueError, TypeError):
-        return {}
-    return spec if isinstance(spec, dict) else {}
 
 
 def _append(text: str | None, lines: builtins.list[str]) -> str:
