@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from relgraph import api  # noqa: E402
+from relgraph.jobs.outputs import register_output  # noqa: E402
 from relgraph.service import TokenStore  # noqa: E402
-from relgraph.service.outputs import register_output  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:

@@ -145,6 +145,7 @@ def snapshots(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
             {
                 "snapshots": [
                     {
+                        "id": s.id,
                         "snapshot_id": s.id,
                         "parent": s.manifest.parent,
                         "source": s.manifest.source,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from relgraph.cli.app import app, emit_json, err, fail, out, workspace_option
@@ -165,10 +167,14 @@ def jobs_show(
     if as_json:
         emit_json(j)
         return
-    out.print(
-        f"[bold]job {j['id']}[/] '{j['name']}' ({j['type']}) run {j['run_id']}: "
-        f"[{_STYLE.get(j['status'], '')}]{j['status']}[/], attempts {j['attempts']}"
+    t = Table(
+        title=f"job {j['id']} '{j['name']}' ({j['type']}), run {j['run_id']}",
+        show_header=False,
     )
+    t.add_column("field", style="bold", no_wrap=True)
+    t.add_column("value", overflow="fold")  # ids and hashes fold, never cut
+    t.add_row("status", f"[{_STYLE.get(j['status'], '')}]{j['status']}[/]")
+    t.add_row("attempts", str(j["attempts"]))
     for k in (
         "params",
         "needs",
@@ -181,11 +187,19 @@ def jobs_show(
         "error",
     ):
         if j.get(k) not in (None, [], {}):
-            out.print(f"  {k}: {j[k]}", highlight=False)
-    for ev in j["events"]:
-        out.print(f"  event {ev['at']} {ev['status']} {ev['message'] or ''}", highlight=False)
+            v = j[k]
+            shown = json.dumps(v, default=str) if isinstance(v, dict | list) else str(v)
+            t.add_row(k, escape(shown))
+    out.print(t)
+    if j["events"]:
+        ev_table = Table(title="events")
+        for c in ("at", "status", "message"):
+            ev_table.add_column(c, overflow="fold")
+        for ev in j["events"]:
+            ev_table.add_row(str(ev["at"]), ev["status"], escape(ev["message"] or ""))
+        out.print(ev_table)
     for edge in j["lineage"]:
-        out.print(f"  lineage {edge['from']} → {edge['to']}", highlight=False)
+        out.print(f"  lineage {edge['from']} → {edge['to']}", highlight=False, markup=False)
     if j.get("logs"):
         out.print("[bold]logs[/]")
         out.print(j["logs"], markup=False, highlight=False)

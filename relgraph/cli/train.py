@@ -344,7 +344,8 @@ def models(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """List stored models with their test metrics."""
     rows = api.models(workspace)
     if as_json:
-        emit_json(rows)
+        # The shape of every listing's --json (snapshots, jobs): {"<things>": [{"id", ...}]}.
+        emit_json({"models": [{"id": m["model_id"], **m} for m in rows]})
         return
     t = Table(title=f"models in {workspace}")
     t.add_column("model", no_wrap=True)  # an id to copy: never cut

@@ -26,18 +26,10 @@ import yaml
 
 from relgraph.errors import JobError
 from relgraph.jobs.dag import topological_order
+from relgraph.jobs.registry import KINDS
 
-JOB_TYPES = (
-    "ingest",
-    "ingest-labels",
-    "embed",
-    "train",
-    "predict",
-    "cluster",
-    "project",
-    "pretrain",
-    "python",
-)
+# The kinds a pipeline may use: the registry's (relgraph.jobs.registry.KINDS).
+JOB_TYPES = tuple(n for n, k in KINDS.items() if "pipeline" in k.surfaces)
 _SPEC_KEYS = {"name", "workspace", "webhook", "sources", "queries", "jobs"}
 
 

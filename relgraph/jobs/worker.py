@@ -26,8 +26,9 @@ from filelock import FileLock
 from relgraph.errors import JobError, RelgraphError
 from relgraph.jobs.db import MetaDB
 from relgraph.jobs.events import Notifier, set_status
-from relgraph.jobs.kinds import KINDS, JobContext
+from relgraph.jobs.kinds import JobContext
 from relgraph.jobs.models import Job, Status, utcnow
+from relgraph.jobs.registry import KINDS
 from relgraph.redact import RedactFilter, redact, secret_values
 from relgraph.store import atomic
 
@@ -114,9 +115,11 @@ def _execute(p: dict[str, Any]) -> dict[str, Any]:
 
 def _run(p: dict[str, Any], workspace: Path, db: MetaDB, job_id: int) -> dict[str, Any]:
     job_type = p["type"]
-    fn = KINDS.get(job_type)
-    if fn is None:
+    kind = KINDS.get(job_type)
+    if kind is None or "pipeline" not in kind.surfaces:
         raise JobError(f"unknown job type '{job_type}'")
+    # Checked before any lock or folder: a bad parameter fails the job naming it.
+    params = kind.parse(p["params"], surface="pipeline")
     rel = output_rel(job_type, p["input_hash"])
     final = workspace / rel
     locks = workspace / "locks"
@@ -164,7 +167,7 @@ def _run(p: dict[str, Any], workspace: Path, db: MetaDB, job_id: int) -> dict[st
                 progress=progress,
                 report=report,
             )
-            outputs = fn(ctx)
+            outputs = kind.run(ctx, params)
             (tmp / RESULT).write_text(json.dumps(outputs, indent=2, sort_keys=True, default=str))
             for f in tmp.rglob("*"):
                 if f.is_file():

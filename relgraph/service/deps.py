@@ -6,8 +6,6 @@ import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pyarrow as pa
 from fastapi import HTTPException, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from relgraph.jobs.outputs import json_value as json_value  # re-exported: routes use it
 from relgraph.jobs.secretstore import SecretStore
 from relgraph.service.auth import Role, TokenInfo, TokenStore
 from relgraph.service.hardening import AuthThrottle
@@ -127,25 +126,6 @@ async def paging(
     offset: int = Query(0, ge=0, le=2**31, description="Items to skip."),
 ) -> Paging:
     return Paging(limit=limit, offset=offset)
-
-
-def json_value(v: Any) -> Any:
-    """A JSON-safe value: NaN/inf become null, times ISO strings, bytes are elided."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, datetime | date | time):
-        return v.isoformat()
-    if isinstance(v, timedelta):
-        return v.total_seconds()
-    if isinstance(v, Decimal):
-        return float(v)
-    if isinstance(v, bytes):
-        return f"<{len(v)} bytes>"
-    if isinstance(v, list | tuple):
-        return [json_value(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): json_value(x) for k, x in v.items()}
-    return v
 
 
 def _column_json(col: pa.ChunkedArray) -> list[Any]:

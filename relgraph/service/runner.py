@@ -8,7 +8,7 @@ lists, cancels and retries the jobs of ``relgraph run pipeline.yaml`` by the sam
 Requests never do long work: :meth:`DBJobRunner.submit` records a ``queued`` job and
 returns; worker threads of the service (or of its worker processes, ``relgraph serve
 --workers N``) claim queued service jobs from the DB (one transaction that locks the
-job's row: a job is claimed once) and run them (:mod:`relgraph.service.tasks`).
+job's row: a job is claimed once) and run them (the kinds of :mod:`relgraph.jobs.registry`).
 Progress and log lines reach the DB at most every :data:`FLUSH_S` (a watcher thread
 writes what a job in a long step said last); a cancel (REST or ``relgraph jobs cancel``) sets
 ``cancel_requested``, which the runner reads within :data:`CANCEL_POLL_S` and the job's
@@ -36,11 +36,12 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from types import MappingProxyType
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
@@ -49,6 +50,7 @@ from relgraph.cancel import CancelToken, JobCancelled
 from relgraph.cancel import check as cancel_check
 from relgraph.cancel import scope as cancel_scope
 from relgraph.errors import JobError, JobParameterError, RelgraphError
+from relgraph.jobs import queue
 from relgraph.jobs.control import RETRYABLE, cancel_queued_service_job, requeue_service_job
 from relgraph.jobs.db import BUSY_TIMEOUT_MS, MetaDB
 from relgraph.jobs.events import set_status
@@ -62,7 +64,6 @@ from relgraph.jobs.models import (
     is_service_run,
     utcnow,
 )
-from relgraph.jobs.procs import pid_alive
 from relgraph.jobs.progress import eta_seconds
 from relgraph.jobs.runner import recover
 from relgraph.jobs.secretstore import SecretStore
@@ -160,14 +161,24 @@ class JobInfo:
 
 
 class JobContext:
-    """Handed to a job function: report progress, write log lines, notice cancellation."""
+    """Handed to a job function: report progress, write log lines, notice cancellation
+    (a :class:`relgraph.jobs.kinds.Context` whose jobs name what they read by id)."""
+
+    surface: Literal["service"] = "service"
+    inputs: Mapping[str, Mapping[str, Any]] = MappingProxyType({})  # no upstream jobs
 
     def __init__(
-        self, runner: DBJobRunner, job_id: int, known: frozenset[str] = frozenset()
+        self,
+        runner: DBJobRunner,
+        job_id: int,
+        known: frozenset[str] = frozenset(),
+        kind: str = "",
     ) -> None:
         self._runner = runner
         self.job_id = str(job_id)
         self._id = job_id
+        self.workspace = runner.workspace
+        self.name = self.type = kind
         self.known = known  # the job's secrets: masked in whatever it logs
         # Set by a cancel through this process, or seen in the DB by the cancel watcher;
         # the job's loops check it (relgraph.cancel) and stop within a step.
@@ -193,6 +204,10 @@ class JobContext:
             self._progress = (self._shown, redact(message, self.known))
         self._maybe_flush()
         self.check()
+
+    def report(self, fraction: float, message: str) -> None:
+        """The job's fraction done (what :mod:`relgraph.jobs.kinds` calls)."""
+        self.progress(fraction, message)
 
     def check(self) -> None:
         self._maybe_flush()
@@ -229,7 +244,7 @@ JobFn = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
 class JobRunner(Protocol):
     """What the service needs from a job system."""
 
-    kinds: dict[str, JobFn]
+    kinds: Mapping[str, JobFn]
 
     def submit(
         self, kind: str, params: dict[str, Any], *, created_by: str | None = None
@@ -269,7 +284,8 @@ class DBJobRunner:
 
     Args:
         workspace: The workspace; the DB is ``workspace/meta.db`` unless ``meta`` is given.
-        kinds: Job kind → function (:func:`relgraph.service.tasks.default_kinds`).
+        kinds: Job kind → function (:func:`relgraph.service.tasks.default_kinds`: the
+            registry's kinds, bound to this workspace).
         workers: Worker threads (jobs run at once).
         meta: Metadata DB URL (PostgreSQL for a team), as ``relgraph run --meta``.
         secrets: Where the full parameters of jobs with secrets wait (default: the
@@ -282,7 +298,7 @@ class DBJobRunner:
     def __init__(
         self,
         workspace: str | Path,
-        kinds: dict[str, JobFn],
+        kinds: Mapping[str, JobFn],
         *,
         workers: int = 1,
         meta: str | None = None,
@@ -290,7 +306,7 @@ class DBJobRunner:
         owner_pid: int | None = None,
     ) -> None:
         self.workspace = Path(workspace)
-        self.kinds = kinds
+        self.kinds: Mapping[str, JobFn] = kinds
         self.meta = meta
         self.db = MetaDB.open(meta, workspace=workspace)
         self._reader = _read_engine(self.db)
@@ -366,7 +382,7 @@ class DBJobRunner:
 
     def _info(self, job: Job, run: Run | None) -> JobInfo:
         service = is_service_run(run)
-        created_by = _spec(run).get("created_by") if service else None
+        created_by = queue.run_spec(run).get("created_by") if service else None
         # Stored redacted; redacted again for rows an older relgraph wrote.
         return JobInfo(
             id=str(job.id),
@@ -397,26 +413,9 @@ class DBJobRunner:
         return job, s.get(Run, job.run_id)
 
     # -- start, recovery, workers ----------------------------------------------------------
-    def _owned_by_dead(self, run: Run) -> bool:
-        return run.host == "" or (run.host == self._host and not pid_alive(run.pid))
-
     def _adopt_and_recover(self) -> None:
         """Queued jobs of a dead service run here; those it left running are failed."""
-
-        def adopt(s: Session) -> list[int]:
-            ids = []
-            q = (
-                select(Job, Run)
-                .join(Run, Run.id == Job.run_id)
-                .where(Run.executor == SERVICE_EXECUTOR, Job.status == Status.queued.value)
-            )
-            for job, run in s.execute(q):
-                if self._owned_by_dead(run):
-                    run.host, run.pid = self._host, self._pid
-                    ids.append(job.id)
-            return ids
-
-        adopted = self._write(adopt)
+        adopted = self._write(lambda s: queue.adopt(s, host=self._host, owner=self._pid))
         if adopted:
             log.info("adopted %d queued job(s) of a stopped service: %s", len(adopted), adopted)
         recover(self.db)
@@ -455,59 +454,15 @@ class DBJobRunner:
 
     def _claim(self) -> tuple[int, str, dict[str, Any], str | None] | None:
         """Take the oldest queued service job this process may run (one transaction)."""
-
-        def find(s: Session) -> tuple[int, ...]:
-            q = (
-                select(Job.id, Run.host, Run.pid)
-                .join(Run, Run.id == Job.run_id)
-                .where(Run.executor == SERVICE_EXECUTOR, Job.status == Status.queued.value)
-                .order_by(Job.id)
-                .limit(50)
-            )
-            return tuple(
-                jid
-                for jid, host, pid in s.execute(q)
-                if (host, pid) == (self._host, self._pid)
-                or host == ""
-                or (host == self._host and not pid_alive(pid))
-            )
-
-        if not self._read(find):  # the common idle case: no write lock taken
+        host, owner = self._host, self._pid
+        if not self._read(lambda s: queue.claimable(s, host=host, owner=owner)):
+            return None  # the common idle case: no write lock taken
+        claimed = self._write(
+            lambda s: queue.claim(s, host=host, owner=owner, pid=self._own_pid, kinds=self.kinds)
+        )
+        if claimed is None:
             return None
-
-        def claim(s: Session) -> tuple[int, str, dict[str, Any], str | None] | None:
-            for jid in find(s):
-                # Locked until this transaction ends: another worker process skips it, and
-                # reads it as running once it may (PostgreSQL; SQLite writes one at a time).
-                job = s.scalars(
-                    select(Job).where(Job.id == jid).with_for_update(skip_locked=True)
-                ).first()
-                run = s.get(Run, job.run_id) if job is not None else None
-                if job is None or run is None or job.status != Status.queued.value:
-                    continue
-                if job.cancel_requested:
-                    cancel_queued_service_job(s, job)
-                    continue
-                run.host, run.pid = self._host, self._pid
-                if job.type not in self.kinds:
-                    job.error = (
-                        f"this server has no job kind '{job.type}'; "
-                        f"kinds: {', '.join(sorted(self.kinds))}"
-                    )
-                    job.finished_at = utcnow()
-                    set_status(s, job, Status.failed.value, message=job.error)
-                    continue
-                now = utcnow()
-                job.started_at = now
-                job.heartbeat_at = now
-                job.host, job.pid = self._host, self._own_pid
-                job.worker = f"service:{self._host}:{self._own_pid}"
-                job.logs = (job.logs or "") + f"{_stamp()} started {job.type}\n"
-                set_status(s, job, Status.running.value, message=f"on {job.worker}")
-                return job.id, job.type, dict(job.params or {}), _spec(run).get("secret_ref")
-            return None
-
-        return self._write(claim)
+        return claimed.job_id, claimed.kind, claimed.params, claimed.secret_ref
 
     def _execute(
         self, job_id: int, kind: str, params: dict[str, Any], secret_ref: str | None
@@ -516,7 +471,7 @@ class DBJobRunner:
         status, error, result = Status.succeeded.value, None, None
         # The full parameters: from the secret store when the record holds redacted ones.
         full = self.secrets.get(secret_ref) if secret_ref is not None else params
-        ctx = JobContext(self, job_id, frozenset(secret_values(full)))
+        ctx = JobContext(self, job_id, frozenset(secret_values(full)), kind)
         with self._lock:
             self._ctx[job_id] = ctx
         try:
@@ -655,7 +610,7 @@ class DBJobRunner:
             raise JobParameterError(
                 f"unknown job kind '{kind}'; kinds: {', '.join(sorted(self.kinds))}"
             )
-        # Kinds that can check their parameters up front (tasks.CheckedJob) refuse bad ones
+        # Kinds that can check their parameters up front (registry.ServiceKind) refuse bad ones
         # here: the caller gets a 4xx instead of a job that fails.
         check = getattr(self.kinds[kind], "check_params", None)
         if check is not None:
@@ -860,15 +815,6 @@ class DBJobRunner:
         if self._reader is not None:
             self._reader.dispose()
         self.db.dispose()
-
-
-def _spec(run: Run | None) -> dict[str, Any]:
-    """A service run's spec: ``{"kind", "params", "created_by"[, "secret_ref"]}``."""
-    try:
-        spec = json.loads(run.spec_text) if run is not None else {}
-    except (ValueError, TypeError):
-        return {}
-    return spec if isinstance(spec, dict) else {}
 
 
 def _append(text: str | None, lines: builtins.list[str]) -> str:

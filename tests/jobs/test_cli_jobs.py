@@ -28,6 +28,13 @@ jobs:
     shown = json.loads(cli.invoke(app, ["jobs", "show", str(b_id), "-w", ws, "--json"]).stdout)
     assert [e["status"] for e in shown["events"]] == ["pending", "queued", "running", "succeeded"]
     assert shown["outputs"]["digest"] == run["jobs"][1]["outputs"]["digest"]
+    # Without --json: a table (not JSON), the digest whole even on 80 columns.
+    table = CliRunner().invoke(app, ["jobs", "show", str(b_id), "-w", ws], terminal_width=80)
+    assert table.exit_code == 0, table.output
+    assert not table.stdout.lstrip().startswith("{")
+    assert "status" in table.stdout and "succeeded" in table.stdout
+    digest = shown["outputs"]["digest"]
+    assert digest in "".join(ch for ch in table.stdout if ch not in " │\n")
 
     cancel = cli.invoke(app, ["jobs", "cancel", str(b_id), "-w", ws, "--json"])
     assert cancel.exit_code == 10

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from relgraph.jobs.kinds import JobContext, _stage_progress
+from relgraph.jobs.kinds import JobContext, stage_progress
 from relgraph.jobs.progress import (
     PRETRAIN_STAGES,
     SEARCH_REPORTS,
@@ -17,7 +17,6 @@ from relgraph.jobs.progress import (
     StagedProgress,
     eta_seconds,
 )
-from relgraph.service.tasks import _train_progress
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,20 +38,22 @@ def _trainer_reports(trials: int = 2, epochs: int = 4) -> list[tuple[str, dict[s
 
 
 class _ServiceCtx:
+    surface = "service"
+
     def __init__(self) -> None:
         self.seen: list[float] = []
 
     def log(self, line: str) -> None:
         pass
 
-    def progress(self, fraction: float, message: str = "") -> None:
+    def report(self, fraction: float, message: str = "") -> None:
         self.seen.append(fraction)
 
 
 def test_a_service_train_job_only_moves_forward() -> None:
     # The old fixed fractions went 0.744 (lightgbm) → 0.096 (graph) → 0.72 (evaluate).
     ctx = _ServiceCtx()
-    say = _train_progress(ctx, TRAIN_STAGES, 0.0, 0.8)  # type: ignore[arg-type]
+    say = stage_progress(ctx, TRAIN_STAGES, 0.0, 0.8)  # type: ignore[arg-type]
     for stage, info in _trainer_reports():
         say(stage, info)
     assert ctx.seen == sorted(ctx.seen)
@@ -75,7 +76,7 @@ def test_a_pipeline_train_job_reports_one_forward_fraction(tmp_path: Path) -> No
         out_rel="outputs/train/x",
         report=lambda fraction, message: seen.append((fraction, message)),
     )
-    say = _stage_progress(ctx, TRAIN_STAGES)
+    say = stage_progress(ctx, TRAIN_STAGES)
     for stage, info in _trainer_reports():
         say(stage, info)
     fractions = [f for f, _ in seen]

@@ -37,7 +37,7 @@ def test_train_then_predict_json(tmp_path: Path) -> None:
         (n,) = con.execute("SELECT count(*) FROM relgraph_predictions").fetchone()
     assert n == trained["rows"]["test"]
     res = runner.invoke(app, ["models", "-w", str(ws), "--json"])
-    assert [m["model_id"] for m in json.loads(res.stdout)] == [trained["model_id"]]
+    assert [m["model_id"] for m in json.loads(res.stdout)["models"]] == [trained["model_id"]]
 
 
 def test_bad_budget_exits_with_training_error(tmp_path: Path) -> None:

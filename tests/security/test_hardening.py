@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from relgraph.cli import app as cli
-from relgraph.service import outputs
+from relgraph.jobs import outputs
 from relgraph.service.app import STATIC
 from relgraph.service.hardening import AuthThrottle
 from tests.security import _fixtures_policy as fx

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from relgraph.service import outputs
+from relgraph.jobs import outputs
 from tests.service.conftest import auth
 
 V1 = "/api/v1"

@@ -63,3 +63,17 @@ def test_client_refused_without_a_valid_token(
     with pytest.raises(ServiceError) as e:
         relgraph.Client(live_server.url, tokens["viewer"]).ingest("examples/f1")
     assert e.value.status == 403
+
+
+def test_train_with_a_bad_query_raises_query_error_at_submit(
+    live_server: LiveServer, tokens: dict[str, str]
+) -> None:
+    """Refused on submit with the position (REST 422, the SDK's QueryError): no job made."""
+    if not hasattr(api, "compile_query"):
+        pytest.skip("this build has no query compiler")
+    with relgraph.Client(live_server.url, tokens["editor"]) as rg:
+        before = len(rg.jobs(limit=1000))
+        with pytest.raises(QueryError) as e:
+            rg.train("PREDICT COUNT(results.*, 0, 30, days) > 0 FOR EACH drivers.nope")
+        assert (e.value.line, e.value.col) == (1, 52)
+        assert len(rg.jobs(limit=1000)) == before

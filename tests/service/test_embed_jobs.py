@@ -4,6 +4,7 @@ server (on the small planted dataset), and their parameter errors through REST."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import relgraph
 from relgraph import api
 from relgraph.client import ServiceError
 from relgraph.errors import JobError
-from relgraph.service import outputs, tasks
+from relgraph.jobs import kinds, outputs, params, registry
 from tests.service.conftest import LiveServer, auth
 from tests.service.test_api import wait_job
 
@@ -228,12 +229,12 @@ def test_cluster_refuses_a_projection_only_output(
 
 def test_predict_splits_match_the_predictor() -> None:
     run = pytest.importorskip("relgraph.predict.run")
-    assert tasks.PREDICT_SPLITS == run.SPLITS
+    assert params.PREDICT_SPLITS == run.SPLITS
 
 
 def test_trunk_layout_matches_the_trainer() -> None:
     pretrain = pytest.importorskip("relgraph.train.pretrain")
-    assert (tasks.PRETRAINED, tasks.PRETRAIN_JSON) == (
+    assert (kinds.PRETRAINED, kinds.PRETRAIN_JSON) == (
         pretrain.PRETRAINED,
         pretrain.PRETRAIN_JSON,
     )
@@ -243,15 +244,20 @@ def test_a_checked_job_checks_again_when_it_runs() -> None:
     """A retried job skips submit: its parameters are checked again before it runs."""
     ran: list[dict[str, Any]] = []
 
-    def check(params: dict[str, Any]) -> None:
-        if params.get("k", 0) < 2:
-            raise JobError(f"job parameter 'k' must be at least 2, got {params.get('k')}")
+    @dataclass(frozen=True)
+    class KParams(params.Params):
+        k: int = 0
 
-    def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
-        ran.append(params)
+    def check(p: KParams, env: registry.Env) -> None:
+        if p.k < 2:
+            raise JobError(f"job parameter 'k' must be at least 2, got {p.k}")
+
+    def run(ctx: Any, p: KParams) -> dict[str, Any]:
+        ran.append(p.to_dict())
         return {}
 
-    job = tasks.CheckedJob(run, check)
+    kind = registry.Kind("k", KParams, run, check=check)
+    job = registry.ServiceKind(kind, registry.Env(Path("unused")))
     with pytest.raises(JobError, match="got 1"):
         job(None, {"k": 1})  # type: ignore[arg-type]
     assert ran == []

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, Field
 
 from relgraph import api
-from relgraph.service import outputs, pages
+from relgraph.jobs import outputs
+from relgraph.jobs.views import task_dict
+from relgraph.service import pages
 from relgraph.service.auth import TokenInfo
 from relgraph.service.deps import Paging, ServiceState, editor, paging, state, viewer
-from relgraph.service.tasks import task_dict
 
 router = APIRouter(tags=["models"])
 

@@ -1,6 +1,8 @@
-"""Reading what jobs wrote into the workspace: models, predictions, embeddings, projections.
+"""The output store: what jobs made in the workspace, by id (models, predictions,
+embeddings, clusters, projections). Workspace state, not HTTP: pipeline and REST job
+kinds make these things, the REST routes, the dashboard and the CLI read them.
 
-Two layouts are read:
+Three layouts are read:
 
 - the trainer's (``relgraph.train`` / ``relgraph.predict``)::
 
@@ -13,14 +15,27 @@ Two layouts are read:
       outputs/<output_id>/meta.json            {"kind": "predictions"|"embeddings", ...}
       outputs/<output_id>/data.parquet         rows
       outputs/<output_id>/projection.parquet   ENTITY, x, y, z, cluster [, label, prediction], row
+
+- a pipeline job's folder (:func:`relgraph.jobs.worker.output_rel`)::
+
+      outputs/<job type>/<input hash>/result.json           the job's outputs
+      outputs/<job type>/<input hash>/embeddings.parquet    (embed, predict, python),
+                                                           clusters.parquet (cluster),
+                                                           projection.parquet (project)
+
+  its id is ``pipe-<job type>-<input hash>``; it lists as embeddings beside the
+  service's own.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +43,31 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from relgraph.errors import StoreError
-from relgraph.service import pages
-from relgraph.service.deps import json_value
 from relgraph.store import atomic
 from relgraph.store.ids import ID_PATTERN as ID_PATTERN  # re-exported: job parameters use it
 from relgraph.store.ids import check_id as check_id
 
 MAX_JSON_BYTES = 20_000_000
 PRED_PREFIX = "predictions-"
+
+
+def json_value(v: Any) -> Any:
+    """A JSON-safe value: NaN/inf become null, times ISO strings, bytes are elided."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, datetime | date | time):
+        return v.isoformat()
+    if isinstance(v, timedelta):
+        return v.total_seconds()
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, bytes):
+        return f"<{len(v)} bytes>"
+    if isinstance(v, list | tuple):
+        return [json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): json_value(x) for k, x in v.items()}
+    return v
 
 
 # -- models ---------------------------------------------------------------------------
@@ -112,10 +144,67 @@ def _meta(d: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
+# A pipeline job's folder: what it made, by job type (the file its ``result.json`` names).
+PIPELINE_FILES = {
+    "embed": "embeddings",
+    "cluster": "clusters",
+    "project": "projection",
+    "predict": "embeddings",
+    "python": "embeddings",  # a user step that made embeddings (its result says so)
+}
+PIPELINE_ID = re.compile(r"^pipe-(?P<type>[a-z]+)-(?P<hash>[0-9a-f]{8,64})$")
+
+
+def _pipeline_output(workspace: Path, output_id: str) -> Output | None:
+    """A pipeline job's embeddings, clusters or projection, as an embeddings output."""
+    m = PIPELINE_ID.match(output_id)
+    if m is None or m["type"] not in PIPELINE_FILES:
+        return None
+    d = workspace / "outputs" / m["type"] / m["hash"]
+    result = _read_json(d / "result.json") if (d / "result.json").is_file() else None
+    if not isinstance(result, dict):
+        return None
+    rel = result.get(PIPELINE_FILES[m["type"]])
+    if not isinstance(rel, str):
+        return None
+    data = (workspace / rel).resolve()
+    if not data.is_file() or not data.is_relative_to(d.resolve()):
+        return None  # a file of another job's (reused input): listed under that job
+    meta: dict[str, Any] = {
+        "source": "pipeline",
+        "job_type": m["type"],
+        "file": rel,
+        "created": _mtime(d / "result.json"),
+    }
+    for k in ("snapshot", "model", "k", "rows", "dim"):
+        if isinstance(result.get(k), str | int | float):
+            meta[k] = result[k]
+    return Output(output_id, "embeddings", meta, data, None)
+
+
+def _pipeline_outputs(workspace: Path) -> list[tuple[str, Path]]:
+    """(id, folder) of every pipeline job folder that made a file an output lists."""
+    found = []
+    for jtype in PIPELINE_FILES:
+        root = workspace / "outputs" / jtype
+        if not root.is_dir() or (root / "meta.json").is_file():
+            continue
+        for d in root.iterdir():
+            oid = f"pipe-{jtype}-{d.name}"
+            if d.is_dir() and PIPELINE_ID.match(oid) and _pipeline_output(workspace, oid):
+                found.append((oid, d))
+    return found
+
+
 def find_output(workspace: Path, output_id: str, kind: str | None = None) -> Output:
-    """An output by id; a trainer's prediction file counts as predictions and as embeddings."""
+    """An output by id; a trainer's prediction file counts as predictions and as embeddings,
+    a pipeline job's embeddings, clusters or projection as embeddings."""
     check_id("output", output_id)
     root = workspace / "outputs"
+    if kind in (None, "embeddings") and output_id.startswith("pipe-"):
+        pipe = _pipeline_output(workspace, output_id)
+        if pipe is not None:
+            return pipe
     d = root / output_id
     meta = _meta(d) if d.is_dir() else None
     if meta is not None and (kind is None or meta.get("kind") == kind):
@@ -165,6 +254,10 @@ def list_outputs(workspace: Path, kind: str) -> list[dict[str, Any]]:
         if kind == "predictions":
             for f in sorted(d.glob(f"{PRED_PREFIX}*.parquet")):
                 out.append(output_info(workspace, f"{d.name}.{f.stem[len(PRED_PREFIX) :]}", kind))
+    if kind == "embeddings":
+        # Pipeline jobs' outputs beside the service's, newest first among them.
+        pipes = sorted(_pipeline_outputs(workspace), key=lambda x: _mtime(x[1]), reverse=True)
+        out += [output_info(workspace, oid, kind) for oid, _ in pipes]
     return out
 
 
@@ -176,14 +269,6 @@ def output_info(workspace: Path, output_id: str, kind: str | None = None) -> dic
         info |= {"rows": md.num_rows, "columns": md.schema.to_arrow_schema().names}
     info["has_projection"] = o.projection is not None
     return info
-
-
-def read_page(path: Path, limit: int, offset: int) -> list[dict[str, Any]]:
-    return pages.read_page(path, limit, offset)
-
-
-def num_rows(path: Path) -> int:
-    return pages.num_rows(path)
 
 
 def register_output(
