@@ -259,6 +259,7 @@ class TrainParams(Params):
     protocol: str | None = None
     from_pretrained: str | None = None  # a trunk id, or in a pipeline a pretrain job's name
     predict: bool | None = None
+    exclude_seen: str | None = None  # link tasks: auto | always | never (api.train's default)
 
     @classmethod
     def normalise(cls, raw: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +270,12 @@ class TrainParams(Params):
     def validate(self) -> None:
         _at_least("trials", self.trials, 1)
         _positive("minutes", self.minutes)
+        # The same three as relgraph.train.seen.EXCLUDE_SEEN (jobs may not import train).
+        if self.exclude_seen not in (None, "auto", "always", "never"):
+            raise JobParameterError(
+                "job parameter 'exclude_seen' must be one of auto, always, never, "
+                f"got '{self.exclude_seen}'"
+            )
 
     def api_kwargs(self) -> dict[str, Any]:
         """What goes to ``api.train`` besides the query and the workspace."""
