@@ -1,0 +1,411 @@
+"""Read-only views the dashboard draws: column histograms, a snapshot diff, a model's
+evaluation (candidates, curves, importance) and predictions joined to entity names.
+
+Everything here is derived from immutable files (snapshots, a model's artefacts, its
+test predictions), so each answer is cached for the process's life, keyed by ids.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path as FsPath
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+
+from relgraph import api
+from relgraph._sql import quote_ident, quote_literal
+from relgraph.schema.names import MAX_NAME_LENGTH
+from relgraph.service import outputs
+from relgraph.service.auth import TokenInfo
+from relgraph.service.deps import Paging, ServiceState, json_value, paging, state, viewer
+from relgraph.store.snapshot import Snapshot
+
+router = APIRouter(prefix="/views", tags=["views"])
+
+SnapshotId = Path(..., min_length=1, max_length=64, pattern=r"^([0-9a-f]+|latest)$")
+TableName = Path(..., min_length=1, max_length=MAX_NAME_LENGTH)
+ColumnName = Path(..., min_length=1, max_length=MAX_NAME_LENGTH)
+ModelId = Path(..., min_length=1, max_length=128, pattern=r"^[0-9A-Za-z_.-]+$")
+OutputId = Path(..., min_length=1, max_length=128, pattern=r"^[0-9A-Za-z_.-]+$")
+
+# Columns the store adds for its own bookkeeping; never shown as data.
+INTERNAL_PREFIX = "_rg_"
+# String columns of an entity table shown beside its predictions (names, codes).
+MAX_NAME_COLUMNS = 3
+CURVE_POINTS = 200
+
+_cache: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+_lock = threading.Lock()
+_CACHE_MAX = 128
+
+
+def _cached(key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    value = make()
+    with _lock:
+        _cache[key] = value
+        while len(_cache) > _CACHE_MAX:
+            _cache.popitem(last=False)
+    return value
+
+
+def _snap(st: ServiceState, snapshot_id: str) -> Snapshot:
+    return api.snapshot(None if snapshot_id == "latest" else snapshot_id, workspace=st.workspace)
+
+
+# -- tables ------------------------------------------------------------------------------
+@router.get(
+    "/snapshots/{snapshot_id}/tables/{table}/histogram/{column}",
+    summary="A column's histogram: numeric bins, or the most frequent values",
+)
+def histogram(
+    snapshot_id: str = SnapshotId,
+    table: str = TableName,
+    column: str = ColumnName,
+    bins: int = Query(20, ge=2, le=100),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
+) -> dict[str, Any]:
+    snap = _snap(st, snapshot_id)
+    path = snap.table_path(table)  # StoreError (404) for an unknown table
+    names = pq.read_schema(path).names
+    if column not in names:
+        raise HTTPException(404, f"table '{table}' has no column '{column[:80]}'")
+    return dict(
+        _cached(
+            ("hist", snap.id, table, column, str(bins)),
+            lambda: _histogram(str(path), column, bins),
+        )
+    )
+
+
+def _histogram(path: str, column: str, bins: int) -> dict[str, Any]:
+    col = quote_ident(column)
+    src = f"read_parquet({quote_literal(path)})"
+    con = duckdb.connect()
+    try:
+        ctype = con.execute(f"SELECT typeof({col}) FROM {src} LIMIT 1").fetchone()
+        numeric = ctype is not None and any(
+            t in str(ctype[0]).upper()
+            for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC")
+        )
+        nulls = con.execute(f"SELECT count(*) FROM {src} WHERE {col} IS NULL").fetchone()
+        n_null = int(nulls[0]) if nulls else 0
+        if numeric:
+            lo_hi = con.execute(
+                f"SELECT min({col})::DOUBLE, max({col})::DOUBLE FROM {src}"
+            ).fetchone()
+            lo, hi = lo_hi or (None, None)
+            if lo is None or hi is None:
+                return {"kind": "numeric", "edges": [], "counts": [], "nulls": n_null}
+            width = (hi - lo) / bins if hi > lo else 1.0
+            rows = con.execute(
+                f"SELECT least(floor(({col}::DOUBLE - ?) / ?)::BIGINT, ?) AS b, count(*) "
+                f"FROM {src} WHERE {col} IS NOT NULL GROUP BY b ORDER BY b",
+                [lo, width, bins - 1],
+            ).fetchall()
+            counts = [0] * bins
+            for b, n in rows:
+                counts[int(b)] = int(n)
+            edges = [lo + i * width for i in range(bins + 1)]
+            return {"kind": "numeric", "edges": edges, "counts": counts, "nulls": n_null}
+        rows = con.execute(
+            f"SELECT {col}::VARCHAR AS v, count(*) AS n FROM {src} WHERE {col} IS NOT NULL "
+            f"GROUP BY v ORDER BY n DESC, v LIMIT ?",
+            [bins],
+        ).fetchall()
+        distinct = con.execute(f"SELECT count(DISTINCT {col}) FROM {src}").fetchone()
+        return {
+            "kind": "categorical",
+            "values": [r[0] for r in rows],
+            "counts": [int(r[1]) for r in rows],
+            "distinct": int(distinct[0]) if distinct else 0,
+            "nulls": n_null,
+        }
+    finally:
+        con.close()
+
+
+@router.get(
+    "/snapshots/{before}/diff/{after}", summary="What changed between two snapshots (by key)"
+)
+def diff(
+    before: str = SnapshotId,
+    after: str = SnapshotId,
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
+) -> dict[str, Any]:
+    a, b = _snap(st, before), _snap(st, after)
+    return dict(
+        _cached(
+            ("diff", a.id, b.id),
+            lambda: json_value(api.diff_snapshots(a.id, b.id, workspace=st.workspace).to_dict()),
+        )
+    )
+
+
+# -- models ------------------------------------------------------------------------------
+@router.get(
+    "/models/{model_id}/evaluation",
+    summary="A model's candidates, learning curve, importance and test-split curves",
+)
+def evaluation(
+    model_id: str = ModelId, st: ServiceState = Depends(state), _: TokenInfo = Depends(viewer)
+) -> dict[str, Any]:
+    d = outputs.model_dir(st.workspace, model_id)
+    key = ("eval", model_id, str((d / "model.json").stat().st_mtime_ns))
+    return dict(_cached(key, lambda: _evaluation(st.workspace, model_id, d)))
+
+
+def _evaluation(workspace: FsPath, model_id: str, d: FsPath) -> dict[str, Any]:
+    model = json.loads((d / "model.json").read_text())
+    task = model.get("task") or {}
+    out: dict[str, Any] = {
+        "model_id": model_id,
+        "metric": model.get("metric"),
+        "task_type": task.get("task_type"),
+        "selected": model.get("selected"),
+        "protocol": model.get("protocol"),
+        "rows": model.get("rows"),
+        "candidates": _candidates(model),
+        "history": (model.get("gnn_state") or {}).get("history") or [],
+        "importance": _importance(d, model),
+        "test": None,
+    }
+    pred = workspace / "outputs" / model_id / "predictions-test.parquet"
+    if pred.is_file():
+        out["test"] = _test_curves(workspace, model, pred)
+    return dict(json_value(out))
+
+
+def _candidates(model: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, c in (model.get("candidates") or {}).items():
+        row: dict[str, Any] = {"model": name, "seconds": c.get("seconds")}
+        for protocol, splits in (c.get("scores") or {}).items():
+            for split, scores in (splits or {}).items():
+                for metric, v in (scores or {}).items():
+                    row[f"{protocol}.{split}.{metric}"] = v
+        rows.append(row)
+    return rows
+
+
+def _importance(d: FsPath, model: dict[str, Any]) -> list[dict[str, Any]]:
+    """LightGBM's gain per feature, and summed per source table (features are named
+    ``table.column…`` or ``own__column``)."""
+    f = d / "lightgbm.txt"
+    if not f.is_file():
+        return []
+    import lightgbm  # here: only this view needs it, and it is slow to import
+
+    booster = lightgbm.Booster(model_file=str(f))
+    gains = booster.feature_importance(importance_type="gain")
+    names = booster.feature_name()
+    entity = (model.get("task") or {}).get("entity_table") or "entity"
+    items = []
+    for name, g in zip(names, gains, strict=True):
+        table = entity if name.startswith("own__") else name.split(".", 1)[0]
+        items.append({"feature": name, "table": table, "gain": float(g)})
+    items.sort(key=lambda r: -r["gain"])
+    return items
+
+
+def _test_curves(workspace: FsPath, model: dict[str, Any], pred: FsPath) -> dict[str, Any] | None:
+    """ROC, PR and calibration (binary) or residuals (regression) of the selected model on
+    the test split: its stored predictions joined to labels recomputed from the snapshot
+    with the model's own cut-offs."""
+    task_type = (model.get("task") or {}).get("task_type")
+    if task_type not in ("binary", "regression"):
+        return None
+    tables = api.training_tables(
+        model["query"],
+        workspace=workspace,
+        snapshot=model.get("snapshot_id"),
+        val_cutoff=model.get("val_cutoff"),
+        test_cutoff=model.get("test_cutoff"),
+    )
+    labels = tables.test_labels()
+    p = pq.read_table(
+        pred,
+        columns=["ENTITY", "ANCHOR_TIMESTAMP", "PREDICTION"]
+        + (["TRUE_PROB"] if task_type == "binary" else []),
+    )
+    con = duckdb.connect()
+    try:
+        con.register("p", p)
+        con.register("l", labels)
+        score = "p.TRUE_PROB" if task_type == "binary" else "p.PREDICTION"
+        joined = con.execute(
+            f"SELECT {score}::DOUBLE, l.TARGET::DOUBLE FROM p JOIN l "
+            "ON p.ENTITY = l.ENTITY AND p.ANCHOR_TIMESTAMP = l.ANCHOR_TIMESTAMP "
+            "WHERE l.TARGET IS NOT NULL"
+        ).fetchall()
+    finally:
+        con.close()
+    if not joined:
+        return None
+    s = np.array([r[0] for r in joined], dtype=float)
+    y = np.array([r[1] for r in joined], dtype=float)
+    if task_type == "regression":
+        idx = np.linspace(0, len(s) - 1, min(len(s), 2000)).astype(int)
+        return {
+            "kind": "regression",
+            "n": len(s),
+            "predicted": s[idx].tolist(),
+            "actual": y[idx].tolist(),
+            "mae": float(np.mean(np.abs(s - y))),
+        }
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import (
+        average_precision_score,
+        confusion_matrix,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
+
+    if len(set(y.tolist())) < 2:
+        return None
+    fpr, tpr, _ = roc_curve(y, s)
+    prec, rec, _ = precision_recall_curve(y, s)
+    frac, mean_pred = calibration_curve(y, s, n_bins=10, strategy="quantile")
+    cm = confusion_matrix(y, s >= 0.5, labels=[0, 1])
+    return {
+        "kind": "binary",
+        "n": len(s),
+        "positives": int(y.sum()),
+        "auroc": float(roc_auc_score(y, s)),
+        "ap": float(average_precision_score(y, s)),
+        "roc": _thin({"fpr": fpr, "tpr": tpr}),
+        "pr": _thin({"recall": rec, "precision": prec}),
+        "calibration": {"predicted": mean_pred.tolist(), "observed": frac.tolist()},
+        "confusion": {"threshold": 0.5, "matrix": cm.tolist(), "labels": ["false", "true"]},
+    }
+
+
+def _thin(curve: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    n = len(next(iter(curve.values())))
+    idx = np.unique(np.linspace(0, n - 1, min(n, CURVE_POINTS)).astype(int))
+    return {k: v[idx].tolist() for k, v in curve.items()}
+
+
+# -- predictions joined to entity names -----------------------------------------------------
+def _predictions_table(st: ServiceState, output_id: str) -> tuple[pa.Table, list[str]]:
+    """The prediction rows (embeddings dropped) with the entity table's name columns."""
+    out = outputs.find_output(st.workspace, output_id, "predictions")
+    if out.data is None:
+        raise HTTPException(404, f"predictions '{output_id}' have no rows")
+    key = ("pred", output_id, str(out.data.stat().st_mtime_ns))
+    return tuple(_cached(key, lambda: _join_names(st, out.data)))  # type: ignore[return-value]
+
+
+def _join_names(st: ServiceState, path: FsPath) -> tuple[pa.Table, list[str]]:
+    t = pq.read_table(path)
+    keep = [c for c in t.column_names if c != "EMBEDDING"]
+    t = t.select(keep)
+    model_id = t.column("MODEL_ID")[0].as_py() if "MODEL_ID" in keep and t.num_rows else None
+    name_cols: list[str] = []
+    if model_id:
+        try:
+            model = json.loads(
+                (outputs.model_dir(st.workspace, model_id) / "model.json").read_text()
+            )
+            task = model.get("task") or {}
+            snap = api.snapshot(model.get("snapshot_id"), workspace=st.workspace)
+            etable, ecol = task.get("entity_table"), task.get("entity_column")
+            ts = snap.schema.tables[etable]
+            candidates = [
+                c.name
+                for c in ts.columns
+                if c.stype.value in ("text", "categorical")
+                and c.name != ecol
+                and not c.name.startswith(INTERNAL_PREFIX)
+            ]
+            # Columns called *name* first (forename, surname), then codes and the rest.
+            candidates.sort(key=lambda n: "name" not in n.lower())
+            name_cols = candidates[:MAX_NAME_COLUMNS]
+            if name_cols:
+                cols = ", ".join(f"e.{quote_ident(c)}" for c in name_cols)
+                con = duckdb.connect()
+                try:
+                    con.register("p", t)
+                    src = quote_literal(str(snap.table_path(etable)))
+                    t = con.execute(
+                        f"SELECT p.*, {cols} FROM p LEFT JOIN read_parquet({src}) e "
+                        f"ON p.ENTITY = e.{quote_ident(ecol)} ORDER BY p.ENTITY, p.ANCHOR_TIMESTAMP"
+                    ).to_arrow_table()
+                finally:
+                    con.close()
+        except (KeyError, OSError, ValueError, duckdb.Error):
+            name_cols = []  # names are a convenience: the predictions stand without them
+    return t, name_cols
+
+
+@router.get(
+    "/predictions/{output_id}/rows",
+    summary="A page of predictions with the entity's name columns; q finds an entity",
+)
+def prediction_rows(
+    output_id: str = OutputId,
+    q: str = Query("", max_length=200, description="An entity id, or part of a name"),
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
+) -> dict[str, Any]:
+    t, name_cols = _predictions_table(st, output_id)
+    if q.strip():
+        t = _search(t, name_cols, q.strip())
+    rows = t.slice(page.offset, page.limit).to_pylist()
+    body = page.page([{k: json_value(v) for k, v in r.items()} for r in rows], t.num_rows)
+    body["columns"] = t.column_names
+    body["name_columns"] = name_cols
+    return body
+
+
+def _search(t: pa.Table, name_cols: list[str], q: str) -> pa.Table:
+    con = duckdb.connect()
+    try:
+        con.register("t", t)
+        conds = ["CAST(ENTITY AS VARCHAR) = ?"]
+        params: list[Any] = [q]
+        for c in name_cols:
+            conds.append(f"CAST({quote_ident(c)} AS VARCHAR) ILIKE ?")
+            params.append(f"%{q}%")
+        return con.execute(f"SELECT * FROM t WHERE {' OR '.join(conds)}", params).to_arrow_table()
+    finally:
+        con.close()
+
+
+@router.get("/predictions/{output_id}/download", summary="All predictions as CSV or Parquet")
+def download(
+    output_id: str = OutputId,
+    format: Literal["csv", "parquet"] = Query("csv"),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
+) -> Response:
+    t, _names = _predictions_table(st, output_id)
+    buf = io.BytesIO()
+    if format == "csv":
+        pacsv.write_csv(t, buf)
+        media = "text/csv"
+    else:
+        pq.write_table(t, buf)
+        media = "application/vnd.apache.parquet"
+    return Response(
+        buf.getvalue(),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{output_id}.{format}"'},
+    )
