@@ -140,6 +140,50 @@ def _histogram(path: str, column: str, bins: int) -> dict[str, Any]:
 
 
 @router.get(
+    "/snapshots/{snapshot_id}/tables/{table}/rows",
+    summary="A page of a table's rows: searched (q, any column), filtered, sorted",
+)
+def table_rows(
+    snapshot_id: str = SnapshotId,
+    table: str = TableName,
+    q: str = Query("", max_length=200, description="Text any shown column contains"),
+    sort: str = Query("", max_length=MAX_NAME_LENGTH, description="Column to sort by"),
+    desc: bool = Query(False),
+    page: Paging = Depends(paging),
+    st: ServiceState = Depends(state),
+    _: TokenInfo = Depends(viewer),
+) -> dict[str, Any]:
+    snap = _snap(st, snapshot_id)
+    path = snap.table_path(table)
+    columns = [c for c in pq.read_schema(path).names if not c.startswith(INTERNAL_PREFIX)]
+    if sort and sort not in columns:
+        raise HTTPException(422, f"table '{table}' has no column '{sort[:80]}' to sort by")
+    cols = ", ".join(quote_ident(c) for c in columns)
+    sql = f"FROM read_parquet({quote_literal(str(path))})"
+    params: list[Any] = []
+    if q.strip():
+        sql += " WHERE " + " OR ".join(
+            f"CAST({quote_ident(c)} AS VARCHAR) ILIKE ?" for c in columns
+        )
+        params += [f"%{q.strip()}%"] * len(columns)
+    con = duckdb.connect()
+    try:
+        total_row = con.execute(f"SELECT count(*) {sql}", params).fetchone()
+        order = (
+            f" ORDER BY {quote_ident(sort)} {'DESC' if desc else 'ASC'} NULLS LAST" if sort else ""
+        )
+        t = con.execute(
+            f"SELECT {cols} {sql}{order} LIMIT ? OFFSET ?", [*params, page.limit, page.offset]
+        ).to_arrow_table()
+    finally:
+        con.close()
+    items = [{k: json_value(v) for k, v in r.items()} for r in t.to_pylist()]
+    body = page.page(items, int(total_row[0]) if total_row else 0)
+    body["columns"] = columns
+    return body
+
+
+@router.get(
     "/snapshots/{before}/diff/{after}", summary="What changed between two snapshots (by key)"
 )
 def diff(
