@@ -12,6 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
@@ -32,7 +33,11 @@ from relgraph.store.snapshot import Snapshot
 
 router = APIRouter(prefix="/views", tags=["views"])
 
-SnapshotId = Path(..., min_length=1, max_length=64, pattern=r"^([0-9a-f]+|latest)$")
+_SNAPSHOT = {"min_length": 1, "max_length": 64, "pattern": r"^([0-9a-f]+|latest)$"}
+# One Path() per parameter: FastAPI binds a shared instance to the first name it meets.
+SnapshotId = Path(..., **_SNAPSHOT)  # type: ignore[arg-type]
+BeforeId = Path(..., **_SNAPSHOT)  # type: ignore[arg-type]
+AfterId = Path(..., **_SNAPSHOT)  # type: ignore[arg-type]
 TableName = Path(..., min_length=1, max_length=MAX_NAME_LENGTH)
 ColumnName = Path(..., min_length=1, max_length=MAX_NAME_LENGTH)
 ModelId = Path(..., min_length=1, max_length=128, pattern=r"^[0-9A-Za-z_.-]+$")
@@ -97,31 +102,36 @@ def _histogram(path: str, column: str, bins: int) -> dict[str, Any]:
     src = f"read_parquet({quote_literal(path)})"
     con = duckdb.connect()
     try:
-        ctype = con.execute(f"SELECT typeof({col}) FROM {src} LIMIT 1").fetchone()
-        numeric = ctype is not None and any(
-            t in str(ctype[0]).upper()
-            for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC")
-        )
+        row = con.execute(f"SELECT typeof({col}) FROM {src} LIMIT 1").fetchone()
+        ctype = str(row[0]).upper() if row else ""
+        temporal = "DATE" in ctype or "TIMESTAMP" in ctype
+        numeric = any(t in ctype for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
         nulls = con.execute(f"SELECT count(*) FROM {src} WHERE {col} IS NULL").fetchone()
         n_null = int(nulls[0]) if nulls else 0
-        if numeric:
-            lo_hi = con.execute(
-                f"SELECT min({col})::DOUBLE, max({col})::DOUBLE FROM {src}"
-            ).fetchone()
+        if numeric or temporal:
+            # Dates and times are binned on their epoch seconds, edges handed back as ISO.
+            expr = f"epoch({col})::DOUBLE" if temporal else f"{col}::DOUBLE"
+            lo_hi = con.execute(f"SELECT min({expr}), max({expr}) FROM {src}").fetchone()
             lo, hi = lo_hi or (None, None)
+            kind = "temporal" if temporal else "numeric"
             if lo is None or hi is None:
-                return {"kind": "numeric", "edges": [], "counts": [], "nulls": n_null}
+                return {"kind": kind, "edges": [], "counts": [], "nulls": n_null}
             width = (hi - lo) / bins if hi > lo else 1.0
             rows = con.execute(
-                f"SELECT least(floor(({col}::DOUBLE - ?) / ?)::BIGINT, ?) AS b, count(*) "
+                f"SELECT least(floor(({expr} - ?) / ?)::BIGINT, ?) AS b, count(*) "
                 f"FROM {src} WHERE {col} IS NOT NULL GROUP BY b ORDER BY b",
                 [lo, width, bins - 1],
             ).fetchall()
             counts = [0] * bins
             for b, n in rows:
                 counts[int(b)] = int(n)
-            edges = [lo + i * width for i in range(bins + 1)]
-            return {"kind": "numeric", "edges": edges, "counts": counts, "nulls": n_null}
+            edges: list[Any] = [lo + i * width for i in range(bins + 1)]
+            if temporal:
+                edges = [
+                    datetime.fromtimestamp(e, tz=UTC).replace(tzinfo=None).isoformat()
+                    for e in edges
+                ]
+            return {"kind": kind, "edges": edges, "counts": counts, "nulls": n_null}
         rows = con.execute(
             f"SELECT {col}::VARCHAR AS v, count(*) AS n FROM {src} WHERE {col} IS NOT NULL "
             f"GROUP BY v ORDER BY n DESC, v LIMIT ?",
@@ -172,8 +182,9 @@ def table_rows(
         order = (
             f" ORDER BY {quote_ident(sort)} {'DESC' if desc else 'ASC'} NULLS LAST" if sort else ""
         )
-        t = con.execute(
-            f"SELECT {cols} {sql}{order} LIMIT ? OFFSET ?", [*params, page.limit, page.offset]
+        t = con.sql(
+            f"SELECT {cols} {sql}{order} LIMIT ? OFFSET ?",
+            params=[*params, page.limit, page.offset],
         ).to_arrow_table()
     finally:
         con.close()
@@ -187,8 +198,8 @@ def table_rows(
     "/snapshots/{before}/diff/{after}", summary="What changed between two snapshots (by key)"
 )
 def diff(
-    before: str = SnapshotId,
-    after: str = SnapshotId,
+    before: str = BeforeId,
+    after: str = AfterId,
     st: ServiceState = Depends(state),
     _: TokenInfo = Depends(viewer),
 ) -> dict[str, Any]:
@@ -387,7 +398,7 @@ def _join_names(st: ServiceState, path: FsPath) -> tuple[pa.Table, list[str]]:
                 try:
                     con.register("p", t)
                     src = quote_literal(str(snap.table_path(etable)))
-                    t = con.execute(
+                    t = con.sql(
                         f"SELECT p.*, {cols} FROM p LEFT JOIN read_parquet({src}) e "
                         f"ON p.ENTITY = e.{quote_ident(ecol)} ORDER BY p.ENTITY, p.ANCHOR_TIMESTAMP"
                     ).to_arrow_table()
@@ -428,7 +439,9 @@ def _search(t: pa.Table, name_cols: list[str], q: str) -> pa.Table:
         for c in name_cols:
             conds.append(f"CAST({quote_ident(c)} AS VARCHAR) ILIKE ?")
             params.append(f"%{q}%")
-        return con.execute(f"SELECT * FROM t WHERE {' OR '.join(conds)}", params).to_arrow_table()
+        return con.sql(
+            f"SELECT * FROM t WHERE {' OR '.join(conds)}", params=params
+        ).to_arrow_table()
     finally:
         con.close()
 

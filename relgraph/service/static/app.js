@@ -313,6 +313,10 @@ async function viewTable(name) {
       const mids = hgm.counts.map((_, i) => (hgm.edges[i] + hgm.edges[i + 1]) / 2);
       plot(chart, [{ type: "bar", x: mids, y: hgm.counts, width: hgm.edges.length > 1 ? hgm.edges[1] - hgm.edges[0] : 1, marker: { color: "#2f6fde" } }],
         { title: { text: plotlyText(c + note), font: { size: 13 } }, bargap: 0.02, yaxis: { title: { text: "rows" } } }, { displayModeBar: false });
+    } else if (hgm.kind === "temporal") {
+      const mids = hgm.counts.map((_, i) => new Date((Date.parse(hgm.edges[i] + "Z") + Date.parse(hgm.edges[i + 1] + "Z")) / 2).toISOString());
+      plot(chart, [{ type: "bar", x: mids, y: hgm.counts, marker: { color: "#7c3aed" } }],
+        { title: { text: plotlyText(c + note), font: { size: 13 } }, bargap: 0.05, yaxis: { title: { text: "rows" } } }, { displayModeBar: false });
     } else {
       plot(chart, [{ type: "bar", x: hgm.values.map(plotlyText), y: hgm.counts, marker: { color: "#12805c" } }],
         { title: { text: plotlyText(`${c}: top ${hgm.values.length} of ${hgm.distinct} values${note}`), font: { size: 13 } }, yaxis: { title: { text: "rows" } }, margin: { b: 90, t: 30 } }, { displayModeBar: false });
@@ -365,6 +369,7 @@ async function viewJobs() {
   fill(main(), h("h1", {}, "Jobs"), start, list);
   async function refresh() {
     const page = await api("/jobs?limit=50");
+    if (!page.items.length) { fill(list, h("p", { class: "card muted" }, "No jobs yet: ingest a source, train from the Query page, or start one above.")); return; }
     fill(list, h("div", { class: "card scroll-x" }, h("table", { class: "data jobs" },
       h("thead", {}, h("tr", {}, ["job", "from", "status", "progress", "message", "created", "finished", ""].map((c) => h("th", { text: c })))),
       h("tbody", {}, page.items.map((j) => h("tr", { "data-job": j.id, "data-kind": j.kind, "data-status": j.status, "data-origin": j.origin },
@@ -738,13 +743,13 @@ async function viewTokens() {
   const issued = h("div", { id: "token-issued" });
   async function refresh() {
     const page = await api("/tokens?limit=500");
-    fill(list, dataTable(page.items.map((t) => ({ id: t.id, role: t.role, name: t.name, created: when(t.created) })), ["id", "role", "name", "created"]));
+    fill(list, dataTable(page.items.map((t) => ({ id: t.id, role: t.role, name: t.name, created: when(t.created) })), ["id", "role", "name", "created", "revoke"]));
     list.querySelectorAll("tbody tr").forEach((tr, i) => {
       const t = page.items[i];
-      tr.append(h("td", {}, h("button", { class: "secondary danger", "data-revoke": t.id, onclick: async () => {
+      fill(tr.lastChild, h("button", { class: "secondary danger", "data-revoke": t.id, onclick: async () => {
         if (!confirm(`Revoke token ${t.id} (${t.role})? Whoever uses it is locked out.`)) return;
         try { await api(`/tokens/${t.id}`, { method: "DELETE" }); refresh(); } catch (e) { toast(e.message); }
-      } }, "Revoke")));
+      } }, "Revoke"));
     });
   }
   fill(main(), h("h1", {}, "Tokens"),
