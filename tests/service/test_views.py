@@ -145,7 +145,7 @@ def test_predictions_joined_to_names_searched_and_downloaded(
 def test_diff_of_two_snapshots_counts_the_new_users(
     shop: tuple[TestClient, dict[str, str], Path],
 ) -> None:
-    c, toks, ws = shop
+    c, toks, _ws = shop
     snaps = c.get("/api/v1/snapshots", headers=auth(toks["viewer"])).json()["items"]
     after, before = snaps[0]["snapshot_id"], snaps[1]["snapshot_id"]
     d = c.get(f"{V}/snapshots/{before}/diff/{after}", headers=auth(toks["viewer"])).json()
