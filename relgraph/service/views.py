@@ -178,7 +178,7 @@ def table_rows(
         params += [f"%{q.strip()}%"] * len(columns)
     con = duckdb.connect()
     try:
-        total_row = con.sql(f"SELECT count(*) {sql}", params=params).fetchone()
+        total_row = con.sql(f"SELECT count(*) {sql}", params=params).fetchall()[0]
         order = (
             f" ORDER BY {quote_ident(sort)} {'DESC' if desc else 'ASC'} NULLS LAST" if sort else ""
         )
