@@ -270,11 +270,11 @@ def _importance(d: FsPath, model: dict[str, Any]) -> list[dict[str, Any]]:
     gains = booster.feature_importance(importance_type="gain")
     names = booster.feature_name()
     entity = (model.get("task") or {}).get("entity_table") or "entity"
-    items = []
+    items: list[dict[str, Any]] = []
     for name, g in zip(names, gains, strict=True):
         table = entity if name.startswith("own__") else name.split(".", 1)[0]
         items.append({"feature": name, "table": table, "gain": float(g)})
-    items.sort(key=lambda r: -r["gain"])
+    items.sort(key=lambda r: -float(r["gain"]))
     return items
 
 
@@ -363,8 +363,10 @@ def _predictions_table(st: ServiceState, output_id: str) -> tuple[pa.Table, list
     out = outputs.find_output(st.workspace, output_id, "predictions")
     if out.data is None:
         raise HTTPException(404, f"predictions '{output_id}' have no rows")
-    key = ("pred", output_id, str(out.data.stat().st_mtime_ns))
-    return tuple(_cached(key, lambda: _join_names(st, out.data)))  # type: ignore[return-value]
+    data = out.data
+    key = ("pred", output_id, str(data.stat().st_mtime_ns))
+    table, names = _cached(key, lambda: _join_names(st, data))
+    return table, names
 
 
 def _join_names(st: ServiceState, path: FsPath) -> tuple[pa.Table, list[str]]:
@@ -380,7 +382,7 @@ def _join_names(st: ServiceState, path: FsPath) -> tuple[pa.Table, list[str]]:
             )
             task = model.get("task") or {}
             snap = api.snapshot(model.get("snapshot_id"), workspace=st.workspace)
-            etable, ecol = task.get("entity_table"), task.get("entity_column")
+            etable, ecol = str(task["entity_table"]), str(task["entity_column"])
             ts = snap.schema.tables[etable]
             candidates = [
                 c.name

@@ -7,6 +7,7 @@ Screenshots go to ``test-artifacts/``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -228,7 +229,7 @@ def browser() -> Iterator[Any]:
 
 def _no_null_and_fits(page: Any, width: int) -> None:
     text = page.inner_text("main")
-    assert "null" not in text.split(), "a literal null on the page"
+    assert not re.search(r"\bnull\b", text), "a literal null on the page"
     assert "undefined" not in text
     overflow = page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= width + 1, f"page {overflow}px wide in a {width}px window"
@@ -363,5 +364,6 @@ def test_job_page_progress_and_live_log(
     assert page.inner_text("#job-status") == "succeeded"
     assert page.get_attribute("#main [role=progressbar]", "aria-valuenow") == "100"
     assert page.inner_text("#job-logs").strip()
+    _no_null_and_fits(page, 1280)
     page.screenshot(path=str(SHOTS / "job.png"), full_page=True)
     page.close()

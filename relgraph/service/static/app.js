@@ -55,9 +55,12 @@ function plotlyText(v) {
 function fmt(v) {
   if (v === null || v === undefined) return "";
   if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toPrecision(4);
-  if (typeof v === "object") return JSON.stringify(v);
+  if (typeof v === "object") return JSON.stringify(v, (_, x) => (x === null ? undefined : x));
   return String(v);
 }
+
+// Pretty JSON without its empty (null) fields: they say nothing and would read "null".
+function pretty(v) { return JSON.stringify(v, (_, x) => (x === null ? undefined : x), 2) ?? ""; }
 
 function duration(s) {
   if (s === null || s === undefined || !isFinite(s)) return "";
@@ -406,10 +409,10 @@ async function viewJob(id) {
     fill(head, 
       h("div", { class: "card" },
         h("div", { class: "row" }, h("span", { class: `badge ${j.status}`, id: "job-status", text: j.status }), progressBar(j, true), jobActions(j, refresh)),
-        h("dl", { class: "kv" }, kv.flatMap((k) => [h("dt", { text: k }), h("dd", { id: `job-${k}`, text: fmt(j[k]) })]))),
+        h("dl", { class: "kv" }, kv.flatMap((k) => [h("dt", { text: k }), h("dd", { id: `job-${k}`, text: ["created", "started", "finished"].includes(k) ? when(j[k]) : fmt(j[k]) })]))),
       resultLink(j),
-      h("details", { class: "card" }, h("summary", {}, "Parameters"), h("pre", { text: JSON.stringify(j.params || {}, null, 2) })),
-      j.result ? h("details", { class: "card", open: true }, h("summary", {}, "Result"), h("pre", { id: "job-result", text: JSON.stringify(j.result, null, 2) })) : null);
+      h("details", { class: "card" }, h("summary", {}, "Parameters"), h("pre", { text: pretty(j.params || {}) })),
+      j.result ? h("details", { class: "card", open: true }, h("summary", {}, "Result"), h("pre", { id: "job-result", text: pretty(j.result) })) : null);
     if (DONE.includes(j.status)) { clearInterval(pollTimer); pollTimer = null; }
   }
   await refresh();
@@ -618,7 +621,7 @@ async function viewModel(id) {
       t && t.kind === "binary" ? [chart("roc", "ROC curve"), chart("pr", "Precision–recall"), chart("calibration", "Calibration"), chart("confusion", "Confusion matrix (threshold 0.5)")] : null,
       t && t.kind === "regression" ? chart("residuals", "Predicted vs actual") : null,
       chart("learning-curves", "GNN learning curves"), chart("importance", "LightGBM importance: top features"), chart("table-importance", "Importance per table")),
-    h("details", { class: "card" }, h("summary", {}, "Everything stored"), h("pre", { text: JSON.stringify(m, null, 2) })));
+    h("details", { class: "card" }, h("summary", {}, "Everything stored"), h("pre", { text: pretty(m) })));
   const ax = (x, y) => ({ xaxis: { title: { text: x } }, yaxis: { title: { text: y } } });
   if (t && t.kind === "binary") {
     plot(charts.roc, [{ type: "scatter", mode: "lines", x: t.roc.fpr, y: t.roc.tpr, name: "model" }, { type: "scatter", mode: "lines", x: [0, 1], y: [0, 1], line: { dash: "dot", color: "#98a2b3" }, name: "chance" }],
@@ -645,7 +648,7 @@ async function viewModel(id) {
   const imp = (ev.importance || []).slice(0, 20).reverse();
   if (imp.length) {
     plot(charts.importance, [{ type: "bar", orientation: "h", x: imp.map((r) => r.gain), y: imp.map((r) => plotlyText(r.feature)), marker: { color: "#2f6fde" } }],
-      { margin: { l: 230, t: 10 }, xaxis: { title: { text: "gain" } }, yaxis: { tickfont: { size: 9 } } }, { displayModeBar: false });
+      { margin: { l: Math.min(230, 0.45 * charts.importance.clientWidth), t: 10 }, xaxis: { title: { text: "gain" } }, yaxis: { tickfont: { size: 9 } } }, { displayModeBar: false });
     const per = {};
     ev.importance.forEach((r) => { per[r.table] = (per[r.table] || 0) + r.gain; });
     const tables = Object.entries(per).sort((a, b) => a[1] - b[1]);
