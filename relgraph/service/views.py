@@ -22,13 +22,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from pydantic import BaseModel, Field
 
 from relgraph import api
 from relgraph._sql import quote_ident, quote_literal
+from relgraph.errors import QueryError
 from relgraph.schema.names import MAX_NAME_LENGTH
 from relgraph.service import outputs
 from relgraph.service.auth import TokenInfo
-from relgraph.service.deps import Paging, ServiceState, json_value, paging, state, viewer
+from relgraph.service.deps import Paging, ServiceState, editor, json_value, paging, state, viewer
 from relgraph.store.snapshot import Snapshot
 
 router = APIRouter(prefix="/views", tags=["views"])
@@ -468,3 +470,72 @@ def download(
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{output_id}.{format}"'},
     )
+
+
+# -- label statistics at chosen cut-offs --------------------------------------------------------
+class LabelStatsRequest(BaseModel):
+    query: str = Field(..., min_length=1, max_length=20_000)
+    snapshot: str | None = Field(None, max_length=64, pattern=r"^[0-9a-f]+$")
+    val_cutoff: str | None = Field(None, max_length=40, pattern=r"^[0-9T:. +-]+$")
+    test_cutoff: str | None = Field(None, max_length=40, pattern=r"^[0-9T:. +-]+$")
+
+
+@router.post(
+    "/label-stats",
+    summary="Labels per split at the given cut-offs (the ones a train job would use)",
+)
+def label_stats(
+    body: LabelStatsRequest, st: ServiceState = Depends(state), _: TokenInfo = Depends(editor)
+) -> dict[str, Any]:
+    """The query editor's numbers when cut-offs are typed: the 'label-stats' job splits at
+    the data's default cut-offs only. Counting labels takes seconds on data the size of F1,
+    hence editors only, and a thread (a sync route) rather than the event loop."""
+    try:
+        tables = api.training_tables(
+            body.query,
+            workspace=st.workspace,
+            snapshot=body.snapshot,
+            val_cutoff=body.val_cutoff,
+            test_cutoff=body.test_cutoff,
+        )
+    except (ValueError, TypeError) as e:
+        if isinstance(e, QueryError):
+            raise
+        raise HTTPException(422, f"bad cut-off: {str(e)[:200]}") from e
+    splits = {
+        "train": _target_stats(tables.train.table),
+        "val": _target_stats(tables.val.table),
+        "test": _target_stats(tables.test_labels()),
+    }
+    return {
+        "splits": splits,
+        "val_cutoff": str(tables.val_cutoff),
+        "test_cutoff": str(tables.test_cutoff),
+    }
+
+
+def _target_stats(table: pa.Table) -> dict[str, Any]:
+    n = table.num_rows
+    out: dict[str, Any] = {"rows": n}
+    if not n:
+        return out
+    if "ANCHOR_TIMESTAMP" in table.column_names:
+        out["anchors"] = len(set(table.column("ANCHOR_TIMESTAMP").to_pylist()))
+    if "TARGET" in table.column_names:
+        col = table.column("TARGET")
+        if (
+            pa.types.is_boolean(col.type)
+            or pa.types.is_integer(col.type)
+            or pa.types.is_floating(col.type)
+        ):
+            arr = np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
+            arr = arr[np.isfinite(arr)]
+            if arr.size:
+                out |= {"mean": float(arr.mean()), "min": float(arr.min()), "max": float(arr.max())}
+                values, counts = np.unique(arr, return_counts=True)
+                if values.size <= 20:
+                    out["distribution"] = {
+                        str(v if v % 1 else int(v)): int(c)
+                        for v, c in zip(values, counts, strict=True)
+                    }
+    return out

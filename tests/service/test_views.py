@@ -151,3 +151,31 @@ def test_diff_of_two_snapshots_counts_the_new_users(
     d = c.get(f"{V}/snapshots/{before}/diff/{after}", headers=auth(toks["viewer"])).json()
     users = next(t for t in d["tables"] if t["name"] == "users")
     assert d["changed"] and users["rows_before"] == 60 and users["rows_after"] == 80
+
+
+DEMO_QUERY = (
+    "PREDICT MIN(qualifying.position, 0, 30, days) <= 3\n"
+    "FOR EACH drivers.driverId\n"
+    "ASSUMING COUNT(qualifying.*, 0, 30, days) > 0"
+)
+
+
+def test_label_stats_respect_the_chosen_cutoffs(client: TestClient, tokens: dict[str, str]) -> None:
+    """The rows per split are those a train job at the same cut-offs uses (the demo's
+    model reports train 1353, val 588, test 726 at 2005-01-01 / 2010-01-01)."""
+    body = {"query": DEMO_QUERY, "val_cutoff": "2005-01-01", "test_cutoff": "2010-01-01"}
+    r = client.post(f"{V}/label-stats", json=body, headers=auth(tokens["editor"]))
+    assert r.status_code == 200, r.text
+    rows = {k: v["rows"] for k, v in r.json()["splits"].items()}
+    assert rows == {"train": 1353, "val": 588, "test": 726}
+    assert r.json()["val_cutoff"].startswith("2005-01-01")
+    default = client.post(
+        f"{V}/label-stats", json={"query": DEMO_QUERY}, headers=auth(tokens["editor"])
+    )
+    assert default.json()["splits"]["train"]["rows"] != 1353  # other cut-offs, other rows
+    viewer = client.post(f"{V}/label-stats", json=body, headers=auth(tokens["viewer"]))
+    assert viewer.status_code == 403
+    bad = client.post(
+        f"{V}/label-stats", json=body | {"val_cutoff": "2005-13-45"}, headers=auth(tokens["editor"])
+    )
+    assert bad.status_code == 422 and "not a date" in bad.text

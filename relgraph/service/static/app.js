@@ -527,26 +527,32 @@ async function viewQuery() {
     try {
       const body = { query: text.value };
       if (snap) body.snapshot = snap.snapshot_id;
+      const cut = { val: valCut.value.trim(), test: testCut.value.trim() };
+      const show = (res) => {
+        const rows = Object.entries(res.splits).map(([split, s]) => ({ split, rows: s.rows, anchors: s.anchors, mean: s.mean, min: s.min, max: s.max, distribution: s.distribution }));
+        fill(statsBox, h("div", { class: "card" }, h("h2", {}, "Label statistics"),
+          h("p", { class: "muted", id: "stats-cutoffs" }, `cut-offs used: val ${String(res.val_cutoff).slice(0, 10)}, test ${String(res.test_cutoff).slice(0, 10)}` + (cut.val || cut.test ? " (as typed; the rest from the data)" : " (from the data: type cut-offs to change them)")),
+          dataTable(rows)));
+      };
+      if (cut.val || cut.test) {
+        // At the typed cut-offs, as a train job would split: counted by the server now.
+        fill(statsBox, h("p", { class: "muted" }, "Counting labels…"));
+        if (cut.val) body.val_cutoff = cut.val;
+        if (cut.test) body.test_cutoff = cut.test;
+        show(await api("/views/label-stats", { method: "POST", body }));
+        return;
+      }
       const r = await api("/queries/explain", { method: "POST", body });
       if (!r.job) { fill(statsBox, h("p", { class: "muted" }, "This server cannot count labels.")); return; }
       fill(statsBox, h("p", { class: "muted" }, "Counting labels…"));
-      const cut = { val: valCut.value.trim(), test: testCut.value.trim() };
       const poll = async () => {
         const j = await api(`/jobs/${r.job.id}`);
-        if (j.status === "succeeded") {
-          const rows = Object.entries(j.result.splits).map(([split, s]) => ({ split, rows: s.rows, anchors: s.anchors, mean: s.mean, min: s.min, max: s.max, distribution: s.distribution }));
-          // The job splits at the data's default cut-offs; say so when they are not the ones typed.
-          const used = `cut-offs used: val ${String(j.result.val_cutoff).slice(0, 10)}, test ${String(j.result.test_cutoff).slice(0, 10)}`;
-          const differs = (cut.val && !String(j.result.val_cutoff).startsWith(cut.val)) || (cut.test && !String(j.result.test_cutoff).startsWith(cut.test));
-          fill(statsBox, h("div", { class: "card" }, h("h2", {}, "Label statistics"),
-            h("p", { class: differs ? "warn" : "muted", id: "stats-cutoffs" }, used + (differs ? " — not the cut-offs typed above: this server's label-stats job does not take cut-offs yet" : "")),
-            dataTable(rows)));
-        } else if (["failed", "cancelled"].includes(j.status)) {
-          fill(statsBox, h("p", { class: "error", text: j.error || j.status }));
-        } else setTimeout(poll, 700);
+        if (j.status === "succeeded") show(j.result);
+        else if (["failed", "cancelled"].includes(j.status)) fill(statsBox, h("p", { class: "error", text: j.error || j.status }));
+        else setTimeout(poll, 700);
       };
       poll();
-    } catch (e) { toast(e.message); }
+    } catch (e) { fill(statsBox); toast(e.message); }
   };
   const budget = h("select", { id: "train-budget" }, ["fast", "normal", "best"].map((b) => h("option", { value: b, text: `budget: ${b}` })));
   const minutes = h("input", { id: "train-minutes", type: "number", min: "0.1", step: "0.1", placeholder: "minutes (optional)", style: "width:150px" });
