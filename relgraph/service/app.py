@@ -52,6 +52,7 @@ from relgraph.service.policy import SourcePolicy
 from relgraph.service.routes import admin, data, jobs, ml, sources
 from relgraph.service.runner import DBJobRunner, JobRunner
 from relgraph.service.tasks import default_kinds
+from relgraph.service.views import router as views_router
 from relgraph.store import atomic
 
 log = logging.getLogger("relgraph.service")
@@ -243,7 +244,7 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for r in (data.router, sources.router, jobs.router, ml.router, admin.router):
+    for r in (data.router, sources.router, jobs.router, ml.router, admin.router, views_router):
         app.include_router(r, prefix=API_PREFIX)
 
     # -- dashboard: static files, no token needed (they hold no data) ----------------

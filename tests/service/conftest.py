@@ -108,3 +108,21 @@ class LiveServer:
 def live_server(app: FastAPI) -> Iterator[LiveServer]:
     with LiveServer(app) as srv:
         yield srv
+
+
+SHOP_QUERY = "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH users.user_id"
+
+
+@pytest.fixture(scope="session")
+def shop_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The planted shop ingested twice (60, then 80 users: two snapshots to compare), one
+    model trained on the second (LightGBM and baselines: the GNN is tested elsewhere) and
+    its test predictions written. Shared by the dashboard's view and browser tests."""
+    from relgraph.testing import planted_snapshot
+
+    ws = tmp_path_factory.mktemp("shop") / "ws"
+    planted_snapshot(ws, num_users=60, num_items=20)
+    planted_snapshot(ws, num_users=80, num_items=20)
+    result = api.train(SHOP_QUERY, workspace=ws, budget="fast", minutes=0.05, gnn=False)
+    api.predict(result.model_id, workspace=ws)
+    return ws
