@@ -682,7 +682,13 @@ def _project_service(ctx: Context, p: ProjectParams) -> dict[str, Any]:
 def label_stats(ctx: Context, p: LabelStatsParams) -> dict[str, Any]:
     """Compile a query and count its training labels per split (the query editor's numbers)."""
     ctx.report(0.1, "compiling")
-    tables = api.training_tables(p.query, workspace=ctx.workspace, snapshot=p.snapshot)  # type: ignore[attr-defined]
+    tables = api.training_tables(  # type: ignore[attr-defined]
+        p.query,
+        workspace=ctx.workspace,
+        snapshot=p.snapshot,
+        val_cutoff=p.val_cutoff,
+        test_cutoff=p.test_cutoff,
+    )
     ctx.report(0.8, "counting labels")
     out: dict[str, Any] = {"task": views.task_dict(tables.task), "splits": {}}
     for split in ("train", "val"):

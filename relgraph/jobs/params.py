@@ -376,8 +376,13 @@ class ProjectParams(Params):
 
 @dataclass(frozen=True)
 class LabelStatsParams(Params):
+    """``val_cutoff``/``test_cutoff``: the cut-offs the editor typed (ISO dates), so the
+    counts are those a training run with them would use."""
+
     query: str
     snapshot: str | None = None
+    val_cutoff: str | None = None
+    test_cutoff: str | None = None
 
 
 @dataclass(frozen=True)

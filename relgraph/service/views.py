@@ -27,8 +27,8 @@ from pydantic import BaseModel, Field
 from relgraph import api
 from relgraph._sql import quote_ident, quote_literal
 from relgraph.errors import QueryError
+from relgraph.jobs import outputs
 from relgraph.schema.names import MAX_NAME_LENGTH
-from relgraph.service import outputs
 from relgraph.service.auth import TokenInfo
 from relgraph.service.deps import Paging, ServiceState, editor, json_value, paging, state, viewer
 from relgraph.store.snapshot import Snapshot

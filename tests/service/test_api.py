@@ -311,3 +311,25 @@ def test_dashboard_files_are_served(client: TestClient) -> None:
     assert client.get("/static/app.js").status_code == 200
     js = client.get("/vendor/plotly.min.js")
     assert js.status_code == 200 and len(js.content) > 1_000_000
+
+
+def test_label_stats_job_counts_at_the_typed_cutoffs(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    """The query editor's counts follow its cut-offs (they used to ignore them)."""
+    h = auth(tokens["editor"])
+    query = "PREDICT COUNT(results.*, 0, 365, days) > 0 FOR EACH drivers.driverId"
+
+    def stats(**cut: str) -> dict[str, Any]:
+        r = client.post(
+            f"{V1}/jobs", headers=h, json={"kind": "label-stats", "params": {"query": query, **cut}}
+        )
+        assert r.status_code == 202, r.text
+        done = wait_job(client, tokens["editor"], r.json()["id"], timeout=120)
+        assert done["status"] == "succeeded", done
+        return dict(done["result"])
+
+    default, cut = stats(), stats(val_cutoff="2005-01-01", test_cutoff="2008-01-01")
+    assert cut["val_cutoff"].startswith("2005-01-01")
+    assert cut["test_cutoff"].startswith("2008-01-01")
+    assert cut["splits"]["train"] != default["splits"]["train"]
