@@ -150,8 +150,21 @@ class GNNTrainer:
         return SeedSet(nodes=nodes, times=times, target=target, input_times=inputs)
 
     def _batches(
-        self, s: SeedSet, order: np.ndarray, sampler: Any, node_table: str | None = None
+        self,
+        s: SeedSet,
+        order: np.ndarray,
+        sampler: Any,
+        node_table: str | None = None,
+        *,
+        stable: bool = False,
     ) -> Iterator[tuple[np.ndarray, Any]]:
+        """Sampled batches of ``s`` in ``order``.
+
+        ``stable``: every seed's subgraph is drawn from a stream of its own (node,
+        time) under a fixed key, so an entity's prediction does not depend on which
+        rows share its batch: one entity asked online gets the features it gets in
+        a batch of thousands (:mod:`relgraph.predict.online`).
+        """
         bs = self.config.batch_size
         seed_table = node_table or self.task.entity_table
         chunks = [order[i : i + bs] for i in range(0, len(order), bs)]
@@ -159,10 +172,17 @@ class GNNTrainer:
         def gen() -> Iterator[tuple[np.ndarray, Any]]:
             visible = s.times if s.input_times is None else s.input_times
             for idx in chunks:
+                extra: dict[str, Any] = {}
+                if stable:
+                    extra = {
+                        "key": self.seed + 10_000,
+                        "salts": _seed_salts(s.nodes[idx], visible[idx]),
+                    }
                 batch = sampler.sample(
                     seed_table,
                     torch.from_numpy(s.nodes[idx]),
                     torch.from_numpy(visible[idx]),
+                    **extra,
                 )
                 if s.input_times is not None:
                     # Frozen protocol: rows up to the cut-off, timed from the anchor.
@@ -359,6 +379,7 @@ class GNNTrainer:
                 log.info("time budget reached after epoch %d", epoch + 1)
                 break
         self.model_.load_state_dict(best_state)
+        self._cand_cache: Tensor | None = None
         self.best_val_ = sign * best if best != -math.inf else float("nan")
         self.fit_seconds_ = time.monotonic() - start
         return self
@@ -387,6 +408,7 @@ class GNNTrainer:
         if self.kind == "link":
             self.num_targets_ = int(self.graph.num_nodes[self.task.target_entity_table])
         self.model_ = self._build_model()
+        self._cand_cache = None
         self.model_.load_state_dict(weights)
         self.model_.eval()
         return self
@@ -404,7 +426,8 @@ class GNNTrainer:
             self.graph, list(self.config.fanouts), self.config.strategy, self.seed + 10_000
         )
         outs = []
-        for _idx, batch in self._batches(s, np.arange(len(s)), sampler, node_table):
+        batches = self._batches(s, np.arange(len(s)), sampler, node_table, stable=True)
+        for _idx, batch in batches:
             if what == "embed":
                 outs.append(self.model_.embed(self.features.frames, batch))
             else:
@@ -427,13 +450,28 @@ class GNNTrainer:
             return np.asarray(torch.softmax(torch.from_numpy(out), dim=1).numpy())
         return out
 
+    def head_outputs(self, table: pa.Table) -> np.ndarray:
+        """The head's raw output per row (logits, scaled values, link query vectors)."""
+        return self._run(self.seeds(table, with_target=False))
+
+    @torch.no_grad()
+    def candidate_vectors(self) -> Tensor:
+        """Link prediction: every target row's candidate vector (computed once)."""
+        self._check_fitted()
+        cand: Tensor | None = getattr(self, "_cand_cache", None)
+        if cand is None:
+            self.model_.eval()
+            cand = self.model_.candidates(
+                self.features.frames.get(self.task.target_entity_table), self.num_targets_
+            )
+            self._cand_cache = cand
+        return cand
+
     @torch.no_grad()
     def rank(self, table: pa.Table, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Link prediction: top-``k`` target node ids and their scores per row."""
         q = torch.from_numpy(self._run(self.seeds(table, with_target=False)))
-        cand = self.model_.candidates(
-            self.features.frames.get(self.task.target_entity_table), self.num_targets_
-        )
+        cand = self.candidate_vectors()
         scores = q @ cand.t()
         top = scores.topk(min(k, scores.shape[1]), dim=1)
         return top.indices.numpy(), top.values.numpy()
@@ -468,6 +506,12 @@ class GNNTrainer:
     def score(self, table: pa.Table) -> dict[str, float]:
         """All metrics of the task type on a labelled table."""
         return self._score(self.seeds(table))
+
+
+def _seed_salts(nodes: np.ndarray, times: np.ndarray) -> np.ndarray:
+    from relgraph.sample import seed_salts
+
+    return seed_salts(nodes, times)
 
 
 def _default_sampler(graph: Any, fanouts: list[int], strategy: str, seed: int) -> Any:
