@@ -294,16 +294,32 @@ class OnlineCache:
         self._items: dict[tuple[str, str | None, str], OnlinePredictor] = {}
         self._lock = threading.Lock()
         self._loading: dict[tuple[str, str | None, str], threading.Lock] = {}
+        self._files: dict[str, ModelFiles] = {}
 
     def get(
-        self, model_id: str, *, model_kind: str | None = None, snapshot: str | None = None
+        self,
+        model_id: str,
+        *,
+        model_kind: str | None = None,
+        snapshot: str | None = None,
+        snapshot_obj: Snapshot | None = None,
     ) -> OnlinePredictor:
-        files = load_model(self.workspace, model_id)
+        """The warm predictor of ``model_id`` (loaded on first use).
+
+        ``snapshot_obj``: serve this snapshot (a bundle's caller checked its schema).
+        """
+        files = self._files.get(model_id)
+        if files is None:  # a stored model never changes: read its files once
+            files = load_model(self.workspace, model_id)
+            self._files[model_id] = files
         ws = Workspace(self.workspace)
-        if snapshot == "latest":
-            sid = ws.latest_id()
-            if sid is None:
+        if snapshot_obj is not None:
+            sid = snapshot_obj.id
+        elif snapshot == "latest":
+            latest = ws.latest_id()
+            if latest is None:
                 raise StoreError(f"workspace '{self.workspace}' has no snapshot")
+            sid = latest
         else:
             sid = snapshot or files.snapshot_id
         key = (files.model_id, model_kind, sid)
@@ -317,8 +333,8 @@ class OnlineCache:
                 hit = self._items.get(key)
             if hit is not None:
                 return hit
-            snap = ws.snapshot(sid)
-            if sid != files.snapshot_id:
+            snap = snapshot_obj or ws.snapshot(sid)
+            if snapshot_obj is None and snap.id != files.snapshot_id:
                 check_schema(files, snap)
             pred = OnlinePredictor(files, snap, model_kind, max_keys=self.max_keys)
             with self._lock:
