@@ -34,7 +34,7 @@ from typing import Any
 
 from relgraph.errors import StoreError
 from relgraph.predict.models import chosen_kind
-from relgraph.predict.online import MAX_KEYS, OnlineCache, schema_problems
+from relgraph.predict.online import MAX_KEYS, OnlineCache, OnlinePredictor, schema_problems
 from relgraph.store.atomic import write_text
 from relgraph.store.snapshot import Snapshot
 from relgraph.store.workspace import Workspace
@@ -185,11 +185,18 @@ class BundleCache(OnlineCache):
         self.snapshot = snap
 
     def get(
-        self, model_id: str, *, model_kind: str | None = None, snapshot: str | None = None
-    ) -> Any:
-        if model_id not in (self.model_id, self.model_id[: len(model_id)]) or not model_id:
+        self,
+        model_id: str,
+        *,
+        model_kind: str | None = None,
+        snapshot: str | None = None,
+        snapshot_obj: Snapshot | None = None,
+    ) -> OnlinePredictor:
+        """The bundle's model (by its id or a prefix), on the bundle's snapshot or the
+        ``snapshot_dir`` it was opened with; ``snapshot`` ids name nothing here."""
+        if not model_id or not self.model_id.startswith(model_id):
             raise StoreError(f"no model '{model_id}' in this bundle; it serves {self.model_id}")
         return super().get(
-            self.model_id, model_kind=model_kind or self.model_kind, snapshot=snapshot,
-            snapshot_obj=self.snapshot,
+            self.model_id, model_kind=model_kind or self.model_kind,
+            snapshot_obj=snapshot_obj or self.snapshot,
         )  # fmt: skip
