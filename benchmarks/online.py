@@ -177,7 +177,8 @@ def run_one(name: str, ws: Path, query: str, args: argparse.Namespace) -> list[d
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "relgraph", "serve", "-w", str(ws), "--port", str(port)],
+        [sys.executable, "-m", "relgraph", "serve", "-w", str(ws), "--port", str(port)]
+        + (["--torch-threads", str(args.torch_threads)] if args.torch_threads else []),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
     )  # fmt: skip
     try:
@@ -226,6 +227,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--train-rows", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=20000, help="entities in the batch timing")
+    ap.add_argument(
+        "--torch-threads", type=int, default=None, help="relgraph serve --torch-threads"
+    )
     ap.add_argument("--keep", type=Path, default=None, help="workspaces here, kept")
     args = ap.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="rg-online-"))
@@ -244,6 +248,7 @@ def main() -> None:
             print(f"generated + ingested {args.rows:,} rows in {time.monotonic() - t0:.0f} s")
         results += run_one(f"gen{args.rows}", ws, GEN_QUERY, args)
     print(f"\nmachine: {os.cpu_count()} cores, load average {os.getloadavg()}")
+    print(f"server: relgraph serve --torch-threads {args.torch_threads or 'default'}")
     print(
         "| db | entities | keys/request | requests | errors | p50 ms | p99 ms | req/s "
         "| entities/s | batch µs/entity (n) | first request s |"

@@ -98,6 +98,14 @@ def serve(
         help="Serve only online predictions of an exported bundle folder "
         "(`relgraph export`), no workspace; tokens: `relgraph token create -w BUNDLE`.",
     ),
+    torch_threads: int | None = typer.Option(
+        None,
+        "--torch-threads",
+        min=1,
+        max=256,
+        help="Threads of each torch operation in this process (default: torch's, one per "
+        "core). 1 suits online predictions under concurrent requests on a few cores.",
+    ),
     snapshot_dir: Path | None = typer.Option(
         None,
         "--snapshot-dir",
@@ -116,6 +124,10 @@ def serve(
 
     from relgraph.service import TokenStore, create_app
 
+    if torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(torch_threads)
     if bundle is not None:
         _serve_bundle(bundle, snapshot_dir, host, port)
         return

@@ -23,6 +23,7 @@ snapshot in the workspace gets new predictors, and the old ones are dropped.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -118,8 +119,9 @@ def parse_anchor(at: str | datetime | None, default: datetime) -> datetime:
 class OnlinePredictor:
     """One stored candidate on one snapshot, warm, answering requests for a few keys.
 
-    Thread-safe: requests on one predictor run one at a time (the GNN's forward pass
-    and the sampler use both cores already; a DuckDB connection is not shared).
+    Thread-safe: GNN requests run concurrently (the weights are only read, each call
+    samples with a sampler of its own); requests that compute LightGBM's aggregates
+    take turns on the predictor's one DuckDB connection.
     """
 
     def __init__(
@@ -240,7 +242,8 @@ class OnlinePredictor:
                 "ANCHOR_TIMESTAMP": pa.array([anchor] * len(arr), pa.timestamp("us")),
             }
         )
-        with self._lock:
+        lock = self._lock if self.predictor.lightgbm is not None else contextlib.nullcontext()
+        with lock:
             table = prediction_table(
                 self.predictor, rows_t, self.model_id, self.snapshot, embedding=embedding
             )
