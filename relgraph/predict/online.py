@@ -185,15 +185,20 @@ class OnlinePredictor:
                 return int(key), None
             return None, f"not a key of {self.entity_table}.{self.key_column}: {str(key)[:64]}"
         if pa.types.is_integer(t):
-            if isinstance(key, int):
-                return key, None
+            value: int | None = key if isinstance(key, int) else None
             text = str(key).strip()
-            if text.lstrip("-").isdigit() and len(text) < 20:
-                return int(text), None
-            return (
-                None,
-                f"{self.entity_table}.{self.key_column} keys are integers, not {text[:64]!r}",
-            )
+            if value is None and text.lstrip("-").isdigit() and len(text) < 40:
+                value = int(text)
+            if value is None:
+                return (
+                    None,
+                    f"{self.entity_table}.{self.key_column} keys are integers, not {text[:64]!r}",
+                )
+            try:
+                pa.scalar(value, type=t)  # in the column's range (int64, int32, ...)
+            except (pa.ArrowInvalid, OverflowError):
+                return None, f"unknown key: {text[:64]} is out of the range of {self.key_column}"
+            return value, None
         if pa.types.is_string(t) or pa.types.is_large_string(t):
             return str(key), None
         try:

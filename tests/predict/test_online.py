@@ -72,7 +72,7 @@ def test_embedding_equals_batch(ws: Path) -> None:
 
 def test_unknown_and_malformed_keys_are_per_key_errors(ws: Path) -> None:
     online = OnlineCache(ws).get("binary-m")
-    res = online.predict([1, 999_999, "2", "x'; DROP TABLE users", None, [1]])
+    res = online.predict([1, 999_999, "2", "x'; DROP TABLE users", None, [1], 2**70, "9" * 30])
     errors = [r.error for r in res.results]
     assert errors[0] is None and errors[2] is None  # "2" is user 2, as JSON may send it
     assert "unknown key" in (errors[1] or "")
