@@ -7,7 +7,8 @@ training rows (latency depends on the configuration, not on how well it is train
 starts ``python -m relgraph serve`` in its own process, warms the model up, then
 runs ``--clients`` concurrent clients for ``--seconds`` each with requests of 1 and of
 100 random entity keys. Printed per size: requests, errors, p50/p99 latency,
-requests/s and entities/s; beside them, the batch path's cost per entity measured in
+requests/s, entities/s and the server's CPU time per request (a figure the machine's
+load changes far less than latency); beside them, the batch path's cost per entity measured in
 the same run (``prediction_table`` — the batch writer's function — over up to
 ``--batch`` entities at once, in this process, while the server idles).
 
@@ -53,6 +54,12 @@ F1_QUERY = "PREDICT COUNT(results.*, 0, 90, days) > 0 FOR EACH drivers.driverId"
 GEN_QUERY = "PREDICT COUNT(events.*, 0, 30, days) > 0 FOR EACH users.user_id"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc), its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,9 +68,10 @@ def free_port() -> int:
 
 
 def generate(folder: Path, rows: int) -> None:
-    """``users`` (rows / 100) and ``events`` (``rows``, 3 s apart) as CSV."""
+    """``users`` (rows / 100) and ``events`` (``rows``, spread over a year) as CSV."""
     folder.mkdir(parents=True, exist_ok=True)
     users = max(rows // 100, 10)
+    step = max(1, 365 * 86400 // rows)  # seconds between events: 3 s for 10M rows
     con = duckdb.connect()
     con.execute(
         f"COPY (SELECT range AS user_id, ['de', 'fr', 'us', 'jp'][1 + range % 4] AS country, "
@@ -74,7 +82,7 @@ def generate(folder: Path, rows: int) -> None:
         f"COPY (SELECT range AS event_id, (hash(range) % {users})::BIGINT AS user_id, "
         f"round((hash(range + 1) % 100000)::BIGINT / 100.0, 2) AS amount, "
         f"['view', 'cart', 'buy', 'return'][1 + (hash(range + 2) % 4)::BIGINT] AS kind, "
-        f"TIMESTAMP '2024-01-01' + to_seconds(range * 3) AS created_at "
+        f"TIMESTAMP '2024-01-01' + to_seconds(range * {step}) AS created_at "
         f"FROM range({rows})) TO '{folder / 'events.csv'}' (HEADER, DELIMITER ',')"
     )
 
@@ -207,7 +215,10 @@ def run_one(name: str, ws: Path, query: str, args: argparse.Namespace) -> list[d
                 ).raise_for_status()  # fmt: skip
         out = []
         for size in (1, 100):
+            cpu0 = cpu_seconds(server.pid)
             res = asyncio.run(load(url, token, model, keys, size, args.clients, args.seconds))
+            # Server CPU per request: what a request costs whatever else runs on the box.
+            res["cpu_ms"] = (cpu_seconds(server.pid) - cpu0) / max(res["requests"], 1) * 1000
             res |= {
                 "db": name, "entities": len(keys), "fit_s": fit_s, "first_request_s": load_s,
                 "batch_us_per_entity": per_entity * 1e6, "batch_n": batch_n,
@@ -251,13 +262,14 @@ def main() -> None:
     print(f"server: relgraph serve --torch-threads {args.torch_threads or 'default'}")
     print(
         "| db | entities | keys/request | requests | errors | p50 ms | p99 ms | req/s "
-        "| entities/s | batch µs/entity (n) | first request s |"
+        "| entities/s | server CPU ms/request | batch µs/entity (n) | first request s |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r['db']} | {r['entities']:,} | {r['size']} | {r['requests']} | {r['errors']} "
             f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['rps']:.1f} | {r['entities_per_s']:.0f} "
+            f"| {r['cpu_ms']:.1f} "
             f"| {r['batch_us_per_entity']:.0f} ({r['batch_n']:,}) | {r['first_request_s']:.1f} |"
         )
 
