@@ -14,7 +14,6 @@ import numpy as np
 import pyarrow as pa
 
 from relgraph.errors import TrainingError
-from relgraph.predict.topk import topk_inner
 from relgraph.store.snapshot import Snapshot
 from relgraph.train.artifacts import ModelFiles
 from relgraph.train.candidates import TRIVIAL_PREFIX, is_trivial
@@ -60,7 +59,6 @@ class Predictor:
     history: pa.Table | None = field(default=None, repr=False)
     # The stored GNN, for the EMBEDDING column whichever candidate scores.
     embedder: GNNTrainer | None = field(default=None, repr=False)
-    _keys: dict[str, pa.Array] = field(default_factory=dict, repr=False)
 
     @property
     def task_type(self) -> str:
@@ -85,21 +83,11 @@ class Predictor:
             return keys, scores
         if self.gnn is None:
             raise TrainingError(f"candidate '{self.kind}' cannot rank")
-        # Blocked top-k over the cached candidate vectors: the same for a batch of
-        # millions as for one online request.
-        idx, sc = topk_inner(self.gnn.head_outputs(rows), self.gnn.candidate_vectors(), k)
-        keys_col = self._target_keys(snapshot)
+        idx, sc = self.gnn.rank(rows, k)
+        # Node i is row i of the target table: report its primary-key value.
+        target = snapshot.schema[self.gnn.task.target_entity_table]
+        keys_col = snapshot.read_table(target.name, columns=[target.primary_key or ""]).column(0)
         return [keys_col.take(pa.array(r)).to_pylist() for r in idx], [list(r) for r in sc]
-
-    def _target_keys(self, snapshot: Snapshot) -> pa.Array:
-        """Node i is row i of the target table: its primary-key values (read once)."""
-        assert self.gnn is not None
-        cached = self._keys.get(snapshot.id)
-        if cached is None:
-            target = snapshot.schema[self.gnn.task.target_entity_table]
-            col = snapshot.read_table(target.name, columns=[target.primary_key or ""]).column(0)
-            cached = self._keys[snapshot.id] = col.combine_chunks()
-        return cached
 
     def embed(self, rows: pa.Table) -> np.ndarray | None:
         """The entities' GNN embeddings when the stored model has a GNN; None otherwise."""

@@ -379,7 +379,6 @@ class GNNTrainer:
                 log.info("time budget reached after epoch %d", epoch + 1)
                 break
         self.model_.load_state_dict(best_state)
-        self._cand_cache: Tensor | None = None
         self.best_val_ = sign * best if best != -math.inf else float("nan")
         self.fit_seconds_ = time.monotonic() - start
         return self
@@ -408,7 +407,6 @@ class GNNTrainer:
         if self.kind == "link":
             self.num_targets_ = int(self.graph.num_nodes[self.task.target_entity_table])
         self.model_ = self._build_model()
-        self._cand_cache = None
         self.model_.load_state_dict(weights)
         self.model_.eval()
         return self
@@ -450,28 +448,13 @@ class GNNTrainer:
             return np.asarray(torch.softmax(torch.from_numpy(out), dim=1).numpy())
         return out
 
-    def head_outputs(self, table: pa.Table) -> np.ndarray:
-        """The head's raw output per row (logits, scaled values, link query vectors)."""
-        return self._run(self.seeds(table, with_target=False))
-
-    @torch.no_grad()
-    def candidate_vectors(self) -> Tensor:
-        """Link prediction: every target row's candidate vector (computed once)."""
-        self._check_fitted()
-        cand: Tensor | None = getattr(self, "_cand_cache", None)
-        if cand is None:
-            self.model_.eval()
-            cand = self.model_.candidates(
-                self.features.frames.get(self.task.target_entity_table), self.num_targets_
-            )
-            self._cand_cache = cand
-        return cand
-
     @torch.no_grad()
     def rank(self, table: pa.Table, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Link prediction: top-``k`` target node ids and their scores per row."""
         q = torch.from_numpy(self._run(self.seeds(table, with_target=False)))
-        cand = self.candidate_vectors()
+        cand = self.model_.candidates(
+            self.features.frames.get(self.task.target_entity_table), self.num_targets_
+        )
         scores = q @ cand.t()
         top = scores.topk(min(k, scores.shape[1]), dim=1)
         return top.indices.numpy(), top.values.numpy()
