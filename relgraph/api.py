@@ -562,3 +562,61 @@ def embed_entities(
     from relgraph.predict import embed_entities as _embed
 
     return _embed(model_id, workspace=workspace, table=table, at=at, to=to, snapshot_id=snapshot)
+
+
+def online_cache(
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    *,
+    bundle: bool = False,
+    snapshot_dir: str | Path | None = None,
+    max_keys: int | None = None,
+) -> Any:
+    """Warm online predictors of a workspace, or of a bundle folder (``bundle=True``).
+
+    Returns a :class:`relgraph.predict.online.OnlineCache`; keep it for the life of
+    the server and pass it to :func:`predict_online`. ``snapshot_dir`` (bundles only):
+    serve another snapshot folder, refused when its schema is not the bundle's.
+    """
+    from relgraph.predict.bundle import BundleCache
+    from relgraph.predict.online import MAX_KEYS, OnlineCache
+
+    limit = max_keys or MAX_KEYS
+    if bundle:
+        return BundleCache(workspace, snapshot_dir=snapshot_dir, max_keys=limit)
+    return OnlineCache(workspace, max_keys=limit)
+
+
+def predict_online(
+    model_id: str,
+    keys: list[Any],
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    at: str | None = None,
+    embedding: bool = False,
+    model_kind: str | None = None,
+    snapshot: str | None = None,
+    cache: Any = None,
+) -> Any:
+    """Predictions for a few entity keys now (or ``at``), by batch prediction's code.
+
+    Returns a :class:`relgraph.predict.online.OnlineResult` (``to_dict()`` for JSON):
+    one result per key, in order, with a per-key ``error`` for unknown keys.
+    ``snapshot``: None (the model's snapshot) or ``"latest"`` (the workspace's newest,
+    when its schema is the model's). ``cache``: an :func:`online_cache` to reuse.
+    """
+    c = cache if cache is not None else online_cache(workspace)
+    pred = c.get(model_id, model_kind=model_kind, snapshot=snapshot)
+    return pred.predict(list(keys), at=at, embedding=embedding)
+
+
+def export_model(
+    model_id: str,
+    *,
+    to: str | Path,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    model_kind: str | None = None,
+) -> Any:
+    """Write a self-contained serving bundle (:mod:`relgraph.predict.bundle`) to ``to``."""
+    from relgraph.predict.bundle import export_bundle
+
+    return export_bundle(model_id, workspace=workspace, to=to, model_kind=model_kind)

@@ -362,6 +362,29 @@ class Client:
         m: dict[str, Any] = self._get(f"/models/{model_id}")
         return m
 
+    def predict_online(
+        self,
+        model_id: str,
+        keys: list[Any],
+        *,
+        at: str | None = None,
+        embedding: bool = False,
+        model_kind: str | None = None,
+        snapshot: str | None = None,
+    ) -> dict[str, Any]:
+        """Predictions for a few entity keys now (``POST /models/{id}/predict``).
+
+        The answer's ``results`` hold one object per key, in order: ``prediction``,
+        ``score`` (binary: P(true)), ``top`` (multiclass/link: class, score, rank),
+        ``embedding`` when asked, or ``error`` for a key the server could not answer.
+        """
+        body = _given(
+            {"keys": list(keys), "at": at, "model_kind": model_kind, "snapshot": snapshot}
+        )
+        body["embedding"] = embedding
+        out: dict[str, Any] = self._post(f"/models/{model_id}/predict", json=body)
+        return out
+
     def predictions(self, output_id: str, *, limit: int | None = None) -> pa.Table:
         return pa.Table.from_pylist(
             list(self._pages(f"/predictions/{output_id}/rows", limit=limit))

@@ -92,6 +92,26 @@ def serve(
         "without user-info and secrets, e.g. 'postgresql://db.internal:5432/*'.",
     ),
     secrets_dir: Path | None = SecretsOpt,
+    bundle: Path | None = typer.Option(
+        None,
+        "--bundle",
+        help="Serve only online predictions of an exported bundle folder "
+        "(`relgraph export`), no workspace; tokens: `relgraph token create -w BUNDLE`.",
+    ),
+    torch_threads: int | None = typer.Option(
+        None,
+        "--torch-threads",
+        min=1,
+        max=256,
+        help="Threads of each torch operation in this process (default: torch's, one per "
+        "core). 1 suits online predictions under concurrent requests on a few cores.",
+    ),
+    snapshot_dir: Path | None = typer.Option(
+        None,
+        "--snapshot-dir",
+        help="With --bundle: serve this snapshot folder instead of the bundled one "
+        "(refused unless its schema is the bundle's).",
+    ),
 ) -> None:
     """Serve the REST API (docs at /docs) and the web dashboard (at /).
 
@@ -104,6 +124,13 @@ def serve(
 
     from relgraph.service import TokenStore, create_app
 
+    if torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    if bundle is not None:
+        _serve_bundle(bundle, snapshot_dir, host, port)
+        return
     if host in ALL_INTERFACES:
         err.print(
             f"[bold yellow]warning:[/] listening on all interfaces ({host or '*'}): anyone "
@@ -157,6 +184,24 @@ def serve(
     finally:
         if pool is not None:
             pool.close()
+
+
+def _serve_bundle(bundle: Path, snapshot_dir: Path | None, host: str, port: int) -> None:
+    import uvicorn
+
+    from relgraph.service import TokenStore
+    from relgraph.service.bundle import create_bundle_app
+
+    try:
+        application = create_bundle_app(bundle, snapshot_dir=snapshot_dir)
+    except RelgraphError as e:
+        fail(e, False)
+    if not TokenStore(bundle).list():
+        err.print(
+            "[yellow]no API tokens yet:[/] create one with "
+            f"'relgraph token create --role viewer -w {bundle}'"
+        )
+    uvicorn.run(application, host=host, port=port, log_level="info", log_config=log_config())
 
 
 @token_app.command("create")

@@ -315,9 +315,27 @@ def predict(
         help="Candidate to predict with: gnn | lightgbm | ensemble | trivial:NAME "
         "(default: the one chosen on validation).",
     ),
+    entity: list[str] = typer.Option(
+        [],
+        "--entity",
+        help="Predict online for this entity key (repeatable): print the predictions, "
+        "write nothing. Same features as the batch path (docs/online.md).",
+    ),
+    at: str | None = typer.Option(
+        None, "--at", help="With --entity: anchor time (ISO; default: the latest data)."
+    ),
+    embedding: bool = typer.Option(
+        False, "--embedding", help="With --entity: print the GNN embeddings too."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Write predictions and embeddings (Parquet in the workspace, or a SQL table)."""
+    """Write predictions and embeddings (Parquet in the workspace, or a SQL table).
+
+    With --entity KEY: predict online for those keys and print the answers instead.
+    """
+    if entity:
+        _predict_online(model, entity, workspace, at, embedding, model_kind, snapshot, as_json)
+        return
     if to is not None and "://" not in to and not Path(to).parent.is_dir():
         # A typo in a path should not leave a tree of new folders behind.
         fail(StoreError(f"--to: folder '{Path(to).parent}' does not exist; create it first"),
@@ -337,6 +355,76 @@ def predict(
     if result.metrics:
         out.print("test metrics: " + ", ".join(f"{k} {_fmt(v)}" for k, v in result.metrics.items()))
     out.print(f"[green]{result.rows} predictions[/] → {result.destination}")
+
+
+def _predict_online(
+    model: str,
+    keys: list[str],
+    workspace: Path,
+    at: str | None,
+    embedding: bool,
+    model_kind: str | None,
+    snapshot: str | None,
+    as_json: bool,
+) -> None:
+    try:
+        result = api.predict_online(
+            model, keys, workspace=workspace, at=at, embedding=embedding,
+            model_kind=model_kind, snapshot=snapshot,
+        )  # fmt: skip
+    except RelgraphError as e:
+        fail(e, as_json)
+    d = result.to_dict()
+    if as_json:
+        emit_json(d)
+        return
+    out.print(
+        f"model {d['model_id']} ({d['model_kind']}, {d['task_type']}) on snapshot "
+        f"{d['snapshot_id'][:12]}, as of {d['anchor']}"
+    )
+    failed = 0
+    for r in d["results"]:
+        if "error" in r:
+            failed += 1
+            out.print(f"[red]{r['key']}[/]: {r['error']}", highlight=False)
+            continue
+        line = f"{r['key']}: {r['prediction']}"
+        if r.get("score") is not None:
+            line += f" (score {r['score']:.4f})"
+        if r.get("top"):
+            line += "  top: " + ", ".join(f"{t['class']} {t['score']:.3f}" for t in r["top"])
+        out.print(line, highlight=False, markup=False)
+        if r.get("embedding") is not None:
+            out.print("  embedding: " + " ".join(f"{v:.3f}" for v in r["embedding"]))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    model: str = typer.Argument(..., help="Model id or a unique prefix (see `relgraph models`)."),
+    to: Path = typer.Option(..., "--to", help="A new folder for the bundle."),
+    workspace: Path = WorkspaceOpt,
+    model_kind: str | None = typer.Option(
+        None, "--model-kind", help="gnn | lightgbm | ensemble (default: the chosen one)."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write a self-contained serving bundle: weights, config, encoders, schema, data.
+
+    Serve it anywhere with `relgraph serve --bundle DIR` (docs/online.md).
+    """
+    try:
+        info = api.export_model(model, to=to, workspace=workspace, model_kind=model_kind)
+    except RelgraphError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(info.to_dict())
+        return
+    out.print(
+        f"[green]bundle[/] of {info.model_id} ({info.model_kind}) → {info.path} "
+        f"({info.bytes / 1e6:.1f} MB); serve it with: relgraph serve --bundle {info.path}"
+    )
 
 
 @app.command()

@@ -156,19 +156,25 @@ def now_table(snapshot: Snapshot, task: Any) -> pa.Table:
 
 
 def prediction_table(
-    model: GNNTrainer | Predictor, rows: pa.Table, model_id: str, snapshot: Snapshot
+    model: GNNTrainer | Predictor,
+    rows: pa.Table,
+    model_id: str,
+    snapshot: Snapshot,
+    *,
+    embedding: bool = True,
 ) -> pa.Table:
     """Kumo-style output rows for ``rows`` (ENTITY, ANCHOR_TIMESTAMP).
 
     ``model``: a stored candidate (:class:`Predictor`) or a bare GNN trainer.
     ``EMBEDDING`` (the entity's GNN embedding) is written when the model has a GNN,
-    whichever candidate made the predictions.
+    whichever candidate made the predictions, and ``embedding`` is true (online
+    requests skip that second pass unless they ask for it).
     """
     pred = model if isinstance(model, Predictor) else Predictor("gnn", model.task, gnn=model)
     kind = pred.task_type
     n = rows.num_rows
-    emb = pred.embed(rows) if n else None
-    if pred.channels is not None and emb is None:
+    emb = pred.embed(rows) if n and embedding else None
+    if embedding and pred.channels is not None and emb is None:
         emb = np.zeros((0, pred.channels), np.float32)
     emb_type = pa.list_(pa.float32())
     base: dict[str, Any] = {

@@ -1,9 +1,12 @@
 """The sampler's compiled core: one disjoint temporal subgraph per seed.
 
 Every seed is sampled with its own counter-based random stream (splitmix64 of
-the call key and the seed's position in the batch), so a batch does not depend
-on how many threads ran it or in which order. The kernels take a range of seeds
-and release the GIL; the caller runs ranges on Python threads. (numba's
+the call key and the seed's salt: by default its position in the batch), so a
+batch does not depend on how many threads ran it or in which order. Inference
+salts each seed with its (node, time) instead, so that a seed's subgraph does not
+depend on which other seeds share its batch either (online = batch predictions).
+The kernels take a range of seeds and release the GIL; the caller runs ranges on
+Python threads. (numba's
 ``prange`` on OpenMP was tried first: on a shared 2-core machine its threads
 spin at every barrier while a core is taken, and 2 threads ran 9x slower than 1.)
 """
@@ -69,6 +72,7 @@ def sample_range(
     seed_type: int,
     seeds: IntArray,
     seed_times: IntArray,
+    salts: npt.NDArray[np.uint64],
     fanouts: IntArray,
     recent: bool,
     key: np.uint64,
@@ -100,7 +104,7 @@ def sample_range(
     r_nb = np.empty(out_type.shape[1] * max_in, dtype=np.int64)
     r_t = np.empty(out_type.shape[1] * max_in, dtype=np.int64)
     for s in range(lo_seed, hi_seed):
-        state = mix64(key ^ mix64(np.uint64(s) + _GOLDEN))
+        state = mix64(key ^ mix64(salts[s] + _GOLDEN))
         tlim = seed_times[s]
         if tlim == _INT64_MAX:  # UNKNOWN_TIME is never visible
             tlim = _INT64_MAX - 1

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from relgraph.errors import GraphError
@@ -135,6 +136,7 @@ class TemporalSampler:
         seed_times: Any,
         *,
         key: int | None = None,
+        salts: Any = None,
     ) -> Batch:
         """Sample one batch.
 
@@ -143,6 +145,10 @@ class TemporalSampler:
             seed_nodes: node indices (rows) of the seeds; see ``RelGraph.key_to_node``.
             seed_times: one time per seed: int seconds, datetime64, or Arrow timestamps.
             key: pin the random stream (default: derived from ``seed`` and the call count).
+            salts: one uint64 per seed that, with ``key``, picks the seed's own stream
+                (default: its position in the batch). With a pinned ``key`` and salts
+                from :func:`seed_salts`, a seed's subgraph depends on nothing but its
+                node and time: the same in any batch, of any size, in any order.
         """
         g = self.graph
         if seed_table not in g.type_index:
@@ -170,6 +176,12 @@ class TemporalSampler:
                 f"fanouts {self.fanouts} can reach {cap} nodes per seed; "
                 f"{nodes.shape[0]} seeds is too many for one batch — use smaller batches or fanouts"
             )
+        if salts is None:
+            salt = np.arange(nodes.shape[0], dtype=np.uint64)
+        else:
+            salt = np.ascontiguousarray(salts, dtype=np.uint64).reshape(-1)
+            if salt.shape != nodes.shape:
+                raise GraphError(f"{nodes.shape[0]} seed nodes but {salt.shape[0]} salts")
         mask = 0xFFFFFFFFFFFFFFFF
         if key is None:
             k64 = derive_key(np.uint64(self.seed & mask), np.uint64(self.calls_))
@@ -193,7 +205,8 @@ class TemporalSampler:
                 a, b, g.indptr_all, g.indices_all, g.nbr_time_all, self._et_src,
                 g.indptr_offsets, g.indices_offsets, g.time_offsets, self._in_ptr, self._in_et,
                 self._et_unit,
-                self._type_timed, st, nodes, times, self._fanouts, self.strategy == "recent", key64,
+                self._type_timed, st, nodes, times, salt, self._fanouts,
+                self.strategy == "recent", key64,
                 out_type, out_node, out_parent, out_et, tree_time, count, type_count, et_count,
             ),
         )  # fmt: skip
@@ -241,6 +254,16 @@ class TemporalSampler:
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=False)
+
+
+def seed_salts(nodes: Any, times: Any) -> npt.NDArray[np.uint64]:
+    """Per-seed salts from (node, time): the seed's stream, whatever batch it is in."""
+    n = np.asarray(nodes, dtype=np.int64).astype(np.uint64)
+    t = np.asarray(to_seconds(times), dtype=np.int64).astype(np.uint64)
+    # Two odd multipliers (splitmix64's): distinct (node, time) pairs rarely collide,
+    # and the kernel scrambles the result again before drawing.
+    with np.errstate(over="ignore"):
+        return n * np.uint64(0x9E3779B97F4A7C15) ^ t * np.uint64(0xBF58476D1CE4E5B9)
 
 
 def _to_batch(

@@ -301,6 +301,10 @@ class LightGBMBaseline:
     # only from the entity's own recent labels, as the past-label baselines do.
     residual: bool = False
 
+    # A connection on the snapshot to compute features with (an online predictor keeps
+    # one open); None: a fresh one per call.
+    con: Any = field(default=None, repr=False, compare=False)
+
     categories_: dict[str, list[Any]] = field(init=False, default_factory=dict)
     feature_names_: list[str] = field(init=False, default_factory=list)
 
@@ -308,7 +312,7 @@ class LightGBMBaseline:
         return f"LightGBMBaseline(task={task_kind(self.task)})"
 
     def _xy(self, table: pa.Table, fit: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        feats = compute_features(self.snapshot, self.task, table)
+        feats = compute_features(self.snapshot, self.task, table, con=self.con)
         if not fit and self.feature_names_:
             # A model stored before a feature was added reads only its own columns.
             missing = [n for n in self.feature_names_ if n not in feats.column_names]

@@ -174,8 +174,21 @@ class GNNTrainer:
         return s
 
     def _batches(
-        self, s: SeedSet, order: np.ndarray, sampler: Any, node_table: str | None = None
+        self,
+        s: SeedSet,
+        order: np.ndarray,
+        sampler: Any,
+        node_table: str | None = None,
+        *,
+        stable: bool = False,
     ) -> Iterator[tuple[np.ndarray, Any]]:
+        """Sampled batches of ``s`` in ``order``.
+
+        ``stable``: every seed's subgraph is drawn from a stream of its own (node,
+        time) under a fixed key, so an entity's prediction does not depend on which
+        rows share its batch: one entity asked online gets the features it gets in
+        a batch of thousands (:mod:`relgraph.predict.online`).
+        """
         bs = self.config.batch_size
         seed_table = node_table or self.task.entity_table
         chunks = [order[i : i + bs] for i in range(0, len(order), bs)]
@@ -183,10 +196,17 @@ class GNNTrainer:
         def gen() -> Iterator[tuple[np.ndarray, Any]]:
             visible = s.times if s.input_times is None else s.input_times
             for idx in chunks:
+                extra: dict[str, Any] = {}
+                if stable:
+                    extra = {
+                        "key": self.seed + 10_000,
+                        "salts": _seed_salts(s.nodes[idx], visible[idx]),
+                    }
                 batch = sampler.sample(
                     seed_table,
                     torch.from_numpy(s.nodes[idx]),
                     torch.from_numpy(visible[idx]),
+                    **extra,
                 )
                 if s.input_times is not None:
                     # Frozen protocol: rows up to the cut-off, timed from the anchor.
@@ -443,7 +463,8 @@ class GNNTrainer:
             self.graph, list(self.config.fanouts), self.config.strategy, self.seed + 10_000
         )
         outs = []
-        for _idx, batch in self._batches(s, np.arange(len(s)), sampler, node_table):
+        batches = self._batches(s, np.arange(len(s)), sampler, node_table, stable=True)
+        for _idx, batch in batches:
             if what == "embed":
                 outs.append(self.model_.embed(self.features.frames, batch))
             else:
@@ -509,6 +530,12 @@ class GNNTrainer:
     def score(self, table: pa.Table) -> dict[str, float]:
         """All metrics of the task type on a labelled table."""
         return self._score(self._exclude(table, self.seeds(table)))
+
+
+def _seed_salts(nodes: np.ndarray, times: np.ndarray) -> np.ndarray:
+    from relgraph.sample import seed_salts
+
+    return seed_salts(nodes, times)
 
 
 def _default_sampler(graph: Any, fanouts: list[int], strategy: str, seed: int) -> Any:
