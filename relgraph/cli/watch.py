@@ -27,7 +27,9 @@ def watch(
         None, "--marker", help="Ingest only once the folder holds this file (e.g. _SUCCESS)."
     ),
     cron: str | None = typer.Option(
-        None, "--cron", help="Look at these times instead (five cron fields, UTC)."
+        None,
+        "--cron",
+        help="Look at these times instead (five cron fields, UTC); default: the spec's schedule:.",
     ),
     max_runs: int | None = typer.Option(
         None, "--max-runs", help="Stop after handling this many changes."
@@ -51,9 +53,12 @@ def watch(
             out.print(f"[{style}]{text}[/]" if style else text, highlight=False)
 
     try:
-        if workspace is None and pipeline is not None:
+        schedule = parse_schedule(cron, where="--cron") if cron is not None else None
+        if pipeline is not None:
             spec = PipelineSpec.load(pipeline)
-            workspace = Path(spec.resolve_path(spec.workspace)) if spec.workspace else None
+            if workspace is None and spec.workspace:
+                workspace = Path(spec.resolve_path(spec.workspace))
+            schedule = schedule or spec.schedule  # --cron wins over the spec's schedule:
         w = Watcher(
             source,
             pipeline=pipeline,
@@ -61,7 +66,7 @@ def watch(
             interval=interval,
             settle=settle,
             marker=marker,
-            schedule=parse_schedule(cron, where="--cron") if cron is not None else None,
+            schedule=schedule,
             max_runs=max_runs,
             max_polls=1 if once else None,
             max_failures=max_failures,

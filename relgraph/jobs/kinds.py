@@ -32,6 +32,9 @@ from relgraph.jobs import outputs, views
 from relgraph.jobs.params import (
     ClusterParams,
     EmbedParams,
+    ExportParams,
+    ExportWindowParams,
+    GcParams,
     IngestLabelsParams,
     IngestParams,
     LabelStatsParams,
@@ -832,3 +835,27 @@ def hash_inputs(
             "table_schema": m.schema[table].to_dict(),
         }
     return narrowed
+
+
+# -- workspace upkeep and hand-offs (pipelines only: they write where the job says) --------
+def gc(ctx: Context, p: GcParams) -> dict[str, Any]:
+    """Unreferenced data of the workspace: planned, or deleted with ``delete: true``."""
+    ctx.report(0.1, "deleting" if p.delete else "planning")
+    res = api.collect_garbage(workspace=ctx.workspace, keep_last=p.keep_last, delete=p.delete)
+    return dict(res)
+
+
+def export_window(ctx: Context, p: ExportWindowParams) -> dict[str, Any]:
+    """The last ``days`` days of predictions in one file of the job's folder."""
+    path, rel = ctx.file(p.file)  # type: ignore[attr-defined]
+    res = api.export_window(p.days, path, workspace=ctx.workspace, model=p.model)
+    return {"window": rel, **{k: v for k, v in res.items() if k != "destination"}}
+
+
+def export(ctx: Context, p: ExportParams) -> dict[str, Any]:
+    """A self-contained serving bundle of the model, in the job's folder."""
+    model_id = p.model_id or _input(ctx, "model")
+    path, rel = ctx.file("bundle")  # type: ignore[attr-defined]
+    ctx.report(0.1, "writing the bundle")
+    api.export_model(model_id, to=path, workspace=ctx.workspace, model_kind=p.model_kind)
+    return {"model": model_id, "bundle": rel}

@@ -393,3 +393,43 @@ class PythonParams(Params):
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     OPEN: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class GcParams(Params):
+    """``delete: false`` (the default) plans only: what would go, and the bytes freed."""
+
+    keep_last: int | None = None
+    delete: bool = False
+
+    def validate(self) -> None:
+        _at_least("keep_last", self.keep_last, 1)
+
+
+@dataclass(frozen=True)
+class ExportWindowParams(Params):
+    """The last ``days`` days of stored predictions in one file; ``file`` names it inside
+    the job's folder (``.parquet`` or ``.csv``)."""
+
+    days: float
+    model: str | None = None
+    file: str = "window.parquet"
+
+    def validate(self) -> None:
+        _positive("days", self.days)
+        if self.file not in ("window.parquet", "window.csv"):
+            raise JobParameterError(
+                "job parameter 'file' must be window.parquet or window.csv, "
+                f"got '{self.file}'"
+            )
+
+
+@dataclass(frozen=True)
+class ExportParams(Params):
+    """A serving bundle of a model (``relgraph serve --bundle``) in the job's folder;
+    ``model_id`` (``model``): by default the model of the train job it needs."""
+
+    model_id: str | None = None
+    model_kind: str | None = None
+
+    ALIASES: ClassVar[Mapping[str, str]] = {"model": "model_id"}

@@ -27,10 +27,11 @@ import yaml
 from relgraph.errors import JobError
 from relgraph.jobs.dag import topological_order
 from relgraph.jobs.registry import KINDS
+from relgraph.jobs.schedule import Schedule, parse_schedule
 
 # The kinds a pipeline may use: the registry's (relgraph.jobs.registry.KINDS).
 JOB_TYPES = tuple(n for n, k in KINDS.items() if "pipeline" in k.surfaces)
-_SPEC_KEYS = {"name", "workspace", "webhook", "sources", "queries", "jobs"}
+_SPEC_KEYS = {"name", "workspace", "webhook", "schedule", "sources", "queries", "jobs"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class PipelineSpec:
     queries: Mapping[str, str] = field(default_factory=dict)
     workspace: str | None = None
     webhook: str | None = None
+    # ``schedule: "0 6 * * *"`` (or ``{cron: ...}``, UTC): when `relgraph watch` looks at the
+    # source; `relgraph run` is one run and ignores it.
+    schedule: Schedule | None = None
     path: str | None = None  # where it was read from; relative paths resolve against its folder
     text: str = field(default="", repr=False)
 
@@ -121,6 +125,11 @@ class PipelineSpec:
             queries=queries,
             workspace=raw.get("workspace"),
             webhook=raw.get("webhook"),
+            schedule=(
+                parse_schedule(raw["schedule"], where=f"{where}: schedule")
+                if raw.get("schedule") is not None
+                else None
+            ),
             path=path,
             text=text,
         )

@@ -118,3 +118,28 @@ jobs:
     for bad in ("pipe-cluster-" + "0" * 24, "pipe-secrets-" + clu_hash):
         with pytest.raises(Exception, match="no embeddings"):
             outputs.find_output(ws, bad, "embeddings")
+
+
+def test_upkeep_kinds_run_in_a_pipeline_and_not_over_rest(
+    tmp_path: Path, write_spec, csv_sources: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """gc and export-window write where the pipeline's job folder is, so REST has neither."""
+    spec_file = write_spec(f"""
+sources:
+  a: {{uri: "{csv_sources / 'a'}"}}
+jobs:
+  ing: {{type: ingest, source: a}}
+  plan: {{type: gc, needs: [ing], keep_last: 1}}
+  win: {{type: export-window, needs: [ing], days: 30, file: window.csv}}
+""")
+    ws = tmp_path / "ws"
+    res = rgjobs.run_pipeline(spec_file, workspace=ws)
+    assert res.job("plan").status == "succeeded", res.job("plan").error
+    win = res.job("win")
+    assert win.status == "succeeded", win.error
+    assert win.outputs["rows"] == 0 and win.outputs["files"] == 0  # no predictions yet
+    assert (ws / win.outputs["window"]).is_file()
+    assert (ws / "snapshots").is_dir()  # a plan deletes nothing
+    from relgraph.jobs.registry import service_kinds
+
+    assert not {"gc", "export-window", "export"} & set(service_kinds(ws))

@@ -149,3 +149,16 @@ def test_cli_watch_once(tmp_path: Path) -> None:
     assert "ingested" in r.output and "pipeline run" in r.output and "succeeded" in r.output
     bad = CliRunner().invoke(app, [*args[:4], "--cron", "nope", "--max-runs", "1"])
     assert bad.exit_code != 0 and "cron" in bad.output
+
+
+def test_a_spec_schedule_is_parsed_and_checked() -> None:
+    from relgraph.jobs.spec import PipelineSpec
+
+    jobs = "jobs:\n  a: {type: python, function: 'steps:emit'}\n"
+    spec = PipelineSpec.from_yaml("schedule: '0 6 * * *'\n" + jobs)
+    assert spec.schedule is not None
+    after = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
+    assert spec.schedule.next_after(after) == datetime(2026, 12, 8, 6, 0, tzinfo=UTC)
+    assert PipelineSpec.from_yaml(jobs).schedule is None
+    with pytest.raises(JobError, match="schedule"):
+        PipelineSpec.from_yaml("schedule: 'every day'\n" + jobs)
