@@ -526,3 +526,32 @@ def embed_entities(
     from relgraph.predict import embed_entities as _embed
 
     return _embed(model_id, workspace=workspace, table=table, at=at, to=to, snapshot_id=snapshot)
+
+
+def explain(
+    model_id: str,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    entity: Any = None,
+    model_kind: str | None = None,
+    at: str = "test",
+    sample: int = 64,
+    top: int = 10,
+    snapshot: str | None = None,
+    seed: int = 0,
+) -> Any:
+    """Why a stored model predicts what it does; returns a :class:`relgraph.explain.Explanation`.
+
+    Global: inputs (table columns, LightGBM's aggregates, the GNN's edge types) ranked
+    by their attributions over a seeded ``sample`` of the rows at ``at`` (``test``,
+    ``now`` or an ISO date), and cohorts of the top inputs. With ``entity`` (a key of
+    the entity table), also the local view of its prediction: its columns' and its
+    sampled neighbours' contributions. ``model_kind``: ``gnn`` or ``lightgbm``
+    (default: the candidate chosen at training when it is one of them).
+    """
+    from relgraph.explain import explain_model
+
+    return explain_model(
+        model_id, workspace=workspace, entity=entity, model_kind=model_kind, at=at,
+        sample=sample, top=top, snapshot_id=snapshot, seed=seed,
+    )  # fmt: skip

@@ -49,7 +49,7 @@ from relgraph.service.hardening import (
     Send,
 )
 from relgraph.service.policy import SourcePolicy
-from relgraph.service.routes import admin, data, jobs, ml
+from relgraph.service.routes import admin, data, explain, jobs, ml
 from relgraph.service.runner import DBJobRunner, JobRunner
 from relgraph.service.tasks import default_kinds
 from relgraph.store import atomic
@@ -243,7 +243,7 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for r in (data.router, jobs.router, ml.router, admin.router):
+    for r in (data.router, jobs.router, ml.router, explain.router, admin.router):
         app.include_router(r, prefix=API_PREFIX)
 
     # -- dashboard: static files, no token needed (they hold no data) ----------------
