@@ -93,12 +93,17 @@ def test_gnn_attributions_are_faithful_and_find_the_planted_column(planted: Any)
         attr = ba.column_attributions(32)
         flat = torch.cat([a.reshape(-1) for a in attr])
         owner = torch.cat(
-            [ba.batch.batch[nt].repeat_interleave(a.shape[1]) for nt, a in zip(ba.tables, attr)]
+            [
+                ba.batch.batch[nt].repeat_interleave(a.shape[1])
+                for nt, a in zip(ba.tables, attr, strict=True)
+            ]
         )
         base = ba.output()
         k = 2
 
-        def removed(pick: torch.Tensor, attr: list[torch.Tensor] = attr) -> torch.Tensor:
+        def removed(
+            pick: torch.Tensor, attr: list[torch.Tensor] = attr, ba: Any = ba
+        ) -> torch.Tensor:
             mask, start = [], 0
             for a in attr:
                 m = torch.zeros(a.numel(), dtype=torch.bool)
