@@ -261,6 +261,7 @@ def train(
     progress: Any = None,
     from_pretrained: str | None = None,
     protocol: str = "rolling",
+    warm_start: str | None = None,
 ) -> Any:
     """Train a GNN (searched within ``budget``) and the LightGBM baseline for a query.
 
@@ -270,7 +271,8 @@ def train(
     Returns a :class:`relgraph.train.TrainResult`; the model is stored under
     ``workspace/models/<model_id>/``. ``from_pretrained``: a trunk id from
     :func:`pretrain` to start the GNN from; the result's ``pretraining`` then holds
-    the same run from scratch and the difference.
+    the same run from scratch and the difference. ``warm_start``: a stored model of
+    the same query (e.g. trained on an older snapshot) whose GNN this one continues.
     """
     from relgraph.train import Budget, train_task
 
@@ -288,6 +290,7 @@ def train(
         progress=progress,
         from_pretrained=from_pretrained,
         protocol=protocol,
+        warm_start=warm_start,
     )
 
 

@@ -243,6 +243,12 @@ def train(
         help="frozen (RelBench's: no input after the test cut-off) | rolling (inputs up "
         "to each anchor): the protocol whose validation figures choose the model.",
     ),
+    warm_start: str | None = typer.Option(
+        None,
+        "--warm-start",
+        help="Continue this stored model's GNN (same query and config) on the snapshot, "
+        "e.g. a newer one.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Train the GNN, LightGBM and trivial baselines; rank them on validation."""
@@ -252,7 +258,7 @@ def train(
                 query, workspace=workspace, snapshot=snapshot, budget=budget, trials=trials,
                 minutes=minutes, seed=seed, val_cutoff=val_cutoff, test_cutoff=test_cutoff,
                 baseline=not no_baseline, progress=progress, from_pretrained=from_pretrained,
-                protocol=protocol,
+                protocol=protocol, warm_start=warm_start,
             )  # fmt: skip
     except RelgraphError as e:
         fail(e, as_json)

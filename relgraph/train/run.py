@@ -124,6 +124,8 @@ class TrainResult:
     candidates: list[Candidate] = field(default_factory=list)
     selected: str = "gnn"
     protocol: str = DEFAULT_PROTOCOL
+    # With --warm-start: the model continued and what of it was kept.
+    warm_start: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         g = self.gnn.test.get(self.metric) if self.gnn else None
@@ -165,6 +167,7 @@ class TrainResult:
             "protocol": self.protocol,
             "selected": self.selected,
             "candidates": {c.name: c.to_dict() for c in self.ranking()},
+            "warm_start": self.warm_start,
         }
 
 
@@ -257,6 +260,7 @@ def train_task(
     progress: Progress | None = None,
     from_pretrained: str | None = None,
     protocol: str = DEFAULT_PROTOCOL,
+    warm_start: str | None = None,
 ) -> TrainResult:
     """Train the GNN (with search) and the LightGBM baseline for one query, store both.
 
@@ -269,6 +273,11 @@ def train_task(
     from the trunk's weights (architecture pinned to the trunk's), and the chosen
     configuration is trained once more from scratch with the same seed and time
     limit, so that the result reports the difference pretraining made.
+
+    With ``warm_start`` (a stored model of the same query, usually trained on an older
+    snapshot), the GNN keeps that model's configuration (no search) and starts from its
+    weights (:mod:`relgraph.train.warm`: new categories start fresh, new entities need
+    nothing); LightGBM and the trivial baselines are trained anew (seconds).
     """
     from relgraph.graph import build_graph
     from relgraph.query import build_task_tables
@@ -283,6 +292,18 @@ def train_task(
             raise TrainingError("--from-pretrained initialises the GNN; drop --no-gnn")
         trunk = load_pretrained(workspace, from_pretrained)
         trunk.check_snapshot(snapshot)
+    warm = None
+    if warm_start is not None:
+        if not gnn:
+            raise TrainingError("--warm-start continues the GNN; drop --no-gnn")
+        if trunk is not None:
+            raise TrainingError("use --warm-start or --from-pretrained, not both")
+        from relgraph.train.warm import load_warm_start
+
+        warm = load_warm_start(workspace, warm_start, query)
+        budget = replace(
+            budget, trials=1, base=ModelConfig.from_dict(warm.files.meta["config"])
+        )
     # 1. Labels.
     say("labels", {})
     tables = build_task_tables(snapshot, query, val_cutoff=val_cutoff, test_cutoff=test_cutoff)
@@ -386,8 +407,9 @@ def train_task(
             say("trial", {"config": cfg.to_dict()})
             limits.append(seconds)
             tr = GNNTrainer(
-                task=task, graph=graph, features=feats, config=cfg, seed=seed, init_state=init
-            )
+                task=task, graph=graph, features=feats, config=cfg, seed=seed, init_state=init,
+                warm=warm,
+            )  # fmt: skip
             tr.fit(
                 train_t,
                 val_t,
@@ -437,7 +459,7 @@ def train_task(
             epochs = best_epoch(best_trainer.history_, metric)
             again = GNNTrainer(
                 task=task, graph=graph, features=feats, config=config.replace(epochs=epochs),
-                seed=seed,
+                seed=seed, warm=warm,
             )  # fmt: skip
             # No validation rows: every epoch counts and the last one is kept.
             refit["gnn"] = again.fit(
@@ -492,6 +514,13 @@ def train_task(
         selected=selected,
         protocol=protocol,
     )
+    if warm is not None:
+        result.warm_start = {
+            "model_id": warm.model_id,
+            "from_snapshot": warm.files.snapshot_id,
+            "tensors_loaded": len(warm.loaded),
+            "categories_kept": warm.remapped,
+        }
     shipped_gnn = refit.get("gnn", best_trainer)
     shipped = refit.get("lightgbm", booster_model)
     shipped_gap = refit.get("lightgbm_gap", gap_model)
