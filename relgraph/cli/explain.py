@@ -53,7 +53,8 @@ def explain(
         f"attributions in {e.units} · {escape(e.method)}"
     )
     t = Table(title="inputs (mean |attribution| over the rows)")
-    for c in ("input", "table", "mean |attr|", "mean", "share"):
+    t.add_column("input", overflow="fold")
+    for c in ("table", "mean |attr|", "mean", "share"):
         t.add_column(c)
     for a in e.columns:
         t.add_row(escape(a.name), escape(a.table), _v(a.mean_abs), _v(a.mean), f"{a.share:.0%}")
@@ -73,7 +74,8 @@ def explain(
         out.print(t)
     if e.cohorts:
         t = Table(title="cohorts (mean prediction)")
-        for c in ("cohort", "rows", "mean", "rest", "mean (rest)", "difference"):
+        t.add_column("cohort", overflow="fold")
+        for c in ("rows", "mean", "rest", "mean (rest)", "difference"):
             t.add_column(c)
         for ch in e.cohorts:
             t.add_row(escape(ch.cohort), str(ch.with_rows), _v(ch.with_mean),
@@ -86,7 +88,8 @@ def explain(
             f"{_v(loc.prediction)} (output {_v(loc.output)}, baseline {_v(loc.baseline)})"
         )
         t = Table(title="its inputs")
-        for c in ("input", "value", "attribution"):
+        t.add_column("input", overflow="fold")
+        for c in ("value", "attribution"):
             t.add_column(c)
         for cv in loc.columns:
             t.add_row(escape(cv.column), _v(cv.value), _v(cv.attribution))

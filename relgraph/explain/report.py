@@ -152,7 +152,8 @@ def cohorts(
     """Per feature, the prediction of entities with a value against the rest.
 
     Numbers: at or above the median against below (missing values count as "without");
-    categories and text: the most frequent value against every other.
+    categories and text: the most frequent value against every other (not for columns
+    whose values are nearly all distinct).
     """
     out: list[Cohort] = []
     pred = np.asarray(prediction, dtype=np.float64)
@@ -177,7 +178,8 @@ def cohorts(
             if len(present) < min_rows:
                 continue
             vals, counts = np.unique(np.asarray([str(v) for v in present]), return_counts=True)
-            if vals.size < 2:
+            # A value nearly every entity has its own (a name, a birth date) makes no cohort.
+            if vals.size < 2 or vals.size > 0.5 * len(present):
                 continue
             top = str(vals[int(np.argmax(counts))])
             mask = np.asarray([v is not None and str(v) == top for v in values])
