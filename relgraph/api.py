@@ -558,3 +558,23 @@ def explain(
         model_id, workspace=workspace, entity=entity, model_kind=model_kind, at=at,
         sample=sample, top=top, snapshot_id=snapshot, seed=seed,
     )  # fmt: skip
+
+
+def drift(
+    new_snapshot: str | None = None,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    old_snapshot: str | None = None,
+    model: str | None = None,
+    query: str | None = None,
+) -> Any:
+    """Drift between two snapshots: label rate, per-column PSI, and a model's scores.
+
+    ``old_snapshot`` defaults to ``model``'s training snapshot, ``new_snapshot`` to the
+    latest. Returns a :class:`relgraph.explain.drift.DriftReport`.
+    """
+    from relgraph.explain.drift import drift_report
+
+    return drift_report(
+        workspace, new_snapshot, old_snapshot=old_snapshot, model_id=model, query=query
+    )

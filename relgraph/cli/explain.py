@@ -108,3 +108,50 @@ def explain(
             out.print(t)
     for n in e.notes:
         out.print(f"[dim]{escape(n)}[/]")
+
+
+@app.command()
+def drift(
+    new: str | None = typer.Argument(None, help="The new snapshot (default: the latest)."),
+    workspace: Path = workspace_option(),
+    old: str | None = typer.Option(
+        None, "--from", help="The old snapshot (default: the model's training snapshot)."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Also compare this model's scores (and its query's labels)."
+    ),
+    query: str | None = typer.Option(None, "--query", help="Labels of this query (no model)."),
+    top: int = typer.Option(15, "--top", help="Columns to list, most drifted first."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Drift between snapshots: label rate, column distributions (PSI), a model's scores."""
+    try:
+        r = api.drift(new, workspace=workspace, old_snapshot=old, model=model, query=query)
+    except RelgraphError as err:
+        fail(err, as_json)
+    if as_json:
+        emit_json(r.to_dict())
+        return
+    out.print(f"drift {r.old_snapshot} → {r.new_snapshot}")
+    for tag in ("old", "new"):
+        if tag in r.labels:
+            out.print(f"labels ({tag}): {escape(str(r.labels[tag]))}")
+    if r.scores:
+        s = r.scores
+        out.print(
+            f"scores of {s['model_id']}: mean {_v(s['old']['mean'])} → {_v(s['new']['mean'])}, "
+            f"PSI {_v(s['psi'])} ({s['level']})"
+        )
+    t = Table(title="columns (population stability index)")
+    for c in ("table", "column", "PSI", "level", "nulls old → new", "mean old → new", "new values"):
+        t.add_column(c, overflow="fold")
+    for d in r.columns[:top]:
+        t.add_row(
+            escape(d.table), escape(d.column), _v(d.psi), d.level,
+            f"{d.null_rate_old:.1%} → {d.null_rate_new:.1%}",
+            "" if d.mean_old is None else f"{_v(d.mean_old)} → {_v(d.mean_new)}",
+            str(d.new_values or ""),
+        )  # fmt: skip
+    out.print(t)
+    for n in r.notes:
+        out.print(f"[dim]{escape(n)}[/]")
