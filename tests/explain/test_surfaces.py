@@ -102,3 +102,18 @@ def test_rest_and_sdk_explain(service: tuple[Any, str, str]) -> None:
     with LiveServer(application) as srv, relgraph.Client(srv.url, token) as rg:
         e = rg.explain(model_id, entity=5, top=4)
         assert e["entity"]["entity"] == 5 and e["model_kind"] == "lightgbm"
+
+
+@pytest.mark.slow
+def test_drift_compares_a_models_scores_on_a_grown_snapshot(
+    trained: tuple[Path, str], tmp_path: Path
+) -> None:
+    ws, model_id = trained
+    data = planted_snapshot(tmp_path, num_users=90, seed=7)[1]
+    new = api.ingest(str(data.folder), workspace=ws).snapshot.id
+    run = CliRunner().invoke(cli, ["drift", new, "-w", str(ws), "--model", model_id, "--json"])
+    assert run.exit_code == 0, run.output
+    r = json.loads(run.output)
+    assert r["new_snapshot"] == new and r["old_snapshot"] != new
+    assert r["scores"]["old"]["rows"] > 0 and r["scores"]["new"]["rows"] > 0
+    assert r["rows"]["users"]["new"] == 90 and r["labels"]["new"]["rows"] > 0
