@@ -294,6 +294,7 @@ def train(
     from_pretrained: str | None = None,
     protocol: str = "rolling",
     exclude_seen: str = "auto",
+    warm_start: str | None = None,
 ) -> Any:
     """Train a GNN (searched within ``budget``) and the LightGBM baseline for a query.
 
@@ -305,7 +306,8 @@ def train(
     :func:`pretrain` to start the GNN from; the result's ``pretraining`` then holds
     the same run from scratch and the difference. ``exclude_seen`` (link tasks:
     ``auto``, ``always``, ``never``) leaves the items an entity already has out of its
-    rankings.
+    rankings. ``warm_start``: a stored model of
+    the same query (e.g. trained on an older snapshot) whose GNN this one continues.
     """
     from relgraph.train import Budget, train_task
 
@@ -324,6 +326,7 @@ def train(
         from_pretrained=from_pretrained,
         protocol=protocol,
         exclude_seen=exclude_seen,
+        warm_start=warm_start,
     )
 
 
@@ -620,3 +623,50 @@ def export_model(
     from relgraph.predict.bundle import export_bundle
 
     return export_bundle(model_id, workspace=workspace, to=to, model_kind=model_kind)
+def explain(
+    model_id: str,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    entity: Any = None,
+    model_kind: str | None = None,
+    at: str = "test",
+    sample: int = 64,
+    top: int = 10,
+    snapshot: str | None = None,
+    seed: int = 0,
+) -> Any:
+    """Why a stored model predicts what it does; returns a :class:`relgraph.explain.Explanation`.
+
+    Global: inputs (table columns, LightGBM's aggregates, the GNN's edge types) ranked
+    by their attributions over a seeded ``sample`` of the rows at ``at`` (``test``,
+    ``now`` or an ISO date), and cohorts of the top inputs. With ``entity`` (a key of
+    the entity table), also the local view of its prediction: its columns' and its
+    sampled neighbours' contributions. ``model_kind``: ``gnn`` or ``lightgbm``
+    (default: the candidate chosen at training when it is one of them).
+    """
+    from relgraph.explain import explain_model
+
+    return explain_model(
+        model_id, workspace=workspace, entity=entity, model_kind=model_kind, at=at,
+        sample=sample, top=top, snapshot_id=snapshot, seed=seed,
+    )  # fmt: skip
+
+
+def drift(
+    new_snapshot: str | None = None,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    old_snapshot: str | None = None,
+    model: str | None = None,
+    query: str | None = None,
+) -> Any:
+    """Drift between two snapshots: label rate, per-column PSI, and a model's scores.
+
+    ``old_snapshot`` defaults to ``model``'s training snapshot, ``new_snapshot`` to the
+    latest. Returns a :class:`relgraph.explain.drift.DriftReport`.
+    """
+    from relgraph.explain.drift import drift_report
+
+    return drift_report(
+        workspace, new_snapshot, old_snapshot=old_snapshot, model_id=model, query=query
+    )

@@ -385,6 +385,27 @@ class Client:
         out: dict[str, Any] = self._post(f"/models/{model_id}/predict", json=body)
         return out
 
+    def explain(
+        self,
+        model_id: str,
+        *,
+        entity: Any = None,
+        model_kind: str | None = None,
+        at: str = "test",
+        sample: int = 64,
+        top: int = 10,
+        snapshot: str | None = None,
+    ) -> dict[str, Any]:
+        """Why a model predicts what it does (as :func:`relgraph.api.explain`, as JSON):
+        ranked ``columns``, ``tables``, ``edge_types``, ``cohorts`` and, with ``entity``,
+        the local view under ``entity``."""
+        body = _given(
+            {"entity": None if entity is None else str(entity), "model_kind": model_kind,
+             "at": at, "sample": sample, "top": top, "snapshot": snapshot}
+        )  # fmt: skip
+        out: dict[str, Any] = self._post(f"/models/{model_id}/explain", json=body)
+        return out
+
     def predictions(self, output_id: str, *, limit: int | None = None) -> pa.Table:
         return pa.Table.from_pylist(
             list(self._pages(f"/predictions/{output_id}/rows", limit=limit))

@@ -249,6 +249,12 @@ def train(
         help="Link tasks: leave items the entity already has out of its ranking: auto "
         "(when the training labels rarely repeat an owned item) | always | never.",
     ),
+    warm_start: str | None = typer.Option(
+        None,
+        "--warm-start",
+        help="Continue this stored model's GNN (same query and config) on the snapshot, "
+        "e.g. a newer one.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Train the GNN, LightGBM and trivial baselines; rank them on validation."""
@@ -258,7 +264,7 @@ def train(
                 query, workspace=workspace, snapshot=snapshot, budget=budget, trials=trials,
                 minutes=minutes, seed=seed, val_cutoff=val_cutoff, test_cutoff=test_cutoff,
                 baseline=not no_baseline, progress=progress, from_pretrained=from_pretrained,
-                protocol=protocol, exclude_seen=exclude_seen,
+                protocol=protocol, exclude_seen=exclude_seen, warm_start=warm_start,
             )  # fmt: skip
     except RelgraphError as e:
         fail(e, as_json)

@@ -102,7 +102,14 @@ def load_trainer(files: ModelFiles, snapshot: Snapshot) -> GNNTrainer:
         seed=int(files.meta.get("seed", 0)),
         seen=owned_items(files, snapshot),
     )
-    return trainer.restore(state, files.gnn_state())
+    weights = files.gnn_state()
+    if snapshot.id != files.snapshot_id and trainer.kind != "link":
+        # Another (newer) snapshot: its categories may have grown or been reordered.
+        from relgraph.train.warm import weights_for
+
+        trainer._num_classes = int(state.get("num_classes") or 0)  # what _build_model reads
+        weights = weights_for(files, trainer._build_model().state_dict(), trainer.features)
+    return trainer.restore(state, weights)
 
 
 def latest_time(snapshot: Snapshot) -> datetime | None:

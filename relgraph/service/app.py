@@ -49,7 +49,7 @@ from relgraph.service.hardening import (
     Send,
 )
 from relgraph.service.policy import SourcePolicy
-from relgraph.service.routes import admin, data, jobs, ml, online, sources
+from relgraph.service.routes import admin, data, explain, jobs, ml, online, sources
 from relgraph.service.runner import DBJobRunner, JobRunner
 from relgraph.service.tasks import default_kinds
 from relgraph.service.views import router as views_router
@@ -244,7 +244,7 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    routers = (data, sources, jobs, ml, online, admin)
+    routers = (data, sources, jobs, ml, online, explain, admin)
     for r in (*(m.router for m in routers), views_router):
         app.include_router(r, prefix=API_PREFIX)
 

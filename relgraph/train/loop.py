@@ -92,6 +92,8 @@ class GNNTrainer:
         seed: seeds torch, NumPy and the sampler (runs are repeatable).
         sampler_factory: ``(graph, fanouts, strategy, seed) -> sampler`` (defaults to
             ``relgraph.sample.TemporalSampler``).
+        warm: a :class:`relgraph.train.warm.WarmStart` (``train --warm-start``): the
+            stored model's weights start this one.
         init_state: pretrained trunk tensors (``relgraph.train.pretrain``) that
             initialise the model where names and shapes match; the rest starts random.
         seen: link tasks: a ``relgraph.train.seen.SeenItems``; when given, the items
@@ -111,6 +113,7 @@ class GNNTrainer:
         sampler_factory: Callable[..., Any] | None = None,
         init_state: dict[str, Tensor] | None = None,
         seen: Any = None,
+        warm: Any = None,
     ) -> None:
         self.task = task
         self.graph = graph
@@ -121,6 +124,8 @@ class GNNTrainer:
         self.sampler_factory = sampler_factory or _default_sampler
         self.init_state = init_state
         self.seen = seen
+        # A relgraph.train.warm.WarmStart: every stored tensor that fits starts the model.
+        self.warm = warm
 
     def __repr__(self) -> str:
         return f"GNNTrainer(task={self.kind}, config={self.config.to_json()})"
@@ -358,6 +363,10 @@ class GNNTrainer:
             from relgraph.train.pretrain import init_from_trunk
 
             self.init_loaded_ = init_from_trunk(self.model_, self.init_state)
+        if self.warm is not None:
+            from relgraph.train.warm import warm_init
+
+            self.init_loaded_ = warm_init(self.model_, self.warm, self.features)
         opt = torch.optim.Adam(
             self.model_.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
         )

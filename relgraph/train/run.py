@@ -127,6 +127,8 @@ class TrainResult:
     protocol: str = DEFAULT_PROTOCOL
     # Link tasks: whether owned items are left out of rankings, and why.
     exclude_seen: ExcludeSeen | None = None
+    # With --warm-start: the model continued and what of it was kept.
+    warm_start: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         g = self.gnn.test.get(self.metric) if self.gnn else None
@@ -169,6 +171,7 @@ class TrainResult:
             "selected": self.selected,
             "candidates": {c.name: c.to_dict() for c in self.ranking()},
             "exclude_seen": self.exclude_seen.to_dict() if self.exclude_seen else None,
+            "warm_start": self.warm_start,
         }
 
 
@@ -262,6 +265,7 @@ def train_task(
     from_pretrained: str | None = None,
     protocol: str = DEFAULT_PROTOCOL,
     exclude_seen: str = "auto",
+    warm_start: str | None = None,
 ) -> TrainResult:
     """Train the GNN (with search) and the LightGBM baseline for one query, store both.
 
@@ -278,6 +282,10 @@ def train_task(
     Link tasks: ``exclude_seen`` (``auto``/``always``/``never``, :mod:`relgraph.train.seen`)
     leaves the items an entity already has out of the GNN's and popularity's rankings;
     ``auto`` decides from the training labels' repeat rate.
+    With ``warm_start`` (a stored model of the same query, usually trained on an older
+    snapshot), the GNN keeps that model's configuration (no search) and starts from its
+    weights (:mod:`relgraph.train.warm`: new categories start fresh, new entities need
+    nothing); LightGBM and the trivial baselines are trained anew (seconds).
     """
     from relgraph.graph import build_graph
     from relgraph.query import build_task_tables
@@ -293,6 +301,18 @@ def train_task(
             raise TrainingError("--from-pretrained initialises the GNN; drop --no-gnn")
         trunk = load_pretrained(workspace, from_pretrained)
         trunk.check_snapshot(snapshot)
+    warm = None
+    if warm_start is not None:
+        if not gnn:
+            raise TrainingError("--warm-start continues the GNN; drop --no-gnn")
+        if trunk is not None:
+            raise TrainingError("use --warm-start or --from-pretrained, not both")
+        from relgraph.train.warm import load_warm_start
+
+        warm = load_warm_start(workspace, warm_start, query)
+        budget = replace(
+            budget, trials=1, base=ModelConfig.from_dict(warm.files.meta["config"])
+        )
     # 1. Labels.
     say("labels", {})
     tables = build_task_tables(snapshot, query, val_cutoff=val_cutoff, test_cutoff=test_cutoff)
@@ -406,6 +426,7 @@ def train_task(
             tr = GNNTrainer(
                 task=task, graph=graph, features=feats, config=cfg, seed=seed, init_state=init,
                 seen=seen,
+                warm=warm,
             )  # fmt: skip
             tr.fit(
                 train_t,
@@ -458,7 +479,7 @@ def train_task(
             epochs = best_epoch(best_trainer.history_, metric)
             again = GNNTrainer(
                 task=task, graph=graph, features=feats, config=config.replace(epochs=epochs),
-                seed=seed, seen=seen,
+                seed=seed, seen=seen, warm=warm,
             )  # fmt: skip
             # No validation rows: every epoch counts and the last one is kept.
             refit["gnn"] = again.fit(
@@ -514,6 +535,13 @@ def train_task(
         protocol=protocol,
         exclude_seen=excl,
     )
+    if warm is not None:
+        result.warm_start = {
+            "model_id": warm.model_id,
+            "from_snapshot": warm.files.snapshot_id,
+            "tensors_loaded": len(warm.loaded),
+            "categories_kept": warm.remapped,
+        }
     shipped_gnn = refit.get("gnn", best_trainer)
     shipped = refit.get("lightgbm", booster_model)
     shipped_gap = refit.get("lightgbm_gap", gap_model)
