@@ -31,7 +31,9 @@ from relgraph.errors import JobError, JobParameterError, QueryError, RelgraphErr
 from relgraph.jobs import outputs, views
 from relgraph.jobs.params import (
     ClusterParams,
+    DriftParams,
     EmbedParams,
+    ExplainParams,
     ExportParams,
     ExportWindowParams,
     GcParams,
@@ -859,3 +861,25 @@ def export(ctx: Context, p: ExportParams) -> dict[str, Any]:
     ctx.report(0.1, "writing the bundle")
     api.export_model(model_id, to=path, workspace=ctx.workspace, model_kind=p.model_kind)
     return {"model": model_id, "bundle": rel}
+
+
+# -- explanations and drift (relgraph.explain through api) --------------------------------
+def explain(ctx: Context, p: ExplainParams) -> dict[str, Any]:
+    """Ranked inputs, edge types and cohorts of a model, and one entity's view when asked."""
+    model_id = p.model_id or _input(ctx, "model")
+    ctx.report(0.1, "explaining")
+    res = api.explain(
+        model_id, workspace=ctx.workspace, entity=p.entity, model_kind=p.model_kind, at=p.at,
+        sample=p.sample, top=p.top, snapshot=p.snapshot, seed=p.seed,
+    )  # fmt: skip
+    return {"model": model_id, "explanation": res.to_dict()}
+
+
+def drift(ctx: Context, p: DriftParams) -> dict[str, Any]:
+    """What changed between two snapshots, for the labels, the columns and a model's scores."""
+    new = p.new_snapshot or _maybe_input(ctx, "snapshot")
+    ctx.report(0.1, "comparing snapshots")
+    res = api.drift(
+        new, workspace=ctx.workspace, old_snapshot=p.old_snapshot, model=p.model, query=p.query
+    )
+    return {"drift": res.to_dict()}

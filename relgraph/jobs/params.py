@@ -36,6 +36,9 @@ ID_PARAMS: dict[str, re.Pattern[str]] = {
     "embeddings": ID_PATTERN,
     "predictions": ID_PATTERN,
     "from_pretrained": ID_PATTERN,
+    "warm_start": ID_PATTERN,
+    "old_snapshot": re.compile(r"^(?:[0-9a-f]{1,64}|latest)$"),
+    "new_snapshot": re.compile(r"^(?:[0-9a-f]{1,64}|latest)$"),
     "labels": re.compile(r"^[A-Za-z0-9_-]{1,64}$"),
 }
 # What ``relgraph.predict`` accepts (named here so that checking a job needs no torch; a
@@ -260,6 +263,7 @@ class TrainParams(Params):
     from_pretrained: str | None = None  # a trunk id, or in a pipeline a pretrain job's name
     predict: bool | None = None
     exclude_seen: str | None = None  # link tasks: auto | always | never (api.train's default)
+    warm_start: str | None = None  # a stored model of the same query whose GNN this continues
 
     @classmethod
     def normalise(cls, raw: dict[str, Any]) -> dict[str, Any]:
@@ -433,3 +437,41 @@ class ExportParams(Params):
     model_kind: str | None = None
 
     ALIASES: ClassVar[Mapping[str, str]] = {"model": "model_id"}
+
+
+@dataclass(frozen=True)
+class ExplainParams(Params):
+    """Why a model predicts what it does (``api.explain``): global, and with ``entity`` one
+    entity's view. ``model_id`` (``model``): a pipeline's default is its train job's model."""
+
+    model_id: str | None = None
+    entity: str | None = None
+    model_kind: str | None = None
+    at: str = "test"
+    sample: int = 64
+    top: int = 10
+    snapshot: str | None = None
+    seed: int = 0
+
+    ALIASES: ClassVar[Mapping[str, str]] = {"model": "model_id"}
+    SERVICE_REQUIRES: ClassVar[tuple[str, ...]] = ("model_id",)
+
+    def validate(self) -> None:
+        _within("sample", self.sample, 1, 4096)
+        _within("top", self.top, 1, 100)
+        if self.model_kind not in (None, "gnn", "lightgbm"):
+            raise JobParameterError(
+                f"job parameter 'model_kind' must be gnn or lightgbm, got '{self.model_kind}'"
+            )
+
+
+@dataclass(frozen=True)
+class DriftParams(Params):
+    """Drift between two snapshots (``api.drift``): label rate, column PSI, a model's scores.
+    ``new_snapshot`` defaults to the latest (a pipeline: the snapshot of the job it needs),
+    ``old_snapshot`` to ``model``'s training snapshot."""
+
+    new_snapshot: str | None = None
+    old_snapshot: str | None = None
+    model: str | None = None
+    query: str | None = None

@@ -105,6 +105,34 @@ def test_rest_and_sdk_explain(service: tuple[Any, str, str]) -> None:
 
 
 @pytest.mark.slow
+def test_explain_runs_as_a_job_of_the_registry(trained: tuple[Path, str]) -> None:
+    """The same explanation as a REST job (the registry's 'explain' kind)."""
+    import time
+
+    ws, model_id = trained
+    token = TokenStore(ws).create("editor", name="explain job").token
+    application = create_app(ws)
+    try:
+        with TestClient(application) as c:
+            body = {"kind": "explain", "params": {"model": model_id, "sample": 10, "top": 3}}
+            r = c.post("/api/v1/jobs", json=body, headers=auth(token))
+            assert r.status_code == 202, r.text
+            deadline = time.monotonic() + 120
+            while (job := c.get(f"/api/v1/jobs/{r.json()['id']}", headers=auth(token)).json())[
+                "status"
+            ] not in ("succeeded", "failed"):
+                assert time.monotonic() < deadline, job
+                time.sleep(0.1)
+            assert job["status"] == "succeeded", job
+            e = job["result"]["explanation"]
+            assert e["model_kind"] == "lightgbm" and e["rows"] == 10 and len(e["columns"]) == 3
+            bad = {"kind": "explain", "params": {"model": "nope", "sample": 10}}
+            assert c.post("/api/v1/jobs", json=bad, headers=auth(token)).status_code == 422
+    finally:
+        application.state.relgraph.runner.shutdown()
+
+
+@pytest.mark.slow
 def test_drift_compares_a_models_scores_on_a_grown_snapshot(
     trained: tuple[Path, str], tmp_path: Path
 ) -> None:

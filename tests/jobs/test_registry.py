@@ -62,6 +62,14 @@ def test_one_parameter_set_accepts_both_spellings() -> None:
         ("predict", {"model_id": "../../etc"}, "service", "must be an id"),
         ("python", {"function": "a:b"}, "service", "cannot run in the API"),
         ("label-stats", {"query": "q"}, "pipeline", "cannot run in a pipeline"),
+        ("explain", {"top": 5}, "service", "model_id"),
+        ("explain", {"model": "m", "top": 500}, "pipeline", "'top' must be within 1..100"),
+        ("explain", {"model": "m", "model_kind": "svm"}, "service", "gnn or lightgbm"),
+        ("train", {"query": "q", "exclude_seen": "maybe"}, "service", "auto, always, never"),
+        ("train", {"query": "q", "warm_start": "../m"}, "service", "must be an id"),
+        ("drift", {"old_snapshot": "x/../y"}, "service", "must be an id"),
+        ("gc", {}, "service", "cannot run in the API"),
+        ("export", {"model": "m"}, "service", "cannot run in the API"),
     ],
 )
 def test_bad_parameters_name_themselves(
