@@ -73,7 +73,7 @@ class ColumnProfile:
 
 def profile_snapshot(snap: Snapshot, database: str | None = None) -> list[ColumnProfile]:
     """Profiles of every column of every table of ``snap``."""
-    db = database or snap.manifest.source.rstrip("/").split("/")[-1] or snap.id[:12]
+    db = database or database_name(snap)
     out: list[ColumnProfile] = []
     for name, ts in snap.schema.tables.items():
         table = snap.read_table(name).slice(0, PROFILE_ROWS)
@@ -88,6 +88,12 @@ def profile_snapshot(snap: Snapshot, database: str | None = None) -> list[Column
             p.link_target = links.get(col.name)
             out.append(p)
     return out
+
+
+def database_name(snap: Snapshot) -> str:
+    """A snapshot's name in a catalogue: its source's file or folder name (``pokedex.sqlite`` → ``pokedex``)."""
+    tail = snap.manifest.source.rstrip("/").split("/")[-1].split("?")[0]
+    return tail.rsplit(".", 1)[0] if "." in tail else (tail or snap.id[:12])
 
 
 def profile_table(database: str, table: str, data: pa.Table) -> list[ColumnProfile]:

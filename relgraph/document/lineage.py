@@ -196,6 +196,15 @@ def lineage_from_sql(
             target, query = _bare(default_target), stmt
         if target is None or query is None:
             continue
+        # qualify expands ``SELECT *`` (through CTEs too) where the schema is known,
+        # so a dbt model's final ``select * from renamed`` names its columns.
+        try:
+            from sqlglot.optimizer.qualify import qualify
+
+            query = qualify(query.copy(), schema=known or None, dialect=dialect,
+                            validate_qualify_columns=False, identify=False)
+        except (SqlglotError, KeyError, ValueError, AttributeError) as e:
+            out.skipped.append(f"{target}: not qualified ({str(e).splitlines()[0][:80]})")
         selects = list(query.named_selects)
         if names is None and isinstance(stmt, exp.Insert) and target in known:
             names = list(known[target])  # INSERT without a column list: table order
