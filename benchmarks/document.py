@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import re
 import sys
 import tempfile
 import time
@@ -59,10 +58,16 @@ def _has(words: set[str], *w: str) -> bool:
 
 # (term, definition, rule on the profile and its name words). First match wins.
 TERM_RULES: list[Rule] = [
-    ("identifier", "the column that identifies a row of its table (its primary key)",
-     lambda p, w: p.is_primary_key and (p.stype == "id" or _has(w, "id", "key", "code"))),
-    ("reference", "a column that points at another table's key (a foreign key)",
-     lambda p, w: p.link_target is not None),
+    (
+        "identifier",
+        "the column that identifies a row of its table (its primary key)",
+        lambda p, w: p.is_primary_key and (p.stype == "id" or _has(w, "id", "key", "code")),
+    ),
+    (
+        "reference",
+        "a column that points at another table's key (a foreign key)",
+        lambda p, w: p.link_target is not None,
+    ),
     ("email", "an e-mail address", lambda p, w: _has(w, "email", "mail")),
     ("url", "a web address", lambda p, w: _has(w, "url", "website", "link", "homepage")),
     ("phone", "a telephone number", lambda p, w: _has(w, "phone", "telephone", "fax")),
@@ -72,50 +77,187 @@ TERM_RULES: list[Rule] = [
     ("country", "a country (name or code)", lambda p, w: _has(w, "country", "nationality")),
     ("city", "a city or town", lambda p, w: _has(w, "city", "town", "location")),
     ("region", "a state, province or region", lambda p, w: _has(w, "state", "province", "region")),
-    ("person_name", "a part of a person's name",
-     lambda p, w: _has(w, "first", "last", "given", "family", "surname", "forename", "nick",
-                       "middle") and _has(w, "name") or _has(w, "surname", "forename")),
+    (
+        "person_name",
+        "a part of a person's name",
+        lambda p, w: (
+            (_has(w, "first", "last", "given", "family", "surname", "forename", "nick", "middle")
+            and _has(w, "name"))
+            or _has(w, "surname", "forename")
+        ),
+    ),
     ("birth_date", "a date of birth", lambda p, w: _has(w, "birth", "dob")),
-    ("date", "a calendar date or timestamp",
-     lambda p, w: p.dtype.startswith(("timestamp", "date")) or _has(w, "date", "day", "created",
-                                                                   "updated", "timestamp", "at")),
-    ("year", "a calendar year or season",
-     lambda p, w: _has(w, "year", "yr", "season") or (_num(p) and 1850 <= (p.minimum or 0)
-                                                       and (p.maximum or 0) <= 2100
-                                                       and p.dtype.startswith("int")
-                                                       and _has(w, "from", "to", "since"))),
-    ("time_duration", "a clock time or a duration",
-     lambda p, w: _has(w, "time", "duration", "milliseconds", "ms", "seconds", "lap")),
-    ("money", "an amount of money",
-     lambda p, w: _has(w, "salary", "price", "cost", "amount", "payment", "revenue", "cash",
-                       "total", "spend", "tax", "subtotal", "value")),
+    (
+        "date",
+        "a calendar date or timestamp",
+        lambda p, w: (
+            p.dtype.startswith(("timestamp", "date"))
+            or _has(w, "date", "day", "created", "updated", "timestamp", "at")
+        ),
+    ),
+    (
+        "year",
+        "a calendar year or season",
+        lambda p, w: (
+            _has(w, "year", "yr", "season")
+            or (
+                _num(p)
+                and (p.minimum or 0) >= 1850
+                and (p.maximum or 0) <= 2100
+                and p.dtype.startswith("int")
+                and _has(w, "from", "to", "since")
+            )
+        ),
+    ),
+    (
+        "time_duration",
+        "a clock time or a duration",
+        lambda p, w: _has(w, "time", "duration", "milliseconds", "ms", "seconds", "lap"),
+    ),
+    (
+        "money",
+        "an amount of money",
+        lambda p, w: _has(
+            w,
+            "salary",
+            "price",
+            "cost",
+            "amount",
+            "payment",
+            "revenue",
+            "cash",
+            "total",
+            "spend",
+            "tax",
+            "subtotal",
+            "value",
+        ),
+    ),
     ("gender", "a sex or gender", lambda p, w: _has(w, "gender", "sex")),
-    ("version_hash", "a version, revision or content hash",
-     lambda p, w: _has(w, "hash", "sha", "version", "revision", "checksum")),
-    ("description", "free text that describes the row",
-     lambda p, w: _has(w, "description", "desc", "comment", "notes", "note", "text", "summary",
-                       "flavor", "effect", "message", "body", "changelog")
-     or (p.mean_length or 0) > 60),
-    ("code", "a short code or abbreviation",
-     lambda p, w: _has(w, "code", "abbrev", "abbreviation", "iata", "icao", "symbol", "ref",
-                       "identifier", "sku", "iso")),
-    ("name", "the name or title of a thing",
-     lambda p, w: _has(w, "name", "title", "label", "nickname")),
-    ("rank_order", "a position, rank or order in a sequence",
-     lambda p, w: _has(w, "rank", "position", "pos", "order", "slot", "sequence", "seq",
-                       "number", "num", "no", "grid")),
-    ("count", "a count of things or events",
-     lambda p, w: _has(w, "count", "wins", "losses", "games", "g", "w", "l", "hits", "runs",
-                       "laps", "stops", "votes", "quantity", "qty", "ab", "hr", "bb", "so")),
-    ("score_points", "points, a score or a rating",
-     lambda p, w: _has(w, "points", "score", "rating", "pts", "power", "accuracy")),
-    ("measurement", "a physical measure (height, weight, size, speed)",
-     lambda p, w: _has(w, "height", "weight", "size", "speed", "length", "width", "distance",
-                       "capacity", "bmi", "stat")),
-    ("flag", "a yes/no indicator",
-     lambda p, w: p.dtype == "bool" or _has(w, "is", "has", "flag", "active", "enabled")),
-    ("status_category", "a category, type or status from a small set",
-     lambda p, w: _has(w, "status", "type", "category", "kind", "class", "group", "tier")),
+    (
+        "version_hash",
+        "a version, revision or content hash",
+        lambda p, w: _has(w, "hash", "sha", "version", "revision", "checksum"),
+    ),
+    (
+        "description",
+        "free text that describes the row",
+        lambda p, w: (
+            _has(
+                w,
+                "description",
+                "desc",
+                "comment",
+                "notes",
+                "note",
+                "text",
+                "summary",
+                "flavor",
+                "effect",
+                "message",
+                "body",
+                "changelog",
+            )
+            or (p.mean_length or 0) > 60
+        ),
+    ),
+    (
+        "code",
+        "a short code or abbreviation",
+        lambda p, w: _has(
+            w,
+            "code",
+            "abbrev",
+            "abbreviation",
+            "iata",
+            "icao",
+            "symbol",
+            "ref",
+            "identifier",
+            "sku",
+            "iso",
+        ),
+    ),
+    (
+        "name",
+        "the name or title of a thing",
+        lambda p, w: _has(w, "name", "title", "label", "nickname"),
+    ),
+    (
+        "rank_order",
+        "a position, rank or order in a sequence",
+        lambda p, w: _has(
+            w,
+            "rank",
+            "position",
+            "pos",
+            "order",
+            "slot",
+            "sequence",
+            "seq",
+            "number",
+            "num",
+            "no",
+            "grid",
+        ),
+    ),
+    (
+        "count",
+        "a count of things or events",
+        lambda p, w: _has(
+            w,
+            "count",
+            "wins",
+            "losses",
+            "games",
+            "g",
+            "w",
+            "l",
+            "hits",
+            "runs",
+            "laps",
+            "stops",
+            "votes",
+            "quantity",
+            "qty",
+            "ab",
+            "hr",
+            "bb",
+            "so",
+        ),
+    ),
+    (
+        "score_points",
+        "points, a score or a rating",
+        lambda p, w: _has(w, "points", "score", "rating", "pts", "power", "accuracy"),
+    ),
+    (
+        "measurement",
+        "a physical measure (height, weight, size, speed)",
+        lambda p, w: _has(
+            w,
+            "height",
+            "weight",
+            "size",
+            "speed",
+            "length",
+            "width",
+            "distance",
+            "capacity",
+            "bmi",
+            "stat",
+        ),
+    ),
+    (
+        "flag",
+        "a yes/no indicator",
+        lambda p, w: p.dtype == "bool" or _has(w, "is", "has", "flag", "active", "enabled"),
+    ),
+    (
+        "status_category",
+        "a category, type or status from a small set",
+        lambda p, w: _has(w, "status", "type", "category", "kind", "class", "group", "tier"),
+    ),
 ]
 
 
@@ -161,8 +303,9 @@ def jaffle(repo: Path, db: str, work: Path) -> tuple[Path, list[Path]] | None:
     import subprocess
 
     def git(*a: str) -> str:
-        return subprocess.run(["git", "--git-dir", str(repo), *a], check=True,
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["git", "--git-dir", str(repo), *a], check=True, capture_output=True, text=True
+        ).stdout
 
     files = git("ls-tree", "-r", "--name-only", "HEAD").split()
     out = work / db
@@ -214,7 +357,9 @@ def jaffle(repo: Path, db: str, work: Path) -> tuple[Path, list[Path]] | None:
 # -- the catalogue -----------------------------------------------------------------------
 
 
-def catalogue(args: argparse.Namespace, stack: ExitStack) -> tuple[list[ColumnProfile], dict[str, list[LineageEdge]]]:
+def catalogue(
+    args: argparse.Namespace, stack: ExitStack
+) -> tuple[list[ColumnProfile], dict[str, list[LineageEdge]]]:
     work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rg-doc-")))
     ws = work / "ws"
     profiles: list[ColumnProfile] = []
@@ -260,12 +405,17 @@ def run_catalogue(args: argparse.Namespace) -> None:
         dbs = Counter(p.database for p in profiles)
         held = [d for d in TEST_DATABASES if d in dbs]
         n_test = sum(1 for p in profiles if p.database in held and p.key in mapping)
-        print(f"catalogue: {len(dbs)} databases, {len(profiles)} columns, {len(mapping)} mapped "
-              f"to {len(terms)} terms; held out {held} ({n_test} mapped columns); "
-              f"edges {({r: e.shape[1] // 2 for r, e in graph.edges.items()})}; "
-              f"lineage edges not matched {len(unmatched)}; built in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"catalogue: {len(dbs)} databases, {len(profiles)} columns, {len(mapping)} mapped "
+            f"to {len(terms)} terms; held out {held} ({n_test} mapped columns); "
+            f"edges { ({r: e.shape[1] // 2 for r, e in graph.edges.items()}) }; "
+            f"lineage edges not matched {len(unmatched)}; built in {time.perf_counter() - t0:.1f}s"
+        )
         if args.terms:
-            print("terms: " + ", ".join(f"{t} {c}" for t, c in Counter(mapping.values()).most_common()))
+            print(
+                "terms: "
+                + ", ".join(f"{t} {c}" for t, c in Counter(mapping.values()).most_common())
+            )
         runs = []
         for seed in range(args.seeds):
             runs.append(evaluate(graph, y, held, seed=seed))
@@ -273,13 +423,15 @@ def run_catalogue(args: argparse.Namespace) -> None:
             keys = ("top1", "top2", "macro_f1", "ece")
             m = {k: float(np.mean([r[name][k] for r in runs])) for k in keys}
             s = {k: float(np.std([r[name][k] for r in runs])) for k in keys}
-            print(f"{name}: top-1 {m['top1']:.3f} top-2 {m['top2']:.3f} macro-F1 {m['macro_f1']:.3f} "
-                  f"ECE {m['ece']:.3f}  (± {s['top2']:.3f} top-2 over {len(runs)} seeds, "
-                  f"n={int(runs[0][name]['n'])})")
+            print(
+                f"{name}: top-1 {m['top1']:.3f} top-2 {m['top2']:.3f} macro-F1 {m['macro_f1']:.3f} "
+                f"ECE {m['ece']:.3f}  (± {s['top2']:.3f} top-2 over {len(runs)} seeds, "
+                f"n={int(runs[0][name]['n'])})"
+            )
         # Lineage where it exists: the held-out jaffle_shop columns alone.
         jf = [i for i, p in enumerate(profiles) if p.database == "jaffle_shop" and y[i] >= 0]
         if jf and args.lineage_slice:
-            yj = y.copy()
+            y.copy()
             for db in dbs:
                 if db not in held:
                     continue
@@ -289,9 +441,35 @@ def run_catalogue(args: argparse.Namespace) -> None:
 def run_scale(n: int) -> None:
     """A synthetic n-column catalogue made of real column names, timed end to end."""
     rng = np.random.default_rng(0)
-    words = ["customer", "order", "id", "name", "date", "amount", "status", "code", "city",
-             "country", "created", "at", "price", "total", "count", "email", "type", "first",
-             "last", "year", "description", "rank", "points", "lat", "lng", "phone", "url"]
+    words = [
+        "customer",
+        "order",
+        "id",
+        "name",
+        "date",
+        "amount",
+        "status",
+        "code",
+        "city",
+        "country",
+        "created",
+        "at",
+        "price",
+        "total",
+        "count",
+        "email",
+        "type",
+        "first",
+        "last",
+        "year",
+        "description",
+        "rank",
+        "points",
+        "lat",
+        "lng",
+        "phone",
+        "url",
+    ]
     profiles: list[ColumnProfile] = []
     per_table = 12
     t0 = time.perf_counter()
@@ -299,17 +477,33 @@ def run_scale(n: int) -> None:
         t = i // per_table
         k = int(rng.integers(1, 4))
         col = "_".join(rng.choice(words, k))
-        p = ColumnProfile(f"db{t // 50}", f"table_{t}", f"{col}_{i % per_table}", "int64",
-                          "numerical", rows=1000, null_share=float(rng.random() * 0.2),
-                          distinct_share=float(rng.random()), minimum=0.0,
-                          maximum=float(rng.integers(1, 10000)), patterns=["9"], sample=["1", "2"])
+        p = ColumnProfile(
+            f"db{t // 50}",
+            f"table_{t}",
+            f"{col}_{i % per_table}",
+            "int64",
+            "numerical",
+            rows=1000,
+            null_share=float(rng.random() * 0.2),
+            distinct_share=float(rng.random()),
+            minimum=0.0,
+            maximum=float(rng.integers(1, 10000)),
+            patterns=["9"],
+            sample=["1", "2"],
+        )
         p.is_primary_key = i % per_table == 0
         if i % per_table == 1 and t > 0:
             p.link_target = f"table_{t - 1}"
         profiles.append(p)
     lineage = {
-        f"db{t // 50}": [LineageEdge(f"table_{t}", profiles[t * per_table + 2].column,
-                                     f"table_{t + 1}", profiles[(t + 1) * per_table + 2].column)]
+        f"db{t // 50}": [
+            LineageEdge(
+                f"table_{t}",
+                profiles[t * per_table + 2].column,
+                f"table_{t + 1}",
+                profiles[(t + 1) * per_table + 2].column,
+            )
+        ]
         for t in range(0, n // per_table - 1, 2)
     }
     mapping = assign_terms(profiles)
@@ -321,19 +515,23 @@ def run_scale(n: int) -> None:
     t2 = time.perf_counter()
     table = suggest(graph, y, terms)
     t3 = time.perf_counter()
-    print(f"scale: {n} columns, {sum(e.shape[1] // 2 for e in graph.edges.values())} edges, "
-          f"{len(mapping)} mapped; profiles {t1 - t0:.1f}s, graph+features {t2 - t1:.1f}s, "
-          f"train+classify {t3 - t2:.1f}s ({table.num_rows} suggestions); total {t3 - t0:.1f}s")
+    print(
+        f"scale: {n} columns, {sum(e.shape[1] // 2 for e in graph.edges.values())} edges, "
+        f"{len(mapping)} mapped; profiles {t1 - t0:.1f}s, graph+features {t2 - t1:.1f}s, "
+        f"train+classify {t3 - t2:.1f}s ({table.num_rows} suggestions); total {t3 - t0:.1f}s"
+    )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=int, default=0, help="time a synthetic catalogue of N columns")
     ap.add_argument("--f1", type=Path, default=Path("/work/shared/data/f1"))
-    ap.add_argument("--jaffle-classic", type=Path,
-                    default=Path("/work/.mirror/dbt-labs+jaffle_shop/repo"))
-    ap.add_argument("--jaffle-new", type=Path,
-                    default=Path("/work/.mirror/dbt-labs+jaffle-shop/repo"))
+    ap.add_argument(
+        "--jaffle-classic", type=Path, default=Path("/work/.mirror/dbt-labs+jaffle_shop/repo")
+    )
+    ap.add_argument(
+        "--jaffle-new", type=Path, default=Path("/work/.mirror/dbt-labs+jaffle-shop/repo")
+    )
     ap.add_argument("--cache", type=Path, help="keep the profiled catalogue in this file")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--terms", action="store_true", help="print how many columns each term got")

@@ -69,7 +69,13 @@ def document(
     if res["scores"]:
         t = Table("model", "top-1", "top-2", "macro-F1", "ECE", "n")
         for name, s in res["scores"].items():
-            t.add_row(name, f"{s['top1']:.3f}", f"{s['top2']:.3f}", f"{s['macro_f1']:.3f}",
-                      f"{s['ece']:.3f}", str(int(s["n"])))
+            t.add_row(
+                name,
+                f"{s['top1']:.3f}",
+                f"{s['top2']:.3f}",
+                f"{s['macro_f1']:.3f}",
+                f"{s['ece']:.3f}",
+                str(int(s["n"])),
+            )
         out.print(t)
     out.print(f"wrote {res['suggestions']} suggestions to {res['output']}", highlight=False)

@@ -38,7 +38,10 @@ def name_tokens(name: str) -> list[str]:
 
 
 def value_shape(value: str) -> str:
-    """A value's pattern: letters → ``a``/``A``, digits → ``9``, runs collapsed (``AB-12`` → ``A-9``)."""
+    """A value's pattern: letters → ``a``/``A``, digits → ``9``, runs collapsed.
+
+    ``AB-12`` → ``A-9``.
+    """
     shape = re.sub(r"[A-Z]", "A", re.sub(r"[a-z]", "a", re.sub(r"[0-9]", "9", value[:40])))
     return re.sub(r"(.)\1+", r"\1", shape)
 
@@ -91,7 +94,10 @@ def profile_snapshot(snap: Snapshot, database: str | None = None) -> list[Column
 
 
 def database_name(snap: Snapshot) -> str:
-    """A snapshot's name in a catalogue: its source's file or folder name (``pokedex.sqlite`` → ``pokedex``)."""
+    """A snapshot's name in a catalogue: its source's file or folder name.
+
+    ``…/pokedex.sqlite`` → ``pokedex``.
+    """
     tail = snap.manifest.source.rstrip("/").split("/")[-1].split("?")[0]
     return tail.rsplit(".", 1)[0] if "." in tail else (tail or snap.id[:12])
 

@@ -40,7 +40,9 @@ def read_glossary(path: str | Path) -> dict[str, Term]:
             raise DataValidationError(f"'{path}' line {i + 2}: empty term")
         if name in terms:
             raise DataValidationError(f"'{path}' line {i + 2}: term '{name}' is defined twice")
-        terms[name] = Term(name, (r.get("definition") or "").strip(), (r.get("parent") or "").strip() or None)
+        terms[name] = Term(
+            name, (r.get("definition") or "").strip(), (r.get("parent") or "").strip() or None
+        )
     for t in terms.values():
         if t.parent is not None and t.parent not in terms:
             raise DataValidationError(f"'{path}': term '{t.name}' has unknown parent '{t.parent}'")

@@ -16,6 +16,7 @@ points at) and ``lineage`` (a column and the columns it was derived from).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -39,7 +40,7 @@ WIDE_TABLE_NEIGHBOURS = 16
 
 def name_features(p: ColumnProfile) -> list[str]:
     words = name_tokens(p.column)
-    return [f"n:{w}" for w in words] + [f"nb:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
+    return [f"n:{w}" for w in words] + [f"nb:{a}_{b}" for a, b in itertools.pairwise(words)]
 
 
 def context_features(p: ColumnProfile) -> list[str]:
@@ -69,7 +70,7 @@ def dense_features(p: ColumnProfile) -> list[float]:
         0.0 if p.mean_length is None else min(p.mean_length, 200.0) / 50.0,
         float(p.is_primary_key),
         float(p.link_target is not None),
-        float(p.minimum is not None and 1800 <= p.minimum and (p.maximum or 0) <= 2100),
+        float(p.minimum is not None and p.minimum >= 1800 and (p.maximum or 0) <= 2100),
         float(p.minimum is not None and p.minimum >= 0 and (p.maximum or 0) <= 1),
     ]
 
@@ -127,7 +128,9 @@ def build_graph(
     ctx_h = FeatureHasher(n_features=CONTEXT_DIM, input_type="string")
     name_x = name_h.transform(name_features(p) for p in profiles).tocsr().astype(np.float32)
     ctx_x = ctx_h.transform(context_features(p) for p in profiles).tocsr().astype(np.float32)
-    dense = np.asarray([dense_features(p) for p in profiles], dtype=np.float32).reshape(-1, DENSE_DIM)
+    dense = np.asarray([dense_features(p) for p in profiles], dtype=np.float32).reshape(
+        -1, DENSE_DIM
+    )
 
     where = {_key(p.database, p.table, p.column): i for i, p in enumerate(profiles)}
     pairs: dict[str, list[tuple[int, int]]] = {r: [] for r in RELATIONS}
@@ -161,20 +164,21 @@ def build_graph(
     for db, edges in (lineage or {}).items():
         # "*": edges read with no database named apply wherever both columns exist.
         dbs = databases if db == "*" else [db]
-        for e in edges:
+        for le in edges:
             found = False
             for d in dbs:
-                a = where.get(_key(d, e.source_table, e.source_column))
-                b = where.get(_key(d, e.target_table, e.target_column))
-                if a is not None and b is not None and a != b:
-                    pairs["lineage"].extend(((a, b), (b, a)))
+                src = where.get(_key(d, le.source_table, le.source_column))
+                dst = where.get(_key(d, le.target_table, le.target_column))
+                if src is not None and dst is not None and src != dst:
+                    pairs["lineage"].extend(((src, dst), (dst, src)))
                     found = True
             if not found:
                 unmatched.append(
-                    f"{db}: {e.source_table}.{e.source_column} -> {e.target_table}.{e.target_column}"
+                    f"{db}: {le.source_table}.{le.source_column} -> "
+                    f"{le.target_table}.{le.target_column}"
                 )
 
-    edges = {
+    edge_index = {
         r: (np.unique(np.asarray(v, dtype=np.int64), axis=0).T if v else np.zeros((2, 0), np.int64))
         for r, v in pairs.items()
     }
@@ -184,7 +188,12 @@ def build_graph(
 
         embed = embed_texts([f"{p.table} {' '.join(name_tokens(p.column))}" for p in profiles])
     g = ColumnGraph(
-        profiles, name_x, ctx_x, dense, edges, embed,
+        profiles,
+        name_x,
+        ctx_x,
+        dense,
+        edge_index,
+        embed,
         index={p.key: i for i, p in enumerate(profiles)},
     )
     return g, unmatched

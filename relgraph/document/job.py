@@ -41,7 +41,9 @@ class DocumentParams:
         return asdict(self)
 
 
-def run_document(params: DocumentParams, *, workspace: str | Path = DEFAULT_WORKSPACE) -> dict[str, Any]:
+def run_document(
+    params: DocumentParams, *, workspace: str | Path = DEFAULT_WORKSPACE
+) -> dict[str, Any]:
     ws = Workspace(workspace)
     snaps = [ws.snapshot(s) for s in params.snapshots] if params.snapshots else [ws.snapshot(None)]
     profiles: list[ColumnProfile] = []

@@ -103,7 +103,9 @@ def read_lineage_file(path: str | Path) -> LineageResult:
 def _record(d: Mapping[str, Any], where: str, origin: str) -> LineageEdge:
     missing = [k for k in LINEAGE_FIELDS if not str(d.get(k) or "").strip()]
     if missing:
-        raise SourceError(f"{where}: missing {', '.join(missing)} (need {', '.join(LINEAGE_FIELDS)})")
+        raise SourceError(
+            f"{where}: missing {', '.join(missing)} (need {', '.join(LINEAGE_FIELDS)})"
+        )
     return LineageEdge(
         _bare(str(d["source_table"])),
         str(d["source_column"]).strip(),
@@ -166,7 +168,7 @@ def lineage_from_sql(
     from sqlglot import expressions as exp
     from sqlglot.errors import SqlglotError
 
-    known: dict[str, dict[str, str]] = {
+    known: dict[str, Any] = {
         _bare(t): {c: "text" for c in cols} for t, cols in (schema or {}).items()
     }
     out = LineageResult()
@@ -201,8 +203,13 @@ def lineage_from_sql(
         try:
             from sqlglot.optimizer.qualify import qualify
 
-            query = qualify(query.copy(), schema=known or None, dialect=dialect,
-                            validate_qualify_columns=False, identify=False)
+            query = qualify(
+                query.copy(),
+                schema=known or None,
+                dialect=dialect,
+                validate_qualify_columns=False,
+                identify=False,
+            )
         except (SqlglotError, KeyError, ValueError, AttributeError) as e:
             out.skipped.append(f"{target}: not qualified ({str(e).splitlines()[0][:80]})")
         selects = list(query.named_selects)
@@ -220,7 +227,7 @@ def _trace(
     selects: list[str],
     names: list[str] | None,
     target: str,
-    known: dict[str, dict[str, str]],
+    known: dict[str, Any],
     dialect: str | None,
     origin: str,
 ) -> LineageResult:
@@ -235,7 +242,7 @@ def _trace(
     for i, col in enumerate(selects):
         out_col = names[i] if names is not None and i < len(names) else col
         try:
-            node = lineage(col, query, schema=known or None, dialect=dialect)
+            node = lineage(col, query, schema=known, dialect=dialect)
         except (SqlglotError, KeyError, ValueError, AttributeError) as e:
             out.skipped.append(f"{target}.{out_col}: {str(e).splitlines()[0][:120]} ({origin})")
             continue

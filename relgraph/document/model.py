@@ -11,6 +11,7 @@ on the hashed name words; a graph-free logistic regression on all features.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,11 +42,17 @@ class Scores:
         )
 
     def to_dict(self) -> dict[str, float]:
-        return {"top1": self.top1, "top2": self.top2, "macro_f1": self.macro_f1, "ece": self.ece, "n": self.n}
+        return {
+            "top1": self.top1,
+            "top2": self.top2,
+            "macro_f1": self.macro_f1,
+            "ece": self.ece,
+            "n": self.n,
+        }
 
 
 def score(proba: np.ndarray, y: np.ndarray, *, bins: int = 10) -> Scores:
-    """Top-1/top-2 accuracy, macro-F1 over the terms present in ``y``, expected calibration error."""
+    """Top-1/top-2 accuracy, macro-F1 over the terms in ``y``, expected calibration error."""
     from sklearn.metrics import f1_score
 
     order = np.argsort(-proba, axis=1)
@@ -56,7 +63,7 @@ def score(proba: np.ndarray, y: np.ndarray, *, bins: int = 10) -> Scores:
     conf = proba[np.arange(len(y)), top1]
     edges = np.linspace(0, 1, bins + 1)
     ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         m = (conf > lo) & (conf <= hi)
         if m.any():
             ece += m.mean() * abs(float(np.mean(top1[m] == y[m])) - float(conf[m].mean()))
@@ -104,11 +111,14 @@ class _Sage:
                     {("c", r, "c"): SAGEConv(HIDDEN, n_classes) for r in self.relations}, aggr="sum"
                 )
 
-            def forward(self, x: torch.Tensor, edges: dict[tuple[str, str, str], torch.Tensor]) -> torch.Tensor:
+            def forward(
+                self, x: torch.Tensor, edges: dict[tuple[str, str, str], torch.Tensor]
+            ) -> torch.Tensor:
                 f = torch.nn.functional
                 h = self.conv1({"c": x}, edges)["c"]
                 h = f.dropout(f.relu(h), p=DROPOUT, training=self.training)
-                return self.conv2({"c": h}, edges)["c"]
+                out: torch.Tensor = self.conv2({"c": h}, edges)["c"]
+                return out
 
         return ColumnSage()
 
@@ -147,7 +157,7 @@ def graphsage(
         opt.zero_grad()
         out = model(xt, edges)  # type: ignore[operator]
         loss = torch.nn.functional.cross_entropy(out[tr], yt[tr])
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
     model.eval()  # type: ignore[attr-defined]
     sal = None
@@ -155,7 +165,7 @@ def graphsage(
         xg = xt.clone().requires_grad_(True)
         logits = model(xg, edges)  # type: ignore[operator]
         top = logits.argmax(dim=1)
-        logits.gather(1, top[:, None]).sum().backward()
+        logits.gather(1, top[:, None]).sum().backward()  # type: ignore[no-untyped-call]
         assert xg.grad is not None
         sal = (xg.grad * xt).numpy()
         proba = torch.softmax(logits.detach(), dim=1).numpy()

@@ -58,7 +58,9 @@ class DocumentResult:
         }
 
 
-def _labels(graph: ColumnGraph, mapping: Mapping[str, str]) -> tuple[np.ndarray, list[str], list[str]]:
+def _labels(
+    graph: ColumnGraph, mapping: Mapping[str, str]
+) -> tuple[np.ndarray, list[str], list[str]]:
     """y (-1 where unmapped), the term list, and mapping keys that name no column."""
     terms = sorted(set(mapping.values()))
     code = {t: i for i, t in enumerate(terms)}
@@ -82,7 +84,7 @@ def evaluate(
     seed: int = 0,
     ablate_lineage: bool = True,
 ) -> dict[str, dict[str, float]]:
-    """Scores on the mapped columns of ``holdout_databases``, trained on the other mapped columns."""
+    """Scores on the mapped columns of ``holdout_databases``, trained on the other mapped ones."""
     held = np.array([p.database in set(holdout_databases) for p in graph.profiles])
     train = np.flatnonzero((y >= 0) & ~held)
     test = np.flatnonzero((y >= 0) & held)
@@ -118,7 +120,9 @@ def suggest(
     """Top-2 terms with probabilities and evidence for every unmapped column."""
     train = np.flatnonzero(y >= 0)
     if len(train) == 0:
-        raise DataValidationError("no column of the mapping is in the catalogue: nothing to learn from")
+        raise DataValidationError(
+            "no column of the mapping is in the catalogue: nothing to learn from"
+        )
     x_all = graph.all_features()
     n_classes = len(terms)
     kw: dict[str, Any] = {"seed": seed} | ({"epochs": epochs} if epochs else {})
@@ -129,14 +133,23 @@ def suggest(
     todo = np.flatnonzero(y < 0)
     rows: dict[str, list[Any]] = {
         k: []
-        for k in ("database", "table", "column", "term_1", "probability_1", "term_2",
-                  "probability_2", "evidence_features", "evidence_neighbours")
+        for k in (
+            "database",
+            "table",
+            "column",
+            "term_1",
+            "probability_1",
+            "term_2",
+            "probability_2",
+            "evidence_features",
+            "evidence_neighbours",
+        )
     }
     from sklearn.utils import murmurhash3_32
 
     # Which input dimension a name/context token lands in (FeatureHasher's own hash).
     def dim(tok: str, block_start: int, width: int) -> int:
-        return block_start + abs(murmurhash3_32(tok, seed=0)) % width
+        return block_start + abs(int(murmurhash3_32(tok, seed=0))) % width
 
     nbrs: dict[int, list[tuple[str, int]]] = {int(i): [] for i in todo}
     for rel, e in graph.edges.items():
@@ -166,10 +179,17 @@ def suggest(
                 agree.append(f"{rel}: {q.table}.{q.column} ({how} {terms[t1]})")
             if len(agree) >= EVIDENCE_NEIGHBOURS:
                 break
-        for k, v in (("database", p.database), ("table", p.table), ("column", p.column),
-                     ("term_1", terms[t1]), ("probability_1", float(proba[i, t1])),
-                     ("term_2", terms[t2]), ("probability_2", float(proba[i, t2])),
-                     ("evidence_features", top_feats), ("evidence_neighbours", agree)):
+        for k, v in (
+            ("database", p.database),
+            ("table", p.table),
+            ("column", p.column),
+            ("term_1", terms[t1]),
+            ("probability_1", float(proba[i, t1])),
+            ("term_2", terms[t2]),
+            ("probability_2", float(proba[i, t2])),
+            ("evidence_features", top_feats),
+            ("evidence_neighbours", agree),
+        ):
             rows[k].append(v)
     return pa.table(rows)
 
@@ -205,7 +225,9 @@ def document(
             "name columns as database.table.column"
         )
     t1 = time.perf_counter()
-    scores = evaluate(graph, y, holdout_databases, epochs=epochs, seed=seed) if holdout_databases else {}
+    scores = (
+        evaluate(graph, y, holdout_databases, epochs=epochs, seed=seed) if holdout_databases else {}
+    )
     t2 = time.perf_counter()
     table = suggest(graph, y, terms, epochs=epochs, seed=seed)
     if out is not None:

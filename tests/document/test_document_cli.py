@@ -23,10 +23,16 @@ def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
 def test_document_cli_on_a_tiny_snapshot(tmp_path: Path) -> None:
     src = tmp_path / "shop"
     src.mkdir()
-    _write(src / "customers.csv", ["customer_id", "first_name", "email", "city"],
-           [[i, f"N{i}", f"u{i}@x.org", "Oslo" if i % 2 else "Rome"] for i in range(1, 21)])
-    _write(src / "orders.csv", ["order_id", "customer_id", "order_date", "total_price"],
-           [[i, 1 + i % 20, f"2024-01-{1 + i % 28:02d}", i * 1.5] for i in range(1, 41)])
+    _write(
+        src / "customers.csv",
+        ["customer_id", "first_name", "email", "city"],
+        [[i, f"N{i}", f"u{i}@x.org", "Oslo" if i % 2 else "Rome"] for i in range(1, 21)],
+    )
+    _write(
+        src / "orders.csv",
+        ["order_id", "customer_id", "order_date", "total_price"],
+        [[i, 1 + i % 20, f"2024-01-{1 + i % 28:02d}", i * 1.5] for i in range(1, 41)],
+    )
     ws = tmp_path / "ws"
     api.ingest(str(src), workspace=ws)
     mapping = tmp_path / "mapping.csv"
@@ -44,10 +50,25 @@ def test_document_cli_on_a_tiny_snapshot(tmp_path: Path) -> None:
     script = tmp_path / "mart.sql"
     script.write_text("CREATE TABLE mart AS SELECT c.city AS town FROM customers AS c;")
     out = tmp_path / "doc.parquet"
-    res = CliRunner().invoke(app, [
-        "document", "--mapping", str(mapping), "--glossary", str(glossary), "--sql", str(script),
-        "--out", str(out), "--epochs", "30", "-w", str(ws), "--json",
-    ])
+    res = CliRunner().invoke(
+        app,
+        [
+            "document",
+            "--mapping",
+            str(mapping),
+            "--glossary",
+            str(glossary),
+            "--sql",
+            str(script),
+            "--out",
+            str(out),
+            "--epochs",
+            "30",
+            "-w",
+            str(ws),
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     body = json.loads(res.stdout)
     assert body["databases"] == ["shop"] and body["mapped"] == 5 and body["terms"] == 4
@@ -55,7 +76,10 @@ def test_document_cli_on_a_tiny_snapshot(tmp_path: Path) -> None:
     assert body["lineage_edges_read"] == 1 and body["unmatched_lineage_count"] == 1
     table = pq.read_table(out)
     assert sorted(zip(table["table"].to_pylist(), table["column"].to_pylist(), strict=True)) == [
-        ("customers", "city"), ("orders", "order_date"), ("orders", "total_price")]
+        ("customers", "city"),
+        ("orders", "order_date"),
+        ("orders", "total_price"),
+    ]
     row = table.to_pylist()[0]
     assert row["term_1"] in {"identifier", "reference", "email", "person_name"}
     assert row["term_1"] != row["term_2"]
@@ -70,10 +94,20 @@ def test_document_cli_refuses_a_term_outside_the_glossary(tmp_path: Path) -> Non
     api.ingest(str(src), workspace=ws)
     (tmp_path / "m.csv").write_text("column,term\ns.t.name,nme\n")
     (tmp_path / "g.csv").write_text("term,definition\nname,a name\n")
-    res = CliRunner().invoke(app, [
-        "document", "--mapping", str(tmp_path / "m.csv"), "--glossary", str(tmp_path / "g.csv"),
-        "-w", str(ws), "--out", str(tmp_path / "o.parquet"),
-    ])
+    res = CliRunner().invoke(
+        app,
+        [
+            "document",
+            "--mapping",
+            str(tmp_path / "m.csv"),
+            "--glossary",
+            str(tmp_path / "g.csv"),
+            "-w",
+            str(ws),
+            "--out",
+            str(tmp_path / "o.parquet"),
+        ],
+    )
     assert res.exit_code != 0
     assert "not in the glossary" in res.output
     assert not (tmp_path / "o.parquet").exists()

@@ -32,7 +32,9 @@ SELECT s.customer_id, SUM(s.amount_usd) FROM stg_orders AS s GROUP BY s.customer
 def _profiles() -> list:
     tables = {
         "raw_orders": pa.table({"id": [1, 2], "user_id": [7, 8], "amount": [100, 250]}),
-        "stg_orders": pa.table({"order_id": [1, 2], "customer_id": [7, 8], "amount_usd": [1.0, 2.5]}),
+        "stg_orders": pa.table(
+            {"order_id": [1, 2], "customer_id": [7, 8], "amount_usd": [1.0, 2.5]}
+        ),
         "customer_totals": pa.table({"customer": [7, 8], "lifetime_value": [1.0, 2.5]}),
     }
     return [p for name, t in tables.items() for p in profile_table("shop", name, t)]
@@ -70,16 +72,32 @@ def test_openlineage_column_facet_becomes_edges(tmp_path: Path) -> None:
         "run": {"runId": str(uuid.uuid4())},
         "job": {"namespace": "etl", "name": "build_stg_orders"},
         "inputs": [{"namespace": "pg", "name": "public.raw_orders"}],
-        "outputs": [{
-            "namespace": "pg",
-            "name": "public.stg_orders",
-            "facets": {"columnLineage": {"fields": {
-                "order_id": {"inputFields": [
-                    {"namespace": "pg", "name": "public.raw_orders", "field": "id"}]},
-                "amount_usd": {"inputFields": [
-                    {"namespace": "pg", "name": "public.raw_orders", "field": "amount"}]},
-            }}},
-        }],
+        "outputs": [
+            {
+                "namespace": "pg",
+                "name": "public.stg_orders",
+                "facets": {
+                    "columnLineage": {
+                        "fields": {
+                            "order_id": {
+                                "inputFields": [
+                                    {"namespace": "pg", "name": "public.raw_orders", "field": "id"}
+                                ]
+                            },
+                            "amount_usd": {
+                                "inputFields": [
+                                    {
+                                        "namespace": "pg",
+                                        "name": "public.raw_orders",
+                                        "field": "amount",
+                                    }
+                                ]
+                            },
+                        }
+                    }
+                },
+            }
+        ],
     }
     f = tmp_path / "events.jsonl"
     f.write_text(json.dumps(event) + "\n")
@@ -94,7 +112,9 @@ def test_openlineage_column_facet_becomes_edges(tmp_path: Path) -> None:
 
 def test_csv_lineage_file_and_its_errors(tmp_path: Path) -> None:
     good = tmp_path / "l.csv"
-    good.write_text("source_table,source_column,target_table,target_column\nraw_orders,id,stg_orders,order_id\n")
+    good.write_text(
+        "source_table,source_column,target_table,target_column\nraw_orders,id,stg_orders,order_id\n"
+    )
     assert len(read_lineage_file(good).edges) == 1
     bad = tmp_path / "bad.csv"
     bad.write_text("from,to\na,b\n")
@@ -117,7 +137,10 @@ def test_sqlite_view_definition_is_read(tmp_path: Path) -> None:
     con.close()
     res = read_views(f"sqlite:///{db}", schema={"orders": ["id", "user_id", "amount"]})
     got = {(e.source_table, e.source_column, e.target_table, e.target_column) for e in res.edges}
-    assert got == {("orders", "id", "big_orders", "order_id"), ("orders", "amount", "big_orders", "gross")}
+    assert got == {
+        ("orders", "id", "big_orders", "order_id"),
+        ("orders", "amount", "big_orders", "gross"),
+    }
 
 
 def test_postgres_view_definition_is_read(postgres_url: str) -> None:
@@ -126,7 +149,10 @@ def test_postgres_view_definition_is_read(postgres_url: str) -> None:
     schema = f"doc_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(postgres_url, autocommit=True) as con:
         con.execute(f'CREATE SCHEMA "{schema}"')
-        con.execute(f'CREATE TABLE "{schema}".customers (id int PRIMARY KEY, first_name text, last_name text)')
+        con.execute(
+            f'CREATE TABLE "{schema}".customers '
+            "(id int PRIMARY KEY, first_name text, last_name text)"
+        )
         con.execute(
             f'CREATE VIEW "{schema}".customer_names AS SELECT id AS customer_id, '
             f"first_name || ' ' || last_name AS full_name FROM \"{schema}\".customers"
