@@ -83,6 +83,7 @@ def evaluate(
     epochs: int | None = None,
     seed: int = 0,
     ablate_lineage: bool = True,
+    subsets: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Scores on the mapped columns of ``holdout_databases``, trained on the other mapped ones."""
     held = np.array([p.database in set(holdout_databases) for p in graph.profiles])
@@ -95,17 +96,25 @@ def evaluate(
         )
     n_classes = int(y.max()) + 1
     x_all = graph.all_features()
-    out: dict[str, dict[str, float]] = {}
     kw: dict[str, Any] = {"seed": seed} | ({"epochs": epochs} if epochs else {})
-    sage = graphsage(graph, x_all, np.maximum(y, 0), train, n_classes, **kw)
-    out["GraphSAGE"] = score(sage.proba[test], y[test]).to_dict()
+    y0 = np.maximum(y, 0)
+    proba = {"GraphSAGE": graphsage(graph, x_all, y0, train, n_classes, **kw).proba}
     if ablate_lineage:
         rels = [r for r in RELATIONS if r != "lineage"]
-        ab = graphsage(graph, x_all, np.maximum(y, 0), train, n_classes, relations=rels, **kw)
-        out["GraphSAGE without lineage"] = score(ab.proba[test], y[test]).to_dict()
-    out["name-only"] = score(logistic(graph.name_x, y, train, n_classes)[test], y[test]).to_dict()
-    out["graph-free"] = score(logistic(x_all, y, train, n_classes)[test], y[test]).to_dict()
-    out["majority"] = score(majority(y[train], len(test), n_classes), y[test]).to_dict()
+        proba["GraphSAGE without lineage"] = graphsage(
+            graph, x_all, y0, train, n_classes, relations=rels, **kw
+        ).proba
+    proba["name-only"] = logistic(graph.name_x, y, train, n_classes)
+    proba["graph-free"] = logistic(x_all, y, train, n_classes)
+    proba["majority"] = majority(y[train], graph.num_nodes, n_classes)
+    out: dict[str, dict[str, float]] = {}
+    # Named subsets of the held-out columns (e.g. those with a lineage edge), scored apart.
+    for part, mask in {"": np.ones(graph.num_nodes, bool), **(subsets or {})}.items():
+        rows = test[mask[test]]
+        if len(rows) == 0:
+            continue
+        for name, p in proba.items():
+            out[f"{name} [{part}]" if part else name] = score(p[rows], y[rows]).to_dict()
     return out
 
 
