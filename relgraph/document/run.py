@@ -21,7 +21,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from relgraph.document.columns import ColumnProfile
-from relgraph.document.graph import CONTEXT_DIM, NAME_DIM, RELATIONS, ColumnGraph, build_graph
+from relgraph.document.graph import (
+    CONTEXT_DIM,
+    NAME_DIM,
+    RELATIONS,
+    ColumnGraph,
+    build_graph,
+    context_features,
+    name_features,
+)
 from relgraph.document.lineage import LineageEdge
 from relgraph.document.model import graphsage, logistic, majority, score
 from relgraph.errors import DataValidationError
@@ -160,27 +168,31 @@ def suggest(
     def dim(tok: str, block_start: int, width: int) -> int:
         return block_start + abs(int(murmurhash3_32(tok, seed=0))) % width
 
-    nbrs: dict[int, list[tuple[str, int]]] = {int(i): [] for i in todo}
-    for rel, e in graph.edges.items():
-        for a, b in e.T:
-            if int(a) in nbrs:
-                nbrs[int(a)].append((rel, int(b)))
+    import scipy.sparse as sp
+
+    n = graph.num_nodes
+    adj = {
+        rel: sp.csr_matrix((np.ones(e.shape[1], np.int8), (e[0], e[1])), shape=(n, n))
+        for rel, e in graph.edges.items()
+    }
     for i in todo:
         p = graph.profiles[i]
         t1, t2 = order[i, 0], order[i, 1] if n_classes > 1 else order[i, 0]
-        feats: list[tuple[float, str]] = []
-        assert res.saliency is not None
-        from relgraph.document.graph import context_features, name_features
-
-        for tok in name_features(p):
-            feats.append((float(res.saliency[i, dim(tok, 0, NAME_DIM)]), tok))
-        for tok in context_features(p):
-            feats.append((float(res.saliency[i, dim(tok, NAME_DIM, CONTEXT_DIM)]), tok))
+        toks = name_features(p) + context_features(p)
+        dims = [dim(t, 0, NAME_DIM) for t in name_features(p)] + [
+            dim(t, NAME_DIM, CONTEXT_DIM) for t in context_features(p)
+        ]
+        feats = list(zip(res.saliency(x_all, int(i), dims), toks, strict=True))
         feats.sort(reverse=True)
         top_feats = [f"{tok} ({w:+.2f})" for w, tok in feats[:EVIDENCE_FEATURES] if w > 0]
         # Neighbours whose known (or, failing that, suggested) term is the suggestion.
         agree = []
-        for rel, j in sorted(nbrs[int(i)], key=lambda rj: _NEIGHBOUR_RANK[rj[0]]):
+        near = [
+            (rel, int(j))
+            for rel in sorted(adj, key=lambda r: _NEIGHBOUR_RANK[r])
+            for j in adj[rel].indices[adj[rel].indptr[i] : adj[rel].indptr[i + 1]]
+        ]
+        for rel, j in near:
             term_j = y[j] if y[j] >= 0 else best[j]
             if term_j == t1:
                 q = graph.profiles[j]
