@@ -184,6 +184,7 @@ def graphsage(
         torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64)),
         torch.from_numpy(coo.data.astype(np.float32)),
         size=coo.shape,
+        check_invariants=False,  # built from a valid scipy matrix just above
     ).coalesce()
     # Every relation keeps a (possibly empty) edge list so the ablation runs the same model.
     # As sparse CSR adjacencies, so SAGEConv aggregates by one sparse product
