@@ -623,6 +623,8 @@ def export_model(
     from relgraph.predict.bundle import export_bundle
 
     return export_bundle(model_id, workspace=workspace, to=to, model_kind=model_kind)
+
+
 def explain(
     model_id: str,
     *,
@@ -670,3 +672,45 @@ def drift(
     return drift_report(
         workspace, new_snapshot, old_snapshot=old_snapshot, model_id=model, query=query
     )
+
+
+def document(
+    mapping: str | Path,
+    *,
+    snapshots: list[str] | None = None,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    glossary: str | Path | None = None,
+    lineage_files: list[str] | None = None,
+    sql_scripts: list[str] | None = None,
+    sql_dialect: str | None = None,
+    view_sources: list[str] | None = None,
+    out: str | Path | None = None,
+    holdout_databases: list[str] | None = None,
+    embed_names: bool = False,
+    epochs: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Suggest business terms (top-2, with evidence) for every unmapped column; JSON-able result.
+
+    See :mod:`relgraph.document`: the columns of ``snapshots`` (default: the latest)
+    form one graph with same-table, foreign-key and lineage edges; a GraphSAGE learns
+    from the columns ``mapping`` names (``column,term`` CSV, columns as
+    ``database.table.column``) and writes suggestions for the others to ``out``.
+    """
+    from relgraph.document.job import DocumentParams, run_document
+
+    params = DocumentParams(
+        mapping=str(mapping),
+        snapshots=tuple(snapshots or ()),
+        glossary=str(glossary) if glossary else None,
+        lineage_files=tuple(lineage_files or ()),
+        sql_scripts=tuple(sql_scripts or ()),
+        sql_dialect=sql_dialect,
+        view_sources=tuple(view_sources or ()),
+        out=str(out) if out else None,
+        holdout_databases=tuple(holdout_databases or ()),
+        embed_names=embed_names,
+        epochs=epochs,
+        seed=seed,
+    )
+    return run_document(params, workspace=workspace)
