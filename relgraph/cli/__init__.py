@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from relgraph.cli import audit as _audit  # noqa: F401  (registers commands)
 from relgraph.cli import data as _data  # noqa: F401  (registers commands)
-from relgraph.cli import explain as _explain  # noqa: F401  (registers commands)
 from relgraph.cli import document as _document  # noqa: F401  (registers commands)
+from relgraph.cli import explain as _explain  # noqa: F401  (registers commands)
 from relgraph.cli import jobs as _jobs  # noqa: F401  (registers commands)
 from relgraph.cli import query as _query  # noqa: F401  (registers commands)
 from relgraph.cli import serve as _serve  # noqa: F401  (registers commands)

@@ -31,6 +31,7 @@ from relgraph.errors import JobError, JobParameterError, QueryError, RelgraphErr
 from relgraph.jobs import outputs, views
 from relgraph.jobs.params import (
     ClusterParams,
+    DocumentParams,
     DriftParams,
     EmbedParams,
     ExplainParams,
@@ -786,6 +787,13 @@ def extra_fingerprint(job_type: str, params: Mapping[str, Any]) -> dict[str, Any
         out["source"] = fp if fp is not None else {"volatile": _nonce()}
     if params.get("schema"):
         out["schema"] = path_fingerprint(str(params["schema"]))
+    from relgraph.jobs.registry import KINDS  # the registry imports this module
+
+    kind = KINDS.get(job_type)
+    for key in kind.params.PATHS if kind is not None else ():
+        value = params.get(key)
+        for p in [value] if isinstance(value, str) else list(value or ()):
+            out.setdefault("files", {})[str(p)] = path_fingerprint(str(p))
     if job_type == "python" and params.get("function"):
         mod = str(params["function"]).partition(":")[0]
         try:
@@ -883,3 +891,20 @@ def drift(ctx: Context, p: DriftParams) -> dict[str, Any]:
         new, workspace=ctx.workspace, old_snapshot=p.old_snapshot, model=p.model, query=p.query
     )
     return {"drift": res.to_dict()}
+
+
+# -- column documentation (relgraph.document through api) ----------------------------------
+def document(ctx: Context, p: DocumentParams) -> dict[str, Any]:
+    """Top-2 business terms for every unmapped column, and the held-out scores."""
+    snapshots = p.snapshots or [s for s in [_maybe_input(ctx, "snapshot")] if s]
+    path, rel = ctx.file("suggestions.parquet")  # type: ignore[attr-defined]
+    ctx.report(0.1, "profiling columns")
+    res = api.document(
+        p.mapping, snapshots=snapshots or None, workspace=ctx.workspace, glossary=p.glossary,
+        lineage_files=p.lineage_files, sql_scripts=p.sql_scripts, sql_dialect=p.sql_dialect,
+        view_sources=p.view_sources, out=path, holdout_databases=p.holdout_databases,
+        embed_names=p.embed_names, epochs=p.epochs, seed=p.seed,
+    )  # fmt: skip
+    # 'suggestions' is the file (what downstream jobs read); the count moves to 'suggested'.
+    rest = {k: v for k, v in res.items() if k not in ("output", "suggestions")}
+    return {**rest, "suggested": res.get("suggestions"), "suggestions": rel}

@@ -109,6 +109,9 @@ class Params:
     PIPELINE_ONLY: ClassVar[frozenset[str]] = frozenset()
     SERVICE_REQUIRES: ClassVar[tuple[str, ...]] = ()
     OPEN: ClassVar[bool] = False
+    # Parameters that name files (a path or a list of paths): a pipeline resolves them
+    # against the spec's folder, and a change of their bytes re-runs the job.
+    PATHS: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def normalise(cls, raw: dict[str, Any]) -> dict[str, Any]:
@@ -475,3 +478,27 @@ class DriftParams(Params):
     old_snapshot: str | None = None
     model: str | None = None
     query: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentParams(Params):
+    """Business terms for columns (``api.document``): a ``mapping`` file of known column →
+    term pairs, the snapshots' columns (default: the job's snapshot, else the latest) and
+    lineage from files, SQL scripts and views; suggestions go to the job's folder."""
+
+    mapping: str
+    snapshots: list[str] | None = None
+    glossary: str | None = None
+    lineage_files: list[str] | None = None
+    sql_scripts: list[str] | None = None
+    sql_dialect: str | None = None
+    view_sources: list[str] | None = None
+    holdout_databases: list[str] | None = None
+    embed_names: bool = False
+    epochs: int | None = None
+    seed: int = 0
+
+    PATHS: ClassVar[tuple[str, ...]] = ("mapping", "glossary", "lineage_files", "sql_scripts")
+
+    def validate(self) -> None:
+        _at_least("epochs", self.epochs, 1)

@@ -194,6 +194,18 @@ KINDS: dict[str, Kind] = {
             doc="Drift between two snapshots: label rate, column PSI, a model's scores.",
         ),
         Kind(
+            "document",
+            params.DocumentParams,
+            kinds.document,
+            api="document",
+            needs=("snapshot",),
+            makes=("suggestions",),
+            # Its files are paths on the server: pipelines only until the source policy
+            # covers them.
+            surfaces=PIPELINE,
+            doc="Suggest business terms for columns (GraphSAGE over the column graph).",
+        ),
+        Kind(
             "gc",
             params.GcParams,
             kinds.gc,

@@ -49,6 +49,7 @@ from relgraph.jobs.models import (
 )
 from relgraph.jobs.procs import pid_alive
 from relgraph.jobs.progress import eta_seconds
+from relgraph.jobs.registry import KINDS
 from relgraph.jobs.secretstore import SecretStore
 from relgraph.jobs.spec import PipelineSpec
 from relgraph.jobs.worker import output_rel
@@ -223,9 +224,19 @@ def outputs_exist(workspace: Path, outputs: dict[str, Any] | None) -> bool:
     return not (isinstance(trunk, str) and not (workspace / "pretrained" / trunk).exists())
 
 
-def resolve_params(spec: PipelineSpec, params: dict[str, Any]) -> dict[str, Any]:
-    """Params as the job sees them: sources and queries replaced by what they name."""
+def resolve_params(
+    spec: PipelineSpec, params: dict[str, Any], job_type: str | None = None
+) -> dict[str, Any]:
+    """Params as the job sees them: sources and queries replaced by what they name, and
+    the kind's file parameters (``Params.PATHS``) made relative to the spec's folder."""
     out = dict(params)
+    kind = KINDS.get(job_type) if job_type else None
+    for key in kind.params.PATHS if kind is not None else ():
+        value = out.get(key)
+        if isinstance(value, str):
+            out[key] = spec.resolve_path(value)
+        elif isinstance(value, list):
+            out[key] = [spec.resolve_path(str(v)) for v in value]
     if "source" in out:
         src = spec.sources[out["source"]]
         out["uri"] = spec.resolve_path(src.uri)
@@ -405,7 +416,9 @@ class Runner:
                 continue
             # The spec's own params, not the DB's redacted copy.
             params = (
-                resolve_params(self.spec, dict(self.spec.job(job.name).params))
+                resolve_params(
+                    self.spec, dict(self.spec.job(job.name).params), self.spec.job(job.name).type
+                )
                 if self._from_spec(job)
                 else dict(job.params)
             )

@@ -111,3 +111,45 @@ def test_document_cli_refuses_a_term_outside_the_glossary(tmp_path: Path) -> Non
     assert res.exit_code != 0
     assert "not in the glossary" in res.output
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_document_runs_as_a_pipeline_job_with_paths_relative_to_the_spec(tmp_path: Path) -> None:
+    """The registry's 'document' kind: files named relative to the spec, output in its folder,
+    and a second run skips until the mapping file's bytes change."""
+    import relgraph.jobs as rgjobs
+
+    src = tmp_path / "shop"
+    src.mkdir()
+    _write(
+        src / "customers.csv",
+        ["customer_id", "first_name", "email"],
+        [[i, f"N{i}", f"u{i}@x.org"] for i in range(1, 21)],
+    )
+    _write(
+        src / "orders.csv",
+        ["order_id", "customer_id", "total_price"],
+        [[i, 1 + i % 20, i * 1.5] for i in range(1, 41)],
+    )
+    (tmp_path / "mapping.csv").write_text(
+        "column,term\nshop.customers.customer_id,identifier\nshop.orders.order_id,identifier\n"
+        "shop.customers.email,email\n"
+    )
+    spec = tmp_path / "p.yaml"
+    spec.write_text(
+        "workspace: ws\nsources:\n  shop: shop\njobs:\n"
+        "  ing: {type: ingest, source: shop}\n"
+        "  doc: {type: document, needs: [ing], mapping: mapping.csv, epochs: 20}\n"
+    )
+    first = rgjobs.run_pipeline(spec)
+    doc = first.job("doc")
+    assert doc.status == "succeeded", doc.error
+    assert doc.outputs["mapped"] == 3 and doc.outputs["suggested"] > 0
+    table = pq.read_table(tmp_path / "ws" / doc.outputs["suggestions"])
+    assert ("orders", "customer_id") in set(
+        zip(table["table"].to_pylist(), table["column"].to_pylist(), strict=True)
+    )
+    assert rgjobs.run_pipeline(spec).job("doc").status == "skipped"
+    with (tmp_path / "mapping.csv").open("a") as f:
+        f.write("shop.customers.first_name,person_name\n")
+    again = rgjobs.run_pipeline(spec).job("doc")
+    assert again.status == "succeeded" and again.outputs["mapped"] == 4
