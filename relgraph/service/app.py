@@ -27,6 +27,8 @@ from fastapi.staticfiles import StaticFiles
 from relgraph.errors import (
     AccessDenied,
     DataValidationError,
+    LabelConflict,
+    LabelError,
     JobError,
     JobParameterError,
     QueryError,
@@ -139,6 +141,10 @@ def status_for(e: RelgraphError) -> int:
         return 403
     if isinstance(e, StoreError):
         return 404
+    if isinstance(e, LabelConflict):
+        return 409
+    if isinstance(e, LabelError):
+        return 422
     if isinstance(e, JobParameterError):
         return 422
     if isinstance(e, JobError):
