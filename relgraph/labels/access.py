@@ -19,19 +19,21 @@ class Who:
 
     names: frozenset[str]
     admin: bool = False
+    display: str = ""
 
     @classmethod
     def local(cls, name: str = "local") -> Who:
-        return cls(names=frozenset({name}), admin=True)
+        return cls(names=frozenset({name}), admin=True, display=name)
 
     @classmethod
     def of(cls, *names: str, admin: bool = False) -> Who:
-        return cls(names=frozenset(n for n in names if n), admin=admin)
+        given = [n for n in names if n]
+        return cls(names=frozenset(given), admin=admin, display=given[0] if given else "")
 
     @property
     def name(self) -> str:
-        """The name recorded on a label (the first in sort order, for determinism)."""
-        return sorted(self.names)[0] if self.names else "anonymous"
+        """The name recorded on a label: the first name given."""
+        return self.display or (sorted(self.names)[0] if self.names else "anonymous")
 
     def on(self, members: Iterable[str]) -> bool:
         return self.admin or bool(self.names & set(members))

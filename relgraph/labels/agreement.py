@@ -41,8 +41,14 @@ def agreement(
         if len(common) >= 2:
             ya = [by_item[k][a] for k in common]
             yb = [by_item[k][b] for k in common]
-            pairs.append({"a": a, "b": b, "items": len(common),
-                          "cohen_kappa": _finite(cohen_kappa_score(ya, yb))})  # fmt: skip
+            pairs.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "items": len(common),
+                    "cohen_kappa": _finite(cohen_kappa_score(ya, yb)),
+                }
+            )
     fleiss = None
     sizes = [len(v) for v in by_item.values() if len(v) >= 2]
     if sizes:
@@ -64,8 +70,16 @@ def agreement(
             for lab in labelers:
                 scored = [(v[lab], truth[k]) for k, v in by_item.items() if lab in v and k in truth]
                 if scored:
-                    accuracy[lab] = {"items": len(scored),
-                                     "accuracy": sum(a == b for a, b in scored) / len(scored)}  # fmt: skip
-    return {"stage": stage, "labelers": labelers, "items_with_overlap": len(sizes),
-            "cohen": pairs, "fleiss": fleiss, "gold": gold if accuracy else None,
-            "accuracy": accuracy}  # fmt: skip
+                    accuracy[lab] = {
+                        "items": len(scored),
+                        "accuracy": sum(a == b for a, b in scored) / len(scored),
+                    }
+    return {
+        "stage": stage,
+        "labelers": labelers,
+        "items_with_overlap": len(sizes),
+        "cohen": pairs,
+        "fleiss": fleiss,
+        "gold": gold if accuracy else None,
+        "accuracy": accuracy,
+    }

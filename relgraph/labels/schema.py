@@ -4,10 +4,10 @@ Example:
     >>> s = LabelSchema.from_dict({"classes": ["reseller", "consumer"]})
     >>> s.check({"value": "reseller"})
     'reseller'
-    >>> s.check({"value": "fraud"})
+    >>> s.check({"value": "fraud"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    relgraph.errors.LabelError: label 'fraud' is not a class of this project; the classes are: reseller, consumer
+    relgraph.errors.LabelError: label 'fraud' is not a class of this project; the classes are: ...
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class Attribute:
         kind = str(d.get("kind", "text"))
         if kind not in ATTRIBUTE_KINDS:
             raise LabelError(
-                f"attribute '{d.get('name')}': unknown kind '{kind}'; use {', '.join(ATTRIBUTE_KINDS)}"
+                f"attribute '{d.get('name')}': unknown kind '{kind}'; "
+                f"use {', '.join(ATTRIBUTE_KINDS)}"
             )
         name = str(d.get("name") or "")
         if not name or len(name) > 64:
@@ -48,8 +49,12 @@ class Attribute:
         return cls(name=name, kind=kind, options=options, required=bool(d.get("required", False)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "options": list(self.options),
-                "required": self.required}  # fmt: skip
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "options": list(self.options),
+            "required": self.required,
+        }
 
     def check(self, v: Any) -> Any:
         if self.kind == "text":
@@ -71,7 +76,8 @@ class Attribute:
 
 @dataclass(frozen=True)
 class LabelSchema:
-    """``classes`` (text labels) or, when empty, a ``number`` label; ``attributes`` for all stages."""
+    """``classes`` (text labels) or, when empty, a ``number`` label; ``attributes`` for every
+    stage."""
 
     classes: tuple[str, ...] = ()
     attributes: tuple[Attribute, ...] = field(default=())

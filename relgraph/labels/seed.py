@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -133,8 +132,10 @@ def seed(
     if n is not None:
         pairs = pairs[:n]
     keys = [sc.keys[i] for _, i in pairs]
-    sugg = [{"value": top[i], "score": sc.probs[i][top[i]], "model": sc.model, "probs": sc.probs[i]}
-            for _, i in pairs]  # fmt: skip
+    sugg = [
+        {"value": top[i], "score": sc.probs[i][top[i]], "model": sc.model, "probs": sc.probs[i]}
+        for _, i in pairs
+    ]
     return ls.add_items(
         project, stage, keys, priorities=[p for p, _ in pairs], suggestions=sugg, who=who
     )

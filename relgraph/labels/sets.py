@@ -98,18 +98,46 @@ def export(
         keep = pa.compute.invert(pa.compute.is_in(old["key"], value_set=new["key"]))
         new = pa.concat_tables([old.filter(keep).cast(new.schema), new])
     man = labelsets.write_version(
-        ls.workspace, new, project=project, version=version, label_schema=info["schema"],
-        entity_table=info["entity_table"], key_column=info["key_column"], parent=base,
+        ls.workspace,
+        new,
+        project=project,
+        version=version,
+        label_schema=info["schema"],
+        entity_table=info["entity_table"],
+        key_column=info["key_column"],
+        parent=base,
         source=source,
-    )  # fmt: skip
+    )
 
     def record(s: Any) -> list[dict[str, Any]]:
-        if s.scalar(select(LabelSetRow).where(LabelSetRow.project_id == project,
-                                              LabelSetRow.version == version)) is None:  # fmt: skip
-            s.add(LabelSetRow(project_id=project, version=version, content_hash=man.content_hash,
-                              parent=base, rows=man.rows, path=str(man.content_hash)))  # fmt: skip
-            return [notify.record(s, project, "labelset.created", version=version,
-                                  content_hash=man.content_hash, rows=man.rows)]  # fmt: skip
+        if (
+            s.scalar(
+                select(LabelSetRow).where(
+                    LabelSetRow.project_id == project, LabelSetRow.version == version
+                )
+            )
+            is None
+        ):
+            s.add(
+                LabelSetRow(
+                    project_id=project,
+                    version=version,
+                    content_hash=man.content_hash,
+                    parent=base,
+                    rows=man.rows,
+                    path=str(man.content_hash),
+                )
+            )
+            return [
+                notify.record(
+                    s,
+                    project,
+                    "labelset.created",
+                    version=version,
+                    content_hash=man.content_hash,
+                    rows=man.rows,
+                )
+            ]
         return []
 
     bodies = ls.db.write(record)

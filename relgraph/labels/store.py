@@ -75,32 +75,51 @@ class AddResult:
     unknown: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"added": self.added, "already": self.already, "unknown": self.unknown[:1000],
-                "unknown_count": len(self.unknown)}  # fmt: skip
+        return {
+            "added": self.added,
+            "already": self.already,
+            "unknown": self.unknown[:1000],
+            "unknown_count": len(self.unknown),
+        }
 
 
 def _project_dict(p: LabelProject) -> dict[str, Any]:
     return {
-        "id": p.id, "entity_table": p.entity_table, "key_column": p.key_column,
-        "snapshot_id": p.snapshot_id, "schema": p.label_schema, "guidelines": p.guidelines,
-        "reviewers": p.reviewers, "webhook": bool(p.webhook), "created_by": p.created_by,
+        "id": p.id,
+        "entity_table": p.entity_table,
+        "key_column": p.key_column,
+        "snapshot_id": p.snapshot_id,
+        "schema": p.label_schema,
+        "guidelines": p.guidelines,
+        "reviewers": p.reviewers,
+        "webhook": bool(p.webhook),
+        "created_by": p.created_by,
         "created_at": p.created_at.isoformat(),
-    }  # fmt: skip
+    }
 
 
 def _stage_dict(st: LabelStage) -> dict[str, Any]:
     return {
-        "id": st.id, "project": st.project_id, "name": st.name, "watches": st.watches,
-        "filter": st.filter, "overlap": st.overlap, "labelers": st.labelers,
+        "id": st.id,
+        "project": st.project_id,
+        "name": st.name,
+        "watches": st.watches,
+        "filter": st.filter,
+        "overlap": st.overlap,
+        "labelers": st.labelers,
         "attributes": st.attributes,
-    }  # fmt: skip
+    }
 
 
 def item_dict(it: LabelItem) -> dict[str, Any]:
     return {
-        "id": it.id, "key": it.key, "priority": it.priority, "suggestion": it.suggestion,
-        "n_labels": it.n_labels, "done": it.done,
-    }  # fmt: skip
+        "id": it.id,
+        "key": it.key,
+        "priority": it.priority,
+        "suggestion": it.suggestion,
+        "n_labels": it.n_labels,
+        "done": it.done,
+    }
 
 
 class LabelStore:
@@ -137,8 +156,11 @@ class LabelStore:
             return p
         if admin:
             raise denied(f"the admins of label project '{project}'")
-        labelers = [n for st in s.scalars(select(LabelStage).where(LabelStage.project_id == p.id))
-                    for n in st.labelers]  # fmt: skip
+        labelers = [
+            n
+            for st in s.scalars(select(LabelStage).where(LabelStage.project_id == p.id))
+            for n in st.labelers
+        ]
         if not who.on([*p.reviewers, *labelers]):
             raise denied(f"label project '{project}'")
         return p
@@ -201,10 +223,16 @@ class LabelStore:
             if s.get(LabelProject, name) is not None:
                 raise LabelConflict(f"label project '{name}' exists")
             p = LabelProject(
-                id=name, entity_table=table, key_column=key, snapshot_id=snap_id,
-                label_schema=ls.to_dict(), guidelines=guidelines, reviewers=list(reviewers),
-                webhook=webhook, created_by=who.name,
-            )  # fmt: skip
+                id=name,
+                entity_table=table,
+                key_column=key,
+                snapshot_id=snap_id,
+                label_schema=ls.to_dict(),
+                guidelines=guidelines,
+                reviewers=list(reviewers),
+                webhook=webhook,
+                created_by=who.name,
+            )
             s.add(p)
             s.flush()
             return _project_dict(p)
@@ -278,14 +306,25 @@ class LabelStore:
                 raise LabelConflict(f"label project '{project}' has a stage '{name}' already")
             src = None
             if watches is not None:
-                src = s.scalar(select(LabelStage).where(
-                    LabelStage.project_id == p.id, LabelStage.name == watches))  # fmt: skip
+                src = s.scalar(
+                    select(LabelStage).where(
+                        LabelStage.project_id == p.id, LabelStage.name == watches
+                    )
+                )
                 if src is None:
                     raise LabelError(
                         f"stage '{name}' watches '{watches}', which project '{project}' lacks"
                     )
-            st = LabelStage(project_id=p.id, name=name, watches=watches, filter=f, overlap=overlap,
-                            labelers=list(labelers), attributes=attrs, milestones=[])  # fmt: skip
+            st = LabelStage(
+                project_id=p.id,
+                name=name,
+                watches=watches,
+                filter=f,
+                overlap=overlap,
+                labelers=list(labelers),
+                attributes=attrs,
+                milestones=[],
+            )
             s.add(st)
             s.flush()
             bodies: list[dict[str, Any]] = []
@@ -362,8 +401,13 @@ class LabelStore:
                 res.already += 1
                 continue
             seen.add(k)
-            rows.append({"key": k, "priority": float(priorities[i]) if priorities is not None else float(i),
-                         "suggestion": suggestions[i] if suggestions is not None else None})  # fmt: skip
+            rows.append(
+                {
+                    "key": k,
+                    "priority": float(priorities[i]) if priorities is not None else float(i),
+                    "suggestion": suggestions[i] if suggestions is not None else None,
+                }
+            )
 
         def write(s: Session) -> None:
             p = self._project(s, project, who, admin=True)
@@ -384,9 +428,18 @@ class LabelStore:
             if new:
                 s.execute(
                     LabelItem.__table__.insert(),
-                    [{"project_id": p.id, "stage_id": st.id, "n_labels": 0, "done": False,
-                      "created_at": now, **r} for r in new],
-                )  # fmt: skip
+                    [
+                        {
+                            "project_id": p.id,
+                            "stage_id": st.id,
+                            "n_labels": 0,
+                            "done": False,
+                            "created_at": now,
+                            **r,
+                        }
+                        for r in new
+                    ],
+                )
             res.added = len(new)
 
         self.db.write(write)
@@ -412,9 +465,15 @@ class LabelStore:
         return self.db.read(read)
 
     def queue(
-        self, project: str, stage: str, *, limit: int = 50, offset: int = 0, done: bool | None = None,
+        self,
+        project: str,
+        stage: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        done: bool | None = None,
         who: Who | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """One page of a stage's queue, in queue order; ``done`` filters open/completed items."""
         who = who or Who.local()
         limit = max(1, min(int(limit), 1000))
@@ -426,8 +485,13 @@ class LabelStore:
             if done is not None:
                 cond.append(LabelItem.done.is_(done))
             total = s.scalar(select(func.count()).select_from(LabelItem).where(*cond))
-            items = s.scalars(select(LabelItem).where(*cond).order_by(LabelItem.priority, LabelItem.id)
-                              .limit(limit).offset(max(0, int(offset))))  # fmt: skip
+            items = s.scalars(
+                select(LabelItem)
+                .where(*cond)
+                .order_by(LabelItem.priority, LabelItem.id)
+                .limit(limit)
+                .offset(max(0, int(offset)))
+            )
             return {
                 "items": [item_dict(i) for i in items],
                 "total": total,
@@ -492,8 +556,17 @@ class LabelStore:
                 )
             try:
                 with s.begin_nested():
-                    s.add(Label(project_id=p.id, stage_id=st.id, item_id=it.id, key=key,
-                                labeler=who.name, value=label, comment=comment))  # fmt: skip
+                    s.add(
+                        Label(
+                            project_id=p.id,
+                            stage_id=st.id,
+                            item_id=it.id,
+                            key=key,
+                            labeler=who.name,
+                            value=label,
+                            comment=comment,
+                        )
+                    )
             except IntegrityError:
                 raise LabelConflict(
                     f"you have labeled item '{key[:80]}' of stage '{stage}' already"
@@ -530,11 +603,18 @@ class LabelStore:
                     Label.stage_id.in_([i for i, st in stages.items() if who.on(st.labelers)])
                 )
             return [
-                {"key": lb.key, "stage": stages[lb.stage_id].name, "labeler": lb.labeler,
-                 "value": lb.value["value"], "attributes": lb.value.get("attributes") or {},
-                 "comment": lb.comment, "at": lb.created_at.isoformat(), "item_id": lb.item_id}
+                {
+                    "key": lb.key,
+                    "stage": stages[lb.stage_id].name,
+                    "labeler": lb.labeler,
+                    "value": lb.value["value"],
+                    "attributes": lb.value.get("attributes") or {},
+                    "comment": lb.comment,
+                    "at": lb.created_at.isoformat(),
+                    "item_id": lb.item_id,
+                }
                 for lb in s.scalars(select(Label).where(*cond).order_by(Label.id))
-            ]  # fmt: skip
+            ]
 
         return self.db.read(read)
 
@@ -543,8 +623,16 @@ class LabelStore:
         self, s: Session, p: LabelProject, st: LabelStage, it: LabelItem
     ) -> list[dict[str, Any]]:
         votes = [lb.value for lb in s.scalars(select(Label).where(Label.item_id == it.id))]
-        bodies = [notify.record(s, p.id, "item.completed", stage=st.name, key=it.key,
-                                labels=[v["value"] for v in votes])]  # fmt: skip
+        bodies = [
+            notify.record(
+                s,
+                p.id,
+                "item.completed",
+                stage=st.name,
+                key=it.key,
+                labels=[v["value"] for v in votes],
+            )
+        ]
         bodies += self._milestones(s, p, st)
         self._forward(s, p, st, it, bodies=bodies, votes=votes)
         return bodies
@@ -563,13 +651,28 @@ class LabelStore:
         return out
 
     def _forward(
-        self, s: Session, p: LabelProject, src: LabelStage, it: LabelItem, *,
-        bodies: list[dict[str, Any]], only: LabelStage | None = None,
+        self,
+        s: Session,
+        p: LabelProject,
+        src: LabelStage,
+        it: LabelItem,
+        *,
+        bodies: list[dict[str, Any]],
+        only: LabelStage | None = None,
         votes: list[dict[str, Any]] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Put a completed item into each stage watching ``src`` whose filter it passes."""
-        watchers = [only] if only is not None else list(s.scalars(select(LabelStage).where(
-            LabelStage.project_id == p.id, LabelStage.watches == src.name)))  # fmt: skip
+        watchers = (
+            [only]
+            if only is not None
+            else list(
+                s.scalars(
+                    select(LabelStage).where(
+                        LabelStage.project_id == p.id, LabelStage.watches == src.name
+                    )
+                )
+            )
+        )
         if not watchers:
             return
         if votes is None:
@@ -601,10 +704,22 @@ class LabelStore:
             )
             if exists_ is not None:
                 continue
-            s.add(LabelItem(project_id=p.id, stage_id=w.id, key=it.key, priority=it.priority,
-                            suggestion={"value": first, "from_stage": src.name, "votes": values,
-                                        "score": min(conf_known) if conf_known else None},
-                            n_labels=0, done=False))  # fmt: skip
+            s.add(
+                LabelItem(
+                    project_id=p.id,
+                    stage_id=w.id,
+                    key=it.key,
+                    priority=it.priority,
+                    suggestion={
+                        "value": first,
+                        "from_stage": src.name,
+                        "votes": values,
+                        "score": min(conf_known) if conf_known else None,
+                    },
+                    n_labels=0,
+                    done=False,
+                )
+            )
             s.flush()
             # The watching stage grew: its percentage fell, milestones already fired stay fired.
 
@@ -614,8 +729,14 @@ def _progress(s: Session, st: LabelStage) -> dict[str, Any]:
         s.scalar(select(func.count()).select_from(LabelItem).where(LabelItem.stage_id == st.id))
         or 0
     )
-    done = s.scalar(select(func.count()).select_from(LabelItem).where(
-        and_(LabelItem.stage_id == st.id, LabelItem.done))) or 0  # fmt: skip
+    done = (
+        s.scalar(
+            select(func.count())
+            .select_from(LabelItem)
+            .where(and_(LabelItem.stage_id == st.id, LabelItem.done))
+        )
+        or 0
+    )
     return {
         "total": total,
         "done": done,

@@ -27,10 +27,10 @@ from fastapi.staticfiles import StaticFiles
 from relgraph.errors import (
     AccessDenied,
     DataValidationError,
-    LabelConflict,
-    LabelError,
     JobError,
     JobParameterError,
+    LabelConflict,
+    LabelError,
     QueryError,
     RelgraphError,
     SchemaError,
@@ -51,7 +51,7 @@ from relgraph.service.hardening import (
     Send,
 )
 from relgraph.service.policy import SourcePolicy
-from relgraph.service.routes import admin, data, jobs, ml
+from relgraph.service.routes import admin, data, jobs, labels, ml
 from relgraph.service.runner import DBJobRunner, JobRunner
 from relgraph.service.tasks import default_kinds
 from relgraph.store import atomic
@@ -249,7 +249,7 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for r in (data.router, jobs.router, ml.router, admin.router):
+    for r in (data.router, jobs.router, ml.router, admin.router, labels.router):
         app.include_router(r, prefix=API_PREFIX)
 
     # -- dashboard: static files, no token needed (they hold no data) ----------------

@@ -130,7 +130,8 @@ def read_manifest(
     if not path.is_file():
         have = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
         raise StoreError(
-            f"no label set version '{version}' of '{project}' (versions: {', '.join(have) or 'none'})"
+            f"no label set version '{version}' of '{project}' "
+            f"(versions: {', '.join(have) or 'none'})"
         )
     return LabelSetManifest(**json.loads(path.read_text()))
 

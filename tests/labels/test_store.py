@@ -30,10 +30,12 @@ def ls(tmp_path: Path) -> LabelStore:
     store.create_project(
         "tier",
         table="users",
-        schema={"classes": ["gold", "basic"],
-                "attributes": [{"name": "confidence", "kind": "confidence"}]},
+        schema={
+            "classes": ["gold", "basic"],
+            "attributes": [{"name": "confidence", "kind": "confidence"}],
+        },
         guidelines="Gold customers buy every month.",
-    )  # fmt: skip
+    )
     store.add_stage("tier", "first", labelers=["ann", "bob"])
     return store
 
@@ -42,7 +44,7 @@ def test_labels_are_checked_against_the_schema_and_unknown_keys_reported(ls: Lab
     res = ls.add_items("tier", "first", [1, 2, 3, 999, "x"])
     assert (res.added, res.unknown) == (3, ["999", "x"])
     assert ls.add_items("tier", "first", [1]).already == 1
-    with pytest.raises(LabelError, match="'platinum' is not a class.*gold, basic"):
+    with pytest.raises(LabelError, match=r"'platinum' is not a class.*gold, basic"):
         ls.submit("tier", "first", 1, {"value": "platinum"}, who=ANN)
     with pytest.raises(LabelError, match="confidence between 0 and 1"):
         ls.submit("tier", "first", 1, {"value": "gold", "attributes": {"confidence": 2}}, who=ANN)
@@ -78,8 +80,7 @@ def test_a_labeler_sees_only_their_projects_and_stages(ls: LabelStore) -> None:
 
 
 def test_a_watching_stage_gets_filtered_items_and_milestones_fire_once(ls: LabelStore) -> None:
-    ls.add_stage("tier", "expert", labelers=["eve"], watches="first",
-                 filter={"confidence_lt": 0.8})  # fmt: skip
+    ls.add_stage("tier", "expert", labelers=["eve"], watches="first", filter={"confidence_lt": 0.8})
     ls.add_items("tier", "first", [1, 2, 3, 4])
     ls.submit("tier", "first", 1, {"value": "gold", "attributes": {"confidence": 0.5}}, who=ANN)
     ls.submit("tier", "first", 2, {"value": "basic", "attributes": {"confidence": 0.9}}, who=ANN)
@@ -90,8 +91,12 @@ def test_a_watching_stage_gets_filtered_items_and_milestones_fire_once(ls: Label
         ls.submit("tier", "first", k, {"value": "gold"}, who=BOB)
     events = ls.db.read(lambda s: [json.loads(e.message) for e in s.scalars(select(Event))])
     kinds = [(e["event"], e.get("milestone")) for e in events if e["event"] != "item.completed"]
-    assert kinds == [("stage.progress", 25), ("stage.progress", 50), ("stage.progress", 75),
-                     ("stage.complete", 100)]  # fmt: skip
+    assert kinds == [
+        ("stage.progress", 25),
+        ("stage.progress", 50),
+        ("stage.progress", 75),
+        ("stage.complete", 100),
+    ]
     assert ls.progress("tier", "first")["percent"] == 100.0
 
 
@@ -110,23 +115,35 @@ def test_label_sets_are_immutable_content_hashed_and_copy_on_write(ls: LabelStor
     assert t["key"].to_pylist() == ["1"] and man.content_hash == v1.content_hash
     t2, _ = labelsets.read_version(ls.workspace, "tier")
     assert dict(zip(t2["key"].to_pylist(), t2["label"].to_pylist(), strict=True)) == {
-        "1": "gold", "2": "basic"}  # fmt: skip
+        "1": "gold",
+        "2": "basic",
+    }
 
 
 def test_overlap_keeps_both_labels_and_agreement_uses_the_libraries(ls: LabelStore) -> None:
     ls.add_stage("tier", "double", labelers=["ann", "bob", "eve"], overlap=3)
     ls.add_items("tier", "double", [1, 2, 3, 4])
-    answers = {"ann": ["gold", "gold", "basic", "basic"], "bob": ["gold", "basic", "basic", "basic"],
-               "eve": ["gold", "gold", "basic", "gold"]}  # fmt: skip
+    answers = {
+        "ann": ["gold", "gold", "basic", "basic"],
+        "bob": ["gold", "basic", "basic", "basic"],
+        "eve": ["gold", "gold", "basic", "gold"],
+    }
     for name, values in answers.items():
         for k, v in zip([1, 2, 3, 4], values, strict=True):
             ls.submit("tier", "double", k, {"value": v}, who=Who.of(name))
     with pytest.raises(LabelConflict):
         ls.submit("tier", "double", 1, {"value": "gold"}, who=Who.of("zed", admin=True))
     # Gold: the truth for three keys, in a label set named "gold".
-    gold = pa.table({"key": ["1", "2", "3"], "label": ["gold", "gold", "basic"],
-                     "confidence": [1.0] * 3, "labeler": ["x"] * 3, "stage": ["g"] * 3,
-                     "labeled_at": ["t"] * 3})  # fmt: skip
+    gold = pa.table(
+        {
+            "key": ["1", "2", "3"],
+            "label": ["gold", "gold", "basic"],
+            "confidence": [1.0] * 3,
+            "labeler": ["x"] * 3,
+            "stage": ["g"] * 3,
+            "labeled_at": ["t"] * 3,
+        }
+    )
     export(ls, "tier", "gold", table=gold, parent=None)
     a = agreement(ls, "tier", "double")
     from sklearn.metrics import cohen_kappa_score
@@ -139,8 +156,14 @@ def test_overlap_keeps_both_labels_and_agreement_uses_the_libraries(ls: LabelSto
 
 
 def test_seeding_orders_by_uncertainty_with_suggestions(ls: LabelStore) -> None:
-    pred = pa.table({"ENTITY": [1, 2, 3, 4], "PREDICTION": [True, False, True, False],
-                     "TRUE_PROB": [0.9, 0.45, 0.6, 0.02], "MODEL_ID": ["m"] * 4})  # fmt: skip
+    pred = pa.table(
+        {
+            "ENTITY": [1, 2, 3, 4],
+            "PREDICTION": [True, False, True, False],
+            "TRUE_PROB": [0.9, 0.45, 0.6, 0.02],
+            "MODEL_ID": ["m"] * 4,
+        }
+    )
     res = seed(ls, "tier", "first", pred, order="uncertainty", positive="gold")
     assert res.added == 4
     q = ls.queue("tier", "first")["items"]
