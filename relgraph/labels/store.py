@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import CursorResult, and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -427,7 +427,7 @@ class LabelStore:
             now = utcnow()
             if new:
                 s.execute(
-                    LabelItem.__table__.insert(),
+                    insert(LabelItem),
                     [
                         {
                             "project_id": p.id,
@@ -543,13 +543,14 @@ class LabelStore:
                 raise LabelError(f"key '{key[:80]}' is not in the queue of stage '{stage}'")
             # The conditional UPDATE is the lock: of two racing labelers past the overlap,
             # one matches no row.
-            n = s.execute(
+            result = s.execute(
                 update(LabelItem)
                 .where(LabelItem.id == it.id, LabelItem.n_labels < st.overlap)
                 .values(n_labels=LabelItem.n_labels + 1)
                 .execution_options(synchronize_session=False)
-            ).rowcount
-            if n == 0:
+            )
+            assert isinstance(result, CursorResult)  # an UPDATE always gives one
+            if result.rowcount == 0:
                 raise LabelConflict(
                     f"item '{key[:80]}' of stage '{stage}' already has its {st.overlap} label(s); "
                     "the first saved wins and yours was not saved"
@@ -693,8 +694,7 @@ class LabelStore:
                 "all": True,
                 "confidence_lt": bool(conf_known) and min(conf_known) < float(arg),
                 "disagreement": len({str(v) for v in values}) > 1,
-                "predicted_class": bool(it.suggestion)
-                and str(it.suggestion.get("value")) == str(arg),
+                "predicted_class": str((it.suggestion or {}).get("value")) == str(arg),
                 "label": top == str(arg),
             }[name]
             if not ok:

@@ -118,7 +118,7 @@ def analyze(votes: Votes, truth: Sequence[int] | None = None) -> list[dict[str, 
     summary = LFAnalysis(votes.matrix).lf_summary(Y=None if truth is None else np.asarray(truth))
     out = []
     for name, (_, row) in zip(votes.names, summary.iterrows(), strict=True):
-        d = {"lf": name}
+        d: dict[str, Any] = {"lf": name}
         for col, v in row.items():
             key = str(col).lower().replace(" ", "_").replace(".", "")
             d[key] = (

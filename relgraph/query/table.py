@@ -179,7 +179,7 @@ def _columns_read(query: Query) -> list[tuple[str | None, ColumnRef]]:
     if isinstance(t, ColumnRef):
         out.append((None, t))
     conds = [c for c in (query.where, query.assuming) if c is not None]
-    if not isinstance(t, Aggregate | ColumnRef):
+    if not isinstance(t, Aggregate | ColumnRef | LabelRef):
         conds.append(t)
     aggs = aggregates(t) + [a for c in conds for a in aggregates(c)]
     for a in aggs:
@@ -321,8 +321,17 @@ def prediction_rows(
     """
     con = con if con is not None else snapshot.duckdb()
     text = task_or_text if isinstance(task_or_text, str) else task_or_text.query
-    task, query = compile_task(text, snapshot.schema)
-    sql = label_sql(query, snapshot.schema, entities_only=True)
+    task, query = compile_task(text, snapshot.schema, label_sets=label_sets_of(snapshot))
+    if isinstance(query.target, LabelRef):
+        # A label set's task predicts for every row of the entity table (the labeled ones
+        # too: the caller drops what it has).
+        key, ent = q(task.entity_column), q(task.entity_table)
+        sql = (
+            f"SELECT DISTINCT e.{key} AS ENTITY, a.anchor AS ANCHOR_TIMESTAMP "
+            f"FROM {ent} AS e CROSS JOIN {ANCHORS} AS a WHERE e.{key} IS NOT NULL ORDER BY 2, 1"
+        )
+    else:
+        sql = label_sql(query, snapshot.schema, entities_only=True)
     placeholder = anchors[0] if anchors else datetime(2000, 1, 1)
     table = _execute(con, sql, anchors, task, None, placeholder, snapshot.schema)
     ts = table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us"))
