@@ -1,4 +1,5 @@
-"""Human labels over REST (``/api/v1/label-projects``): projects, stages, queues, labels, label sets, agreement.
+"""Human labels over REST (``/api/v1/label-projects``): projects, stages, queues, labels,
+label sets, agreement.
 
 Roles: an ``admin`` token manages projects and stages and sees everything; any token
 whose id or name is on a stage's labelers (or a project's reviewers) may read that stage
