@@ -49,7 +49,9 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.slow
+# 280 s on the shared machine under load (two trainings, one with the GNN): over the slow
+# tests' 60 s budget, so it is kept out of CI; run it with `pytest -m long`.
+@pytest.mark.long
 def test_drivers_review_round_trip(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     snap = api.ingest(str(F1), workspace=ws).snapshot
