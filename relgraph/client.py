@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pyarrow as pa
@@ -418,6 +419,93 @@ class Client:
         return pa.Table.from_pylist(
             list(self._pages(f"/embeddings/{output_id}/projection", limit=limit))
         )
+
+    # -- human labels (/label-projects) -------------------------------------------------------
+    def _lp(self, project: str, stage: str | None = None) -> str:
+        path = f"/label-projects/{quote(project, safe='')}"
+        return path if stage is None else f"{path}/stages/{quote(stage, safe='')}"
+
+    def label_projects(self) -> list[dict[str, Any]]:
+        """The label projects this token is on."""
+        return list(self._get("/label-projects")["items"])
+
+    def create_label_project(
+        self,
+        name: str,
+        *,
+        table: str,
+        schema: dict[str, Any],
+        key: str | None = None,
+        guidelines: str = "",
+        reviewers: list[str] | None = None,
+        webhook: str | None = None,
+    ) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "table": table,
+            "schema": schema,
+            "key": key,
+            "guidelines": guidelines,
+            "reviewers": reviewers or [],
+            "webhook": webhook,
+        }
+        out: dict[str, Any] = self._post("/label-projects", _given(body))
+        return out
+
+    def label_project(self, project: str) -> dict[str, Any]:
+        out: dict[str, Any] = self._get(self._lp(project))
+        return out
+
+    def add_label_stage(self, project: str, name: str, **options: Any) -> dict[str, Any]:
+        """``labelers``, ``watches``, ``filter``, ``overlap``, ``attributes``."""
+        out: dict[str, Any] = self._post(f"{self._lp(project)}/stages", {"name": name, **options})
+        return out
+
+    def add_label_items(self, project: str, stage: str, keys: list[Any]) -> dict[str, Any]:
+        out: dict[str, Any] = self._post(f"{self._lp(project, stage)}/items", {"keys": keys})
+        return out
+
+    def next_label_item(self, project: str, stage: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._get(f"{self._lp(project, stage)}/next")["item"]
+        return item
+
+    def label_queue(self, project: str, stage: str, *, limit: int | None = None) -> list[Any]:
+        return list(self._pages(f"{self._lp(project, stage)}/items", limit=limit))
+
+    def submit_label(
+        self,
+        project: str,
+        stage: str,
+        key: Any,
+        value: Any,
+        *,
+        attributes: dict[str, Any] | None = None,
+        comment: str | None = None,
+    ) -> dict[str, Any]:
+        """Save a label; ``ServiceError`` with ``status == 409`` when another label won."""
+        body = _given(
+            {"key": key, "value": value, "attributes": attributes or {}, "comment": comment}
+        )
+        out: dict[str, Any] = self._post(f"{self._lp(project, stage)}/labels", body)
+        return out
+
+    def label_progress(self, project: str, stage: str) -> dict[str, Any]:
+        out: dict[str, Any] = self._get(f"{self._lp(project, stage)}/progress")
+        return out
+
+    def label_agreement(self, project: str, stage: str, *, gold: str = "gold") -> dict[str, Any]:
+        out: dict[str, Any] = self._get(f"{self._lp(project, stage)}/agreement", gold=gold)
+        return out
+
+    def export_label_set(
+        self, project: str, version: str, *, parent: str | None = None
+    ) -> dict[str, Any]:
+        body = _given({"version": version, "parent": parent})
+        out: dict[str, Any] = self._post(f"{self._lp(project)}/sets", body)
+        return out
+
+    def label_sets(self, project: str) -> list[dict[str, Any]]:
+        return list(self._get(f"{self._lp(project)}/sets")["items"])
 
 
 def _given(params: dict[str, Any]) -> dict[str, Any]:

@@ -129,3 +129,13 @@ class AccessDenied(RelgraphError):
     """
 
     exit_code = 12
+
+
+class LabelError(RelgraphError):
+    """A label, label project or label set is wrong (outside the schema, unknown stage): 422."""
+
+    exit_code = 13
+
+
+class LabelConflict(LabelError):
+    """Another labeler already saved this item (or this labeler did): HTTP 409, nothing lost."""

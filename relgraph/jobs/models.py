@@ -11,7 +11,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -188,3 +199,93 @@ class Lineage(Base):
     dst_kind: Mapped[str] = mapped_column(String(50))
     dst_id: Mapped[str] = mapped_column(String(200))
     job_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+# -- human labels (relgraph.labels): projects, stages (queues), items, labels, label sets --
+
+
+class LabelProject(Base):
+    """A labeling project on one entity table: its label schema and guidelines."""
+
+    __tablename__ = "label_projects"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # a checked name
+    entity_table: Mapped[str] = mapped_column(String(200))
+    key_column: Mapped[str] = mapped_column(String(200))
+    snapshot_id: Mapped[str | None] = mapped_column(String(64))
+    label_schema: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    guidelines: Mapped[str] = mapped_column(Text, default="")
+    reviewers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    webhook: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LabelStage(Base):
+    """One queue of a project; ``watches`` another stage's completed items through ``filter``."""
+
+    __tablename__ = "label_stages"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_label_stage_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("label_projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    watches: Mapped[str | None] = mapped_column(String(64))
+    filter: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    overlap: Mapped[int] = mapped_column(Integer, default=1)
+    labelers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    attributes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Progress milestones (25, 50, ...) whose event has fired: each fires once.
+    milestones: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LabelItem(Base):
+    """An entity row (by key) in a stage's queue; ``done`` once ``overlap`` labels are in."""
+
+    __tablename__ = "label_items"
+    __table_args__ = (
+        UniqueConstraint("stage_id", "key", name="uq_label_item_key"),
+        Index("ix_label_items_queue", "stage_id", "done", "priority", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("label_stages.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    # Lower comes first (most uncertain first when seeded by a model).
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    suggestion: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    n_labels: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    gold: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Label(Base):
+    """One labeler's answer for one item: who, when, which stage. Never updated in place."""
+
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("item_id", "labeler", name="uq_label_item_labeler"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    stage_id: Mapped[int] = mapped_column(Integer, index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("label_items.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    labeler: Mapped[str] = mapped_column(String(200))
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"value": ..., "attributes": {...}}
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LabelSetRow(Base):
+    """A named, immutable, content-hashed version of a project's labels (a Parquet file)."""
+
+    __tablename__ = "label_sets"
+    __table_args__ = (UniqueConstraint("project_id", "version", name="uq_label_set_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    parent: Mapped[str | None] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -201,7 +201,24 @@ class Entity:
         return f"{self.ref.to_pql()} IN ({', '.join(format_constant(v) for v in self.values)})"
 
 
-Target = Condition | Aggregate | ColumnRef
+@dataclass(frozen=True)
+class LabelRef:
+    """``LABEL(project[, version])``: static labels from a label set (``relgraph.labels``).
+
+    Without a version, the newest version of the project's label sets.
+    """
+
+    project: str
+    version: str | None = None
+    line: int = field(default=0, compare=False)
+    col: int = field(default=0, compare=False)
+
+    def to_pql(self) -> str:
+        version = f", {quote_name(self.version)}" if self.version is not None else ""
+        return f"LABEL({quote_name(self.project)}{version})"
+
+
+Target = Condition | Aggregate | ColumnRef | LabelRef
 
 
 @dataclass(frozen=True)
@@ -236,7 +253,7 @@ class Query:
 
 def aggregates(node: Target | None) -> list[Aggregate]:
     """Every aggregate in ``node``, outermost first (not those nested in an aggregate's WHERE)."""
-    if node is None or isinstance(node, ColumnRef):
+    if node is None or isinstance(node, ColumnRef | LabelRef):
         return []
     if isinstance(node, Aggregate):
         return [node]

@@ -24,6 +24,7 @@ from relgraph.query.ast import (
     Condition,
     Constant,
     Entity,
+    LabelRef,
     Not,
     Operand,
     Or,
@@ -135,6 +136,14 @@ class _Parser:
         )  # fmt: skip
 
     def target(self) -> Target:
+        # LABEL(project[, version]): labels from a label set (not a keyword: a column may
+        # still be called "label").
+        if (
+            self.tok.kind is Kind.IDENT
+            and self.tok.value.upper() == "LABEL"
+            and self.peek().kind is Kind.LPAREN
+        ):
+            return self.label_ref()
         # A target is a condition, or a bare aggregate / column (no operator after it).
         if self.tok.kind in (Kind.IDENT, Kind.QUOTED) and not self.tok.is_keyword("NOT"):
             start = self.i
@@ -143,6 +152,17 @@ class _Parser:
                 return operand
             self.i = start
         return self.condition()
+
+    def label_ref(self) -> LabelRef:
+        tok = self.advance()
+        self.expect(Kind.LPAREN)
+        project = self.name("a label project name").value
+        version = None
+        if self.tok.kind is Kind.COMMA:
+            self.advance()
+            version = self.name("a label set version (e.g. v1)").value
+        self.expect(Kind.RPAREN)
+        return LabelRef(project, version, line=tok.line, col=tok.col)
 
     def entity(self) -> Entity:
         ref = self.column_ref(allow_star=False)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from relgraph._sql import quote_ident, quote_literal
+from relgraph.errors import QueryError
 from relgraph.query.ast import (
     NULL_OPS,
     Aggregate,
@@ -32,6 +33,7 @@ from relgraph.query.ast import (
     Comparison,
     Condition,
     Constant,
+    LabelRef,
     Not,
     Or,
     Query,
@@ -273,7 +275,7 @@ def _exists_only(agg: Aggregate, query: Query) -> bool:
     uses = [
         c
         for part in (query.target, query.where, query.assuming)
-        if part is not None and not isinstance(part, Aggregate | ColumnRef)
+        if part is not None and not isinstance(part, Aggregate | ColumnRef | LabelRef)
         for c in comparisons(part)
         if isinstance(c.left, Aggregate) and c.left == agg
     ]
@@ -319,6 +321,9 @@ def label_sql(
     target = query.target
     if entities_only:
         tgt = "1"
+    elif isinstance(target, LabelRef):
+        # Labels come from the label set, not from SQL over the snapshot (table.py).
+        raise QueryError("LABEL(...) targets are read from their label set, not compiled to SQL")
     elif isinstance(target, Aggregate | ColumnRef):
         tgt, _ = plan.operand(target)
         if plan.query.mode is None and _is_class_target(query, schema):

@@ -21,13 +21,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from relgraph import cancel
-from relgraph.errors import QueryError
-from relgraph.query.ast import Aggregate, ColumnRef, Query, aggregates, comparisons
+from relgraph.errors import QueryError, StoreError
+from relgraph.query.ast import Aggregate, ColumnRef, LabelRef, Query, aggregates, comparisons
 from relgraph.query.parser import parse
 from relgraph.query.splits import Anchors, anchor_times, default_cutoffs
 from relgraph.query.sql import ANCHORS, label_sql, q
-from relgraph.query.task import Task, TaskType, compile_task, target_window
+from relgraph.query.task import (
+    LabelSetInfo,
+    LabelSetResolver,
+    Task,
+    TaskType,
+    compile_task,
+    target_window,
+)
 from relgraph.schema.types import Schema
+from relgraph.store import labelsets
 from relgraph.store.snapshot import Snapshot
 
 SPLITS = ("train", "val", "test")
@@ -89,9 +97,29 @@ def classes_of(con: duckdb.DuckDBPyConnection) -> Any:
     return classes
 
 
+def label_sets_of(snapshot: Snapshot) -> LabelSetResolver:
+    """``LABEL(project[, version])`` → the label set in the snapshot's workspace."""
+    workspace = snapshot.path.parent.parent
+
+    def resolve(project: str, version: str | None) -> LabelSetInfo:
+        try:
+            man = labelsets.read_manifest(workspace, project, version)
+        except StoreError as e:
+            raise QueryError(f"LABEL({project}): {e.message}") from None
+        classes = man.label_schema.get("classes")
+        return LabelSetInfo(
+            id=f"{man.id}#{man.content_hash[:16]}",
+            classes=tuple(classes) if classes else None,
+        )
+
+    return resolve
+
+
 def compile_on_snapshot(snapshot: Snapshot, text: str) -> Task:
     """Compile ``text`` against ``snapshot`` (its schema, and its data for class lists)."""
-    return compile_task(text, snapshot.schema, classes_of(snapshot.duckdb()))[0]
+    return compile_task(
+        text, snapshot.schema, classes_of(snapshot.duckdb()), label_sets_of(snapshot)
+    )[0]
 
 
 # Snapshots are immutable, so time ranges can be remembered by snapshot id.
@@ -151,7 +179,7 @@ def _columns_read(query: Query) -> list[tuple[str | None, ColumnRef]]:
     if isinstance(t, ColumnRef):
         out.append((None, t))
     conds = [c for c in (query.where, query.assuming) if c is not None]
-    if not isinstance(t, Aggregate | ColumnRef):
+    if not isinstance(t, Aggregate | ColumnRef | LabelRef):
         conds.append(t)
     aggs = aggregates(t) + [a for c in conds for a in aggregates(c)]
     for a in aggs:
@@ -293,8 +321,17 @@ def prediction_rows(
     """
     con = con if con is not None else snapshot.duckdb()
     text = task_or_text if isinstance(task_or_text, str) else task_or_text.query
-    task, query = compile_task(text, snapshot.schema)
-    sql = label_sql(query, snapshot.schema, entities_only=True)
+    task, query = compile_task(text, snapshot.schema, label_sets=label_sets_of(snapshot))
+    if isinstance(query.target, LabelRef):
+        # A label set's task predicts for every row of the entity table (the labeled ones
+        # too: the caller drops what it has).
+        key, ent = q(task.entity_column), q(task.entity_table)
+        sql = (
+            f"SELECT DISTINCT e.{key} AS ENTITY, a.anchor AS ANCHOR_TIMESTAMP "
+            f"FROM {ent} AS e CROSS JOIN {ANCHORS} AS a WHERE e.{key} IS NOT NULL ORDER BY 2, 1"
+        )
+    else:
+        sql = label_sql(query, snapshot.schema, entities_only=True)
     placeholder = anchors[0] if anchors else datetime(2000, 1, 1)
     table = _execute(con, sql, anchors, task, None, placeholder, snapshot.schema)
     ts = table.column("ANCHOR_TIMESTAMP").cast(pa.timestamp("us"))
@@ -334,7 +371,9 @@ def build_task_tables(
     """
     con = con if con is not None else snapshot.duckdb()
     text = task_or_text if isinstance(task_or_text, str) else task_or_text.query
-    task, query = compile_task(text, snapshot.schema, classes_of(con))
+    task, query = compile_task(text, snapshot.schema, classes_of(con), label_sets_of(snapshot))
+    if isinstance(query.target, LabelRef):
+        return _label_set_tables(snapshot, con, task, query.target)
     if not task.temporal:
         return _static_tables(snapshot, con, task, query)
     vc, tc = _as_datetime(val_cutoff, "--val-cutoff"), _as_datetime(test_cutoff, "--test-cutoff")
@@ -417,6 +456,66 @@ def _static_tables(
         now = datetime(1970, 1, 1)
     sql = label_sql(query, snapshot.schema)
     labels = run_labels(con, sql, [now], task, task.classes, now, snapshot.schema)
+    bucket = [
+        int(hashlib.sha1(repr(k).encode()).hexdigest()[:8], 16) % 10
+        for k in labels.column("ENTITY").to_pylist()
+    ]
+    b = pa.array(bucket, pa.int64())
+    parts = {
+        "train": labels.filter(pc.less(b, 8)),
+        "val": labels.filter(pc.equal(b, 8)),
+        "test": labels.filter(pc.equal(b, 9)),
+    }
+    return TaskTables(
+        task=task,
+        train=TrainingTable(task, "train", parts["train"]),
+        val=TrainingTable(task, "val", parts["val"]),
+        test=TrainingTable(task, "test", parts["test"].drop_columns(["TARGET"])),
+        val_cutoff=now,
+        test_cutoff=now,
+        sql={s: sql for s in SPLITS},
+        _test_labels=parts["test"],
+    )
+
+
+def _label_set_tables(
+    snapshot: Snapshot, con: duckdb.DuckDBPyConnection, task: Task, ref: LabelRef
+) -> TaskTables:
+    """A ``LABEL(...)`` target: the label set's rows whose key is an entity row of the
+    snapshot, split 80/10/10 by a hash of the key as static targets are."""
+    rows, man = labelsets.read_version(snapshot.path.parent.parent, ref.project, ref.version)
+    if man.entity_table != task.entity_table:
+        raise QueryError(
+            f"label set {man.id} labels '{man.entity_table}', not '{task.entity_table}'",
+            line=ref.line, col=ref.col, query=task.query,
+        )  # fmt: skip
+    try:
+        _, now = time_range(snapshot, con)
+    except QueryError:
+        now = datetime(1970, 1, 1)
+    label = "l.label"
+    if task.task_type is TaskType.binary:
+        assert task.classes is not None
+        label = "CASE WHEN l.label = $positive THEN 1.0 ELSE 0.0 END"
+    elif task.task_type is TaskType.multiclass:
+        label = "list_position($classes, l.label) - 1"
+    params: dict[str, Any] = {"now": now}
+    if task.task_type is TaskType.binary and task.classes is not None:
+        params["positive"] = task.classes[1]
+    if task.task_type is TaskType.multiclass:
+        params["classes"] = list(task.classes or ())
+    name = "__relgraph_label_set"
+    con.register(name, rows.select(["key", "label"]))
+    try:
+        sql = (
+            f"SELECT e.{q(task.entity_column)} AS ENTITY, "
+            f"CAST($now AS TIMESTAMP) AS ANCHOR_TIMESTAMP, {label} AS TARGET "
+            f"FROM {q(task.entity_table)} AS e JOIN {name} AS l "
+            f"ON CAST(e.{q(task.entity_column)} AS VARCHAR) = l.key ORDER BY 1"
+        )
+        labels = _cast_target(con.sql(sql, params=params).to_arrow_table(), task)
+    finally:
+        con.unregister(name)
     bucket = [
         int(hashlib.sha1(repr(k).encode()).hexdigest()[:8], 16) % 10
         for k in labels.column("ENTITY").to_pylist()

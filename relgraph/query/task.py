@@ -15,9 +15,11 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any
 
+from relgraph.errors import QueryError
 from relgraph.query.ast import (
     Aggregate,
     ColumnRef,
+    LabelRef,
     Query,
     aggregates,
     comparisons,
@@ -62,6 +64,9 @@ class Task:
     target_entity_table: str | None
     classes: tuple[Any, ...] | None
     temporal: bool
+    # ``project@version`` of a LABEL(...) target's label set, with its content hash: the
+    # model's lineage names the exact labels it learned from.
+    label_set: str | None = None
 
     def __repr__(self) -> str:
         window = f", window={self.window.days}d" if self.window is not None else ""
@@ -83,12 +88,16 @@ class Task:
             "target_entity_table": self.target_entity_table,
             "classes": list(self.classes) if self.classes is not None else None,
             "temporal": self.temporal,
+            "label_set": self.label_set,
         }
 
 
 def infer_task_type(q: Query, schema: Schema | None = None) -> tuple[TaskType, str]:
     """The task type and its default metric, from the target's shape (and column types)."""
     t = q.target
+    if isinstance(t, LabelRef):
+        # Resolved against the label set in compile_task; a number label is the fallback.
+        return TaskType.regression, DEFAULT_METRIC[TaskType.regression]
     if isinstance(t, Aggregate):
         if t.func == "LIST_DISTINCT":
             tt = TaskType.link if q.mode == "RANK" else TaskType.multilabel
@@ -135,7 +144,7 @@ def hidden_columns(q: Query | str) -> dict[str, frozenset[str]]:
     """
     query = parse(q) if isinstance(q, str) else q
     t = query.target
-    if aggregates(t):
+    if isinstance(t, LabelRef) or aggregates(t):
         return {}
     if isinstance(t, ColumnRef):
         refs = [t]
@@ -147,6 +156,17 @@ def hidden_columns(q: Query | str) -> dict[str, frozenset[str]]:
     for r in refs:
         out.setdefault(r.table, set()).add(r.column)
     return {table: frozenset(cols) for table, cols in out.items()}
+
+
+@dataclass(frozen=True)
+class LabelSetInfo:
+    """What the compiler needs of a label set: its id and its classes (None: a number)."""
+
+    id: str
+    classes: tuple[str, ...] | None
+
+
+LabelSetResolver = Callable[[str, str | None], LabelSetInfo]
 
 
 def class_column(q: Query) -> ColumnRef | None:
@@ -163,6 +183,7 @@ def compile_task(
     text: str,
     schema: Schema,
     classes_of: Callable[[str, str], tuple[Any, ...]] | None = None,
+    label_sets: LabelSetResolver | None = None,
 ) -> tuple[Task, Query]:
     """Parse, validate and type a query.
 
@@ -171,6 +192,7 @@ def compile_task(
         schema: the snapshot's schema.
         classes_of: ``(table, column) -> sorted distinct values``; needed for
             multiclass and multilabel queries (the classes come from the data).
+        label_sets: ``(project, version) -> LabelSetInfo``; needed for ``LABEL(...)``.
 
     Returns:
         The :class:`Task` and the parsed :class:`~relgraph.query.ast.Query`.
@@ -181,6 +203,20 @@ def compile_task(
     ent = q.entity.ref
     t = q.target
     classes: tuple[Any, ...] | None = None
+    label_set = None
+    if isinstance(t, LabelRef):
+        if label_sets is None:
+            raise QueryError(
+                "LABEL(...) needs the workspace's label sets; compile it on a snapshot",
+                line=t.line, col=t.col, query=text,
+            )  # fmt: skip
+        info = label_sets(t.project, t.version)
+        label_set = info.id
+        if info.classes is not None:
+            # Two classes: binary, the second class positive; more: multiclass.
+            tt = TaskType.binary if len(info.classes) == 2 else TaskType.multiclass
+            metric = DEFAULT_METRIC[tt]
+            classes = info.classes
     if tt in (TaskType.multiclass, TaskType.multilabel) and classes_of is not None:
         col = class_column(q)
         if col is not None:
@@ -204,5 +240,6 @@ def compile_task(
         target_entity_table=target_entity,
         classes=classes,
         temporal=win is not None,
+        label_set=label_set,
     )
     return task, q

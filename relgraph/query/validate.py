@@ -17,6 +17,7 @@ from relgraph.query.ast import (
     Comparison,
     Condition,
     Constant,
+    LabelRef,
     Operand,
     Query,
     aggregates,
@@ -212,6 +213,10 @@ class Validator:
     def check_target(self, q: Query) -> None:
         t = q.target
         ent = q.entity.ref.table
+        if isinstance(t, LabelRef):
+            if q.mode is not None:
+                raise self.error(f"{q.mode} does not apply to LABEL(...) targets", t)
+            return
         if isinstance(t, ColumnRef):
             self.column(t)
             if t.table != ent:

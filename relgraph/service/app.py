@@ -29,6 +29,8 @@ from relgraph.errors import (
     DataValidationError,
     JobError,
     JobParameterError,
+    LabelConflict,
+    LabelError,
     QueryError,
     RelgraphError,
     SchemaError,
@@ -49,7 +51,7 @@ from relgraph.service.hardening import (
     Send,
 )
 from relgraph.service.policy import SourcePolicy
-from relgraph.service.routes import admin, data, explain, jobs, ml, online, sources
+from relgraph.service.routes import admin, data, explain, jobs, labels, ml, online, sources
 from relgraph.service.runner import DBJobRunner, JobRunner
 from relgraph.service.tasks import default_kinds
 from relgraph.service.views import router as views_router
@@ -140,6 +142,10 @@ def status_for(e: RelgraphError) -> int:
         return 403
     if isinstance(e, StoreError):
         return 404
+    if isinstance(e, LabelConflict):
+        return 409
+    if isinstance(e, LabelError):
+        return 422
     if isinstance(e, JobParameterError):
         return 422
     if isinstance(e, JobError):
@@ -244,7 +250,7 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    routers = (data, sources, jobs, ml, online, explain, admin)
+    routers = (data, sources, jobs, ml, online, explain, labels, admin)
     for r in (*(m.router for m in routers), views_router):
         app.include_router(r, prefix=API_PREFIX)
 
