@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -777,9 +777,16 @@ def source_fingerprint(uri: str) -> str | None:
     return path_fingerprint(uri, only=(*SUPPORTED, *OVERRIDES_NAMES))
 
 
-def extra_fingerprint(job_type: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """What a job reads outside the pipeline (source bytes, a schema file, user code)."""
+def extra_fingerprint(
+    job_type: str, params: Mapping[str, Any], paths: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What a job reads outside the pipeline (source bytes, a schema file, user code, and
+    the files its kind's ``paths`` parameters name)."""
     out: dict[str, Any] = {}
+    for key in paths:
+        value = params.get(key)
+        for p in [value] if isinstance(value, str) else list(value or ()):
+            out.setdefault("files", {})[str(p)] = path_fingerprint(str(p))
     if "uri" in params:
         fp = source_fingerprint(str(params["uri"]))
         # An unhashable source (a database URL) is re-read every run; ingest is
@@ -787,13 +794,6 @@ def extra_fingerprint(job_type: str, params: Mapping[str, Any]) -> dict[str, Any
         out["source"] = fp if fp is not None else {"volatile": _nonce()}
     if params.get("schema"):
         out["schema"] = path_fingerprint(str(params["schema"]))
-    from relgraph.jobs.registry import KINDS  # the registry imports this module
-
-    kind = KINDS.get(job_type)
-    for key in kind.params.PATHS if kind is not None else ():
-        value = params.get(key)
-        for p in [value] if isinstance(value, str) else list(value or ()):
-            out.setdefault("files", {})[str(p)] = path_fingerprint(str(p))
     if job_type == "python" and params.get("function"):
         mod = str(params["function"]).partition(":")[0]
         try:

@@ -201,7 +201,9 @@ def input_hash(job_type: str, params: dict[str, Any], inputs: dict[str, Any]) ->
         "type": job_type,
         "params": params,
         "inputs": inputs,
-        "external": extra_fingerprint(job_type, params),
+        "external": extra_fingerprint(
+            job_type, params, KINDS[job_type].params.PATHS if job_type in KINDS else ()
+        ),
         "relgraph": relgraph.__version__ if hasattr(relgraph, "__version__") else "0",
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
