@@ -155,7 +155,9 @@ def test_dashboard_escapes_plotly_text_and_runs_under_the_csp(service: Service) 
     # A table whose column names are markup: the stats chart's tick labels.
     folder = service.site.root / "marked"
     folder.mkdir()
-    (folder / "things.csv").write_text('id,"<b>bold","x<br>y"\n1,2,3\n2,3,4\n')
+    (folder / "things.csv").write_text(
+        'id,"<b>bold","x<br>y",kind\n1,2,3,<i>a</i>\n2,3,4,b<br>c\n3,4,5,<i>a</i>\n'
+    )
     job = service.post("/sources", headers=service.h("editor"), json={"source": str(folder)})
     assert service.wait(job.json()["id"])["status"] == "succeeded"
     with sync_api.sync_playwright() as pw:
@@ -175,9 +177,20 @@ def test_dashboard_escapes_plotly_text_and_runs_under_the_csp(service: Service) 
         page.click("#login-btn")
         page.wait_for_selector("#table-list")
         page.goto(f"{service.url}/#/table/things")
-        page.wait_for_selector("#stats-chart .xtick")
-        ticks = page.locator("#stats-chart .xtick text").all_text_contents()
-        assert "<b>bold" in ticks and "x<br>y" in ticks, ticks
+        # The histogram's title names the column; a categorical column's values are its
+        # tick labels: both shown as written, never as markup.
+        page.wait_for_selector("#hist-column")
+        for column, shown in (("<b>bold", "<b>bold"), ("x<br>y", "x<br>y"), ("kind", "kind")):
+            page.select_option("#hist-column", column)
+            page.wait_for_function(
+                "c => (document.querySelector('#histogram .gtitle') || {}).textContent"
+                "?.startsWith(c)",
+                arg=shown,
+            )
+        ticks = page.locator("#histogram .xtick text").all_text_contents()
+        assert "<i>a</i>" in ticks and "b<br>c" in ticks, ticks
+        markup = "#histogram tspan[style*=bold], #histogram tspan[style*=italic]"
+        assert page.locator(markup).count() == 0
 
         page.goto(f"{service.url}/#/embeddings/{oid}")
         page.wait_for_selector("#plot3d .legend .traces")
