@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import insert
 
 from relgraph.jobs.models import Label, LabelItem, utcnow
 from relgraph.labels import LabelStore, Who
@@ -52,7 +53,7 @@ def main() -> None:
         conn = s.connection()  # type: ignore[attr-defined]
         for start in range(0, args.items, 50_000):
             conn.execute(
-                LabelItem.__table__.insert(),
+                insert(LabelItem),
                 [
                     {
                         "project_id": "big",
@@ -68,7 +69,7 @@ def main() -> None:
             )
         for start in range(0, args.labels, 50_000):
             conn.execute(
-                Label.__table__.insert(),
+                insert(Label),
                 [
                     {
                         "project_id": "big",

@@ -39,7 +39,8 @@ def reference(ls: LabelStore, project: str, who: Who | None = None) -> list[dict
     for key, (_, labels) in sorted(best.items()):
         values = [lb["value"] for lb in labels]
         if number:
-            value, agree = float(sum(values) / len(values)), 1.0
+            value: Any = float(sum(values) / len(values))
+            agree = 1.0
         else:
             top, n = Counter(values).most_common(1)[0]
             value, agree = str(top), n / len(values)
