@@ -469,8 +469,28 @@ class Client:
         item: dict[str, Any] | None = self._get(f"{self._lp(project, stage)}/next")["item"]
         return item
 
-    def label_queue(self, project: str, stage: str, *, limit: int | None = None) -> list[Any]:
-        return list(self._pages(f"{self._lp(project, stage)}/items", limit=limit))
+    def label_queue(
+        self, project: str, stage: str, *, limit: int | None = None, done: bool | None = None
+    ) -> list[Any]:
+        """A stage's queue in order (at most ``limit`` items), fetched page by page after
+        each page's ``next`` token: none skipped or repeated while labels are saved."""
+        return list(self.label_queue_pages(project, stage, limit=limit, done=done))
+
+    def label_queue_pages(
+        self, project: str, stage: str, *, limit: int | None = None, done: bool | None = None
+    ) -> Iterator[Any]:
+        path = f"{self._lp(project, stage)}/items"
+        extra: dict[str, Any] = {} if done is None else {"done": str(done).lower()}
+        after: str | None = None
+        got = 0
+        while limit is None or got < limit:
+            size = PAGE if limit is None else min(PAGE, limit - got)
+            page = self._get(path, limit=size, **extra, **({"after": after} if after else {}))
+            yield from page["items"]
+            got += len(page["items"])
+            after = page.get("next")
+            if not after or not page["items"]:
+                return
 
     def submit_label(
         self,

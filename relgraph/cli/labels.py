@@ -152,6 +152,22 @@ def next_cmd(
     )
 
 
+@labels_app.command("queue")
+def queue_cmd(
+    project: str,
+    stage: str,
+    limit: int = typer.Option(50, "--limit", min=1, max=1000, help="Items on the page."),
+    after: str = typer.Option(
+        None, "--after", help="The 'next' token the page before printed (keyset paging)."
+    ),
+    done: bool = typer.Option(None, "--done/--open", help="Only completed / only open items."),
+    workspace: Path = WorkspaceOpt,
+    meta: str = MetaOpt,
+) -> None:
+    """One page of a stage's queue; pass its 'next' as --after for the page that follows."""
+    _run(lambda ls: ls.queue(project, stage, limit=limit, after=after, done=done), workspace, meta)
+
+
 @labels_app.command("label")
 def label_cmd(
     project: str,

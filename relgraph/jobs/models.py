@@ -245,6 +245,8 @@ class LabelItem(Base):
     __table_args__ = (
         UniqueConstraint("stage_id", "key", name="uq_label_item_key"),
         Index("ix_label_items_queue", "stage_id", "done", "priority", "id"),
+        # Keyset pages over a whole stage (open and done): see LabelStore.queue.
+        Index("ix_label_items_order", "stage_id", "priority", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(String(64), index=True)

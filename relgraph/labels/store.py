@@ -21,6 +21,10 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, exists, func, insert, select, update
+from sqlalchemy import CursorResult, and_, exists, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,6 +68,33 @@ def check_filter(f: dict[str, Any] | None) -> dict[str, Any]:
     if "confidence_lt" in f and not isinstance(f["confidence_lt"], int | float):
         raise LabelError("confidence_lt takes a number")
     return f
+
+
+def encode_cursor(priority: float, item_id: int) -> str:
+    """The opaque ``next`` token of a queue page: the (priority, id) of its last item."""
+    raw = json.dumps([float(priority), int(item_id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[float, int]:
+    """``encode_cursor``'s (priority, id), or a clear error for a token it did not make."""
+    bad = LabelError("'after' is not a queue page token: pass the 'next' of the page before")
+    if not isinstance(token, str) or len(token) > 200:
+        raise bad
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        prio, item_id = json.loads(raw)
+    except (ValueError, TypeError, binascii.Error):
+        raise bad from None
+    if (
+        not isinstance(prio, int | float)
+        or isinstance(prio, bool)
+        or math.isnan(prio)
+        or not isinstance(item_id, int)
+        or isinstance(item_id, bool)
+    ):
+        raise bad
+    return float(prio), item_id
 
 
 @dataclass
@@ -470,33 +501,62 @@ class LabelStore:
         stage: str,
         *,
         limit: int = 50,
+        after: str | None = None,
         offset: int = 0,
         done: bool | None = None,
         who: Who | None = None,
     ) -> dict[str, Any]:
-        """One page of a stage's queue, in queue order; ``done`` filters open/completed items."""
+        """One page of a stage's queue in queue order ``(priority, id)``; ``done`` filters
+        open/completed items.
+
+        Pages are keyset (seek) pages: pass the ``next`` token of one page as ``after`` to
+        get the items that follow its last item, found through an index whatever the depth
+        (an OFFSET walks every skipped row). An item is never repeated or skipped across
+        pages, even while labels are saved: completing an item does not move the others.
+        ``next`` is None on the last page.
+
+        ``total`` is counted on the first page only (no ``after``) and is None on the pages
+        that follow: counting a 1M-item stage costs a scan, and a client paging through
+        keeps the first figure. ``offset`` still works (counted, as before) but costs the
+        rows it skips: give ``after`` or ``offset``, not both.
+        """
         who = who or Who.local()
         limit = max(1, min(int(limit), 1000))
+        offset = int(offset)
+        if offset < 0:
+            raise LabelError("offset is 0 or more")
+        if after is not None and offset:
+            raise LabelError("give either 'after' (a page's 'next' token) or 'offset', not both")
+        seek = decode_cursor(after) if after is not None else None
 
         def read(s: Session) -> dict[str, Any]:
             p = self._project(s, project, who)
             st = self._stage(s, p, stage, who)
-            cond = [LabelItem.stage_id == st.id]
+            cond: list[Any] = [LabelItem.stage_id == st.id]
             if done is not None:
                 cond.append(LabelItem.done.is_(done))
-            total = s.scalar(select(func.count()).select_from(LabelItem).where(*cond))
-            items = s.scalars(
-                select(LabelItem)
-                .where(*cond)
-                .order_by(LabelItem.priority, LabelItem.id)
-                .limit(limit)
-                .offset(max(0, int(offset)))
+            total = (
+                None
+                if seek is not None
+                else s.scalar(select(func.count()).select_from(LabelItem).where(*cond))
             )
+            page = select(LabelItem).where(*cond)
+            if seek is not None:
+                # Row-value comparison: SQLite and PostgreSQL both seek the
+                # (stage_id, [done,] priority, id) index with it.
+                page = page.where(tuple_(LabelItem.priority, LabelItem.id) > tuple_(*seek))
+            items = list(
+                s.scalars(
+                    page.order_by(LabelItem.priority, LabelItem.id).limit(limit).offset(offset)
+                )
+            )
+            last = items[-1] if len(items) == limit else None
             return {
                 "items": [item_dict(i) for i in items],
                 "total": total,
                 "limit": limit,
                 "offset": offset,
+                "next": encode_cursor(last.priority, last.id) if last is not None else None,
             }
 
         return self.db.read(read)

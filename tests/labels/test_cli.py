@@ -27,5 +27,9 @@ def test_cli_creates_labels_refuses_bad_ones_and_exports(tmp_path: Path) -> None
     assert run("label", "tier", "first", "1", "gold", "--as", "ann")[1]["done"] is True
     code, out = run("label", "tier", "first", "1", "basic", "--as", "bob")
     assert out["error"] == "LabelConflict"
+    code, page = run("queue", "tier", "first", "--limit", "1")
+    assert code == 0 and [i["key"] for i in page["items"]] == ["1"] and page["total"] == 2
+    code, page = run("queue", "tier", "first", "--after", page["next"])
+    assert [i["key"] for i in page["items"]] == ["2"] and page["next"] is None
     code, man = run("export", "tier", "v1")
     assert code == 0 and man["rows"] == 1

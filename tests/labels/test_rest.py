@@ -63,6 +63,18 @@ def test_labels_over_rest_with_roles_and_conflicts(tmp_path: Path) -> None:
         assert man["rows"] == 1 and len(man["content_hash"]) == 64
         assert [s["version"] for s in a.label_sets("tier")] == ["v1"]
         assert a.label_progress("tier", "first")["done"] == 1
+        # keyset pages through the SDK (pages of one, so 'next' is followed)
+        from relgraph import client as sdk
+
+        page, sdk.PAGE = sdk.PAGE, 1
+        try:
+            assert [i["key"] for i in a.label_queue("tier", "first")] == ["1", "2", "3"]
+            assert [i["key"] for i in a.label_queue("tier", "first", done=False)] == ["2", "3"]
+        finally:
+            sdk.PAGE = page
+        with pytest.raises(ServiceError) as bad_token:
+            a._get("/label-projects/tier/stages/first/items", after="junk")
+        assert bad_token.value.status == 422 and "not a queue page token" in str(bad_token.value)
     app.state.relgraph.runner.shutdown()
 
 

@@ -156,11 +156,19 @@ def queue(
     project: str = _name(),
     stage: str = _name(),
     done: bool | None = Query(None),
+    after: str | None = Query(
+        None,
+        max_length=200,
+        description="The 'next' token of the page before (keyset paging; 'total' is counted "
+        "on the first page only). 'offset' still works but not together with 'after'.",
+    ),
     page: Paging = Depends(paging),
     ls: LabelStore = Depends(store),
     w: Who = Depends(who),
 ) -> dict[str, Any]:
-    return ls.queue(project, stage, limit=page.limit, offset=page.offset, done=done, who=w)
+    return ls.queue(
+        project, stage, limit=page.limit, after=after, offset=page.offset, done=done, who=w
+    )
 
 
 @router.get("/{project}/stages/{stage}/progress", summary="Items done of total")
