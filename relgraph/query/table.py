@@ -456,6 +456,11 @@ def _static_tables(
         now = datetime(1970, 1, 1)
     sql = label_sql(query, snapshot.schema)
     labels = run_labels(con, sql, [now], task, task.classes, now, snapshot.schema)
+    return _hash_split(task, labels, now, sql)
+
+
+def _hash_split(task: Task, labels: pa.Table, now: datetime, sql: str) -> TaskTables:
+    """Timeless labels split 80/10/10 by a hash of the entity key (stable across runs)."""
     bucket = [
         int(hashlib.sha1(repr(k).encode()).hexdigest()[:8], 16) % 10
         for k in labels.column("ENTITY").to_pylist()
@@ -516,26 +521,7 @@ def _label_set_tables(
         labels = _cast_target(con.sql(sql, params=params).to_arrow_table(), task)
     finally:
         con.unregister(name)
-    bucket = [
-        int(hashlib.sha1(repr(k).encode()).hexdigest()[:8], 16) % 10
-        for k in labels.column("ENTITY").to_pylist()
-    ]
-    b = pa.array(bucket, pa.int64())
-    parts = {
-        "train": labels.filter(pc.less(b, 8)),
-        "val": labels.filter(pc.equal(b, 8)),
-        "test": labels.filter(pc.equal(b, 9)),
-    }
-    return TaskTables(
-        task=task,
-        train=TrainingTable(task, "train", parts["train"]),
-        val=TrainingTable(task, "val", parts["val"]),
-        test=TrainingTable(task, "test", parts["test"].drop_columns(["TARGET"])),
-        val_cutoff=now,
-        test_cutoff=now,
-        sql={s: sql for s in SPLITS},
-        _test_labels=parts["test"],
-    )
+    return _hash_split(task, labels, now, sql)
 
 
 def split_stats(task: Task, labels: pa.Table) -> dict[str, Any]:
